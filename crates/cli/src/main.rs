@@ -1,0 +1,74 @@
+//! `hpaxos`: the command line. Each subcommand lives in its own module;
+//! this file only parses arguments and maps outcomes to exit codes
+//! (PRODUCT.md: 0 fine, 1 violation found / invalid, 2 unusable input).
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod check_cmd;
+mod graph_cmd;
+mod node_cmd;
+mod sim_cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "hpaxos",
+    version,
+    about = "Heterogeneous Paxos: learner-graph tools, model checker, simulator and node"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Learner-graph tools: validity and what holds under failures.
+    Graph {
+        #[command(subcommand)]
+        cmd: graph_cmd::GraphCmd,
+    },
+    /// Exhaustive model check of the implementation on a small instance.
+    Check(check_cmd::CheckArgs),
+    /// Deterministic simulation of whole clusters.
+    Sim(sim_cmd::SimArgs),
+    #[command(flatten)]
+    Node(node_cmd::NodeCmd),
+}
+
+/// How a command ended, mapped to the fixed exit codes.
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: invalid graph or violation found.
+    Violation,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    let res = match cli.cmd {
+        Cmd::Graph { cmd } => graph_cmd::run(cmd),
+        Cmd::Check(a) => check_cmd::run(a),
+        Cmd::Sim(a) => sim_cmd::run(a),
+        Cmd::Node(c) => node_cmd::run(c),
+    };
+    match res {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Violation) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

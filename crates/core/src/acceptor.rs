@@ -1,0 +1,632 @@
+//! The safe acceptor: `Phase1b`, `Phase2av`, `Phase2b`, `Recv`, `Disconnect`.
+//!
+//! Sans-IO: [`Acceptor::handle`] takes one received message and appends to
+//! [`Effects`] everything the spec's actions enabled by it produce. A safe
+//! acceptor takes every action a received message enables (1b on a 1a; 2av
+//! once an announced value is known safe; 2b on a 2av quorum), so a cluster
+//! progresses without anyone choosing actions. Durable records come out in
+//! `Effects::persist` and must be stored before `Effects::send` leaves.
+//!
+//! Received messages are indexed by `(slot, learner, ballot, kind)`; a 1b or
+//! 2av costs one bucket update plus the quorum tests of that bucket.
+
+use crate::accset::AccSet;
+use crate::connected::Connected;
+use crate::effects::{Durable, Effects, Evidence, Rejection, SpecAction};
+use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
+use crate::msg::{Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Vote};
+use crate::safety::knows_safe_at;
+use crate::trust::Trust;
+use crate::value::{Digest, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The durable part of one slot: `maxBal[*, a]`, `votesSent[a]`, `2avSent[a]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotDurable {
+    /// `maxBal[l, a]`, absent meaning 0.
+    pub max_bal: BTreeMap<LearnerId, Ballot>,
+    pub votes_sent: BTreeSet<Vote>,
+    pub two_av_sent: BTreeSet<Vote>,
+}
+
+/// Everything an acceptor must find again after a restart.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AcceptorDurable {
+    pub slots: BTreeMap<Slot, SlotDurable>,
+    pub disconnected: BTreeSet<(LearnerId, LearnerId)>,
+    pub compacted_below: Slot,
+}
+
+impl AcceptorDurable {
+    /// Replays one durable record (used on restart, in order of writing).
+    pub fn apply(&mut self, d: &Durable) {
+        match d {
+            Durable::MaxBal { slot, lr, bal } => {
+                let e = self
+                    .slots
+                    .entry(*slot)
+                    .or_default()
+                    .max_bal
+                    .entry(*lr)
+                    .or_default();
+                *e = (*e).max(*bal);
+            }
+            Durable::Voted { slot, vote } => {
+                self.slots
+                    .entry(*slot)
+                    .or_default()
+                    .votes_sent
+                    .insert(vote.clone());
+            }
+            Durable::Proposed { slot, vote } => {
+                self.slots
+                    .entry(*slot)
+                    .or_default()
+                    .two_av_sent
+                    .insert(vote.clone());
+            }
+            Durable::Disconnected { pair } => {
+                self.disconnected.insert(*pair);
+            }
+            Durable::Compacted { below } => {
+                self.compacted_below = self.compacted_below.max(*below);
+                let keep = self.slots.split_off(below);
+                self.slots = keep;
+            }
+            Durable::Decided { .. } => {}
+        }
+    }
+}
+
+/// Received-message index of one slot (volatile: lost on restart, which is
+/// safe because every guard is monotone in `received`).
+#[derive(Clone, Debug, Default)]
+struct SlotIndex {
+    /// 1a received: `InitializedBallot(l, b)`.
+    initialized: BTreeSet<(LearnerId, Ballot)>,
+    /// 1c received, by ballot: `AnnouncedValue(_, b, v)` (any learner).
+    announced: BTreeMap<Ballot, BTreeMap<Digest, Value>>,
+    /// Distinct 1b messages per `(l, b)`: the `S` of `KnowsSafeAt`.
+    one_b: BTreeMap<(LearnerId, Ballot), Vec<Msg1b>>,
+    /// Senders of 2av per `(l, b, v)`.
+    two_av: BTreeMap<(LearnerId, Ballot, Digest), AccSet>,
+    /// First 2b seen per `(l, b, acc)`, for equivocation evidence.
+    two_b_seen: BTreeMap<(LearnerId, Ballot, AcceptorId), Msg2b>,
+}
+
+/// One slot: durable state plus the index of what was received.
+#[derive(Clone, Debug, Default)]
+struct SlotState {
+    d: SlotDurable,
+    idx: SlotIndex,
+    /// `max_L maxBal[L, a]`, so the Phase2b guard is O(1).
+    max_any: Ballot,
+}
+
+impl SlotState {
+    fn max_bal(&self, l: LearnerId) -> Ballot {
+        self.d.max_bal.get(&l).copied().unwrap_or_default()
+    }
+}
+
+/// Options of a safe acceptor.
+#[derive(Clone, Copy, Debug)]
+pub struct AcceptorOptions {
+    /// Take `Disconnect` when evidence proves a pair is not entangled.
+    pub disconnect: bool,
+}
+
+impl Default for AcceptorOptions {
+    fn default() -> Self {
+        AcceptorOptions { disconnect: true }
+    }
+}
+
+/// A safe acceptor of all slots.
+#[derive(Clone, Debug)]
+pub struct Acceptor {
+    id: AcceptorId,
+    trust: Trust,
+    opts: AcceptorOptions,
+    connected: Connected,
+    /// Acceptors proven faulty (equivocating 1b messages), with the proof.
+    faulty: BTreeMap<AcceptorId, Evidence>,
+    slots: BTreeMap<Slot, SlotState>,
+    compacted_below: Slot,
+}
+
+impl Acceptor {
+    /// A fresh acceptor (`Init`).
+    pub fn new(id: AcceptorId, trust: Trust, opts: AcceptorOptions) -> Acceptor {
+        Acceptor::restore(id, trust, opts, AcceptorDurable::default())
+    }
+
+    /// An acceptor restarted from its durable state.
+    pub fn restore(
+        id: AcceptorId,
+        trust: Trust,
+        opts: AcceptorOptions,
+        d: AcceptorDurable,
+    ) -> Acceptor {
+        let mut connected = Connected::all(trust.n_learners());
+        for (l1, l2) in &d.disconnected {
+            connected.remove(*l1, *l2);
+        }
+        let slots = d
+            .slots
+            .into_iter()
+            .map(|(s, sd)| {
+                let max_any = sd.max_bal.values().copied().max().unwrap_or_default();
+                (
+                    s,
+                    SlotState {
+                        d: sd,
+                        idx: SlotIndex::default(),
+                        max_any,
+                    },
+                )
+            })
+            .collect();
+        Acceptor {
+            id,
+            trust,
+            opts,
+            connected,
+            faulty: BTreeMap::new(),
+            slots,
+            compacted_below: d.compacted_below,
+        }
+    }
+
+    pub fn id(&self) -> AcceptorId {
+        self.id
+    }
+
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// `connected[a]`.
+    pub fn connected(&self) -> &Connected {
+        &self.connected
+    }
+
+    /// Acceptors this one holds proof against.
+    pub fn proven_faulty(&self) -> AccSet {
+        self.faulty.keys().copied().collect()
+    }
+
+    /// The durable state of one slot (`maxBal`, `votesSent`, `2avSent`).
+    pub fn slot_durable(&self, slot: Slot) -> Option<&SlotDurable> {
+        self.slots.get(&slot).map(|s| &s.d)
+    }
+
+    /// Slots with state, in order.
+    pub fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.slots.keys().copied()
+    }
+
+    /// Garbage-collects every slot below `below` (the node calls this once
+    /// all learners it serves have applied them). Later messages for those
+    /// slots are rejected as [`Rejection::CompactedSlot`].
+    pub fn compact(&mut self, below: Slot, fx: &mut Effects) {
+        if below <= self.compacted_below {
+            return;
+        }
+        self.compacted_below = below;
+        self.slots = self.slots.split_off(&below);
+        fx.persist.push(Durable::Compacted { below });
+    }
+
+    /// `Recv(_, a)` of `msg`, then every acceptor action it enables.
+    pub fn handle(&mut self, msg: &Message, fx: &mut Effects) {
+        if let Err(r) = self.admit(msg) {
+            fx.rejected.push(r);
+            return;
+        }
+        fx.action(|| SpecAction::Recv {
+            acc: self.id,
+            msg: msg.clone(),
+        });
+        match msg {
+            Message::M1a(m) => self.on_1a(m, fx),
+            Message::M1b(m) => self.on_1b(m, fx),
+            Message::M1c(m) => self.on_1c(m, fx),
+            Message::M2av(m) => self.on_2av(m, fx),
+            Message::M2b(m) => self.on_2b(m, fx),
+        }
+    }
+
+    fn admit(&self, msg: &Message) -> Result<(), Rejection> {
+        if msg.lr().index() >= self.trust.n_learners() {
+            return Err(Rejection::UnknownLearner(msg.lr().0));
+        }
+        if let Some(a) = msg.acc() {
+            if a.index() >= self.trust.n_acceptors() {
+                return Err(Rejection::UnknownAcceptor(a.0));
+            }
+        }
+        if let Message::M1b(m) = msg {
+            for p in m.votes.iter().chain(m.proposals.iter()) {
+                if p.lr.index() >= self.trust.n_learners() {
+                    return Err(Rejection::UnknownLearner(p.lr.0));
+                }
+            }
+        }
+        if msg.slot() < self.compacted_below {
+            return Err(Rejection::CompactedSlot(msg.slot().0));
+        }
+        Ok(())
+    }
+
+    fn slot(&mut self, s: Slot) -> &mut SlotState {
+        self.slots.entry(s).or_default()
+    }
+
+    fn on_1a(&mut self, m: &Msg1a, fx: &mut Effects) {
+        self.slot(m.slot).idx.initialized.insert((m.lr, m.bal));
+        self.phase_1b(m.slot, m.lr, m.bal, fx);
+        // The ballot is now initialized: announced values may become proposable.
+        self.try_phase_2av(m.slot, m.lr, m.bal, fx);
+    }
+
+    fn on_1b(&mut self, m: &Msg1b, fx: &mut Effects) {
+        let mut m = m.clone();
+        m.canonicalize();
+        let st = self.slot(m.slot);
+        let bucket = st.idx.one_b.entry((m.lr, m.bal)).or_default();
+        if bucket.contains(&m) {
+            return;
+        }
+        // Two different 1b for one (slot, l, b) from one acceptor: a safe
+        // acceptor's 1b for (l, b) never changes once sent (see Phase1b), so
+        // this proves `m.acc` faulty.
+        let conflict = bucket.iter().find(|o| o.acc == m.acc).cloned();
+        bucket.push(m.clone());
+        if let Some(first) = conflict {
+            self.record_fault(first.acc, Message::M1b(first), Message::M1b(m.clone()), fx);
+        }
+        self.try_phase_2av(m.slot, m.lr, m.bal, fx);
+    }
+
+    fn on_1c(&mut self, m: &Msg1c, fx: &mut Effects) {
+        let fresh = self
+            .slot(m.slot)
+            .idx
+            .announced
+            .entry(m.bal)
+            .or_default()
+            .insert(m.val.digest(), m.val.clone())
+            .is_none();
+        if fresh {
+            // `AnnouncedValue` ignores the 1c's learner: every learner's
+            // ballot `m.bal` may now propose `m.val`.
+            for l in self.trust.learners().collect::<Vec<_>>() {
+                self.try_phase_2av(m.slot, l, m.bal, fx);
+            }
+        } else {
+            self.retransmit(m, fx);
+        }
+    }
+
+    /// A repeated 1c is a proposer's retry: send again the 2av and 2b this
+    /// acceptor already sent for it (messages already in `msgs`: no state
+    /// change, a stutter of the spec).
+    fn retransmit(&mut self, m: &Msg1c, fx: &mut Effects) {
+        let Some(st) = self.slots.get(&m.slot) else {
+            return;
+        };
+        let probe = Vote {
+            lr: m.lr,
+            bal: m.bal,
+            val: m.val.clone(),
+        };
+        if st.d.two_av_sent.contains(&probe) {
+            fx.send.push(Message::M2av(Msg2av {
+                slot: m.slot,
+                lr: m.lr,
+                acc: self.id,
+                bal: m.bal,
+                val: m.val.clone(),
+            }));
+        }
+        if st.d.votes_sent.contains(&probe) {
+            fx.send.push(Message::M2b(Msg2b {
+                slot: m.slot,
+                lr: m.lr,
+                acc: self.id,
+                bal: m.bal,
+                val: m.val.clone(),
+            }));
+        }
+    }
+
+    fn on_2av(&mut self, m: &Msg2av, fx: &mut Effects) {
+        let senders = self
+            .slot(m.slot)
+            .idx
+            .two_av
+            .entry((m.lr, m.bal, m.val.digest()))
+            .or_default();
+        if !senders.insert(m.acc) {
+            return;
+        }
+        self.phase_2b(m.slot, m.lr, m.bal, &m.val, fx);
+    }
+
+    fn on_2b(&mut self, m: &Msg2b, fx: &mut Effects) {
+        // Acceptors do not act on 2b; a conflicting pair is kept as evidence
+        // (reported, not used to disconnect: see `record_fault`).
+        let st = self.slot(m.slot);
+        match st.idx.two_b_seen.get(&(m.lr, m.bal, m.acc)) {
+            None => {
+                st.idx.two_b_seen.insert((m.lr, m.bal, m.acc), m.clone());
+            }
+            Some(first) if first.val != m.val => {
+                fx.evidence.push(Evidence {
+                    acc: m.acc,
+                    first: Message::M2b(first.clone()),
+                    second: Message::M2b(m.clone()),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// `Phase1b(l, b, a)`:
+    /// ```text
+    /// /\ maxBal[l, a] =< b
+    /// /\ InitializedBallot(l, b)
+    /// /\ maxBal' = [maxBal EXCEPT ![l, a] = b]
+    /// /\ Send([type |-> "1b", lr |-> l, acc |-> a, bal |-> b,
+    ///          votes |-> {p \in votesSent[a] : MaxVote(a, b, p)},
+    ///          proposals |-> {p \in 2avSent[a] : p.bal < b /\ p.lr = l}])
+    /// ```
+    /// Taken on every 1a received (a repeated 1a re-sends the same 1b: once
+    /// sent, a 1b for `(l, b)` cannot change, since later votes and
+    /// proposals of this acceptor are at ballots `>= b`).
+    pub fn phase_1b(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
+        let id = self.id;
+        let st = self.slot(slot);
+        if !(st.max_bal(l) <= b) || !st.idx.initialized.contains(&(l, b)) {
+            return;
+        }
+        if st.max_bal(l) != b {
+            st.d.max_bal.insert(l, b);
+            st.max_any = st.max_any.max(b);
+            fx.persist.push(Durable::MaxBal {
+                slot,
+                lr: l,
+                bal: b,
+            });
+        }
+        let votes = max_votes(&st.d.votes_sent, b);
+        let proposals: Vec<Vote> =
+            st.d.two_av_sent
+                .iter()
+                .filter(|p| p.bal < b && p.lr == l)
+                .cloned()
+                .collect();
+        let m = Msg1b {
+            slot,
+            lr: l,
+            acc: id,
+            bal: b,
+            votes,
+            proposals,
+        };
+        fx.action(|| SpecAction::Phase1b {
+            slot,
+            lr: l,
+            bal: b,
+            acc: id,
+        });
+        self.send_and_receive(Message::M1b(m), fx);
+    }
+
+    /// Tries `Phase2av(l, b, a, v)` for every value announced at `b`.
+    fn try_phase_2av(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
+        let vals: Vec<Value> = match self.slots.get(&slot).and_then(|s| s.idx.announced.get(&b)) {
+            Some(vs) => vs.values().cloned().collect(),
+            None => return,
+        };
+        for v in vals {
+            self.phase_2av(slot, l, b, &v, fx);
+        }
+    }
+
+    /// `Phase2av(l, b, a, v)`:
+    /// ```text
+    /// /\ maxBal[l, a] =< b
+    /// /\ InitializedBallot(l, b)
+    /// /\ AnnouncedValue(l, b, v)
+    /// /\ \A P \in {p \in 2avSent[a] : p.bal = b /\ <<p.lr, l>> \in connected[a]} : P.val = v
+    /// /\ KnowsSafeAt(l, a, b, v)
+    /// /\ Send([type |-> "2av", lr |-> l, acc |-> a, bal |-> b, val |-> v])
+    /// /\ 2avSent' = [2avSent EXCEPT ![a] = 2avSent[a] \cup {[lr |-> l, bal |-> b, val |-> v]}]
+    /// ```
+    /// Does nothing when the 2av was already sent.
+    pub fn phase_2av(&mut self, slot: Slot, l: LearnerId, b: Ballot, v: &Value, fx: &mut Effects) {
+        let id = self.id;
+        let Some(st) = self.slots.get(&slot) else {
+            return;
+        };
+        let vote = Vote {
+            lr: l,
+            bal: b,
+            val: v.clone(),
+        };
+        let enabled =
+            st.max_bal(l) <= b
+                && st.idx.initialized.contains(&(l, b))
+                && st
+                    .idx
+                    .announced
+                    .get(&b)
+                    .is_some_and(|vs| vs.contains_key(&v.digest()))
+                && !st.d.two_av_sent.contains(&vote)
+                && st
+                    .d
+                    .two_av_sent
+                    .iter()
+                    .filter(|p| p.bal == b && self.connected.contains(p.lr, l))
+                    .all(|p| &p.val == v)
+                && st.idx.one_b.get(&(l, b)).is_some_and(|bucket| {
+                    knows_safe_at(&self.trust, &self.connected, bucket, l, b, v)
+                });
+        if !enabled {
+            return;
+        }
+        let st = self.slot(slot);
+        st.d.two_av_sent.insert(vote.clone());
+        fx.persist.push(Durable::Proposed { slot, vote });
+        fx.action(|| SpecAction::Phase2av {
+            slot,
+            lr: l,
+            bal: b,
+            acc: id,
+            val: v.clone(),
+        });
+        let m = Msg2av {
+            slot,
+            lr: l,
+            acc: id,
+            bal: b,
+            val: v.clone(),
+        };
+        self.send_and_receive(Message::M2av(m), fx);
+    }
+
+    /// `Phase2b(l, b, a, v)`:
+    /// ```text
+    /// /\ \A L \in Learner : maxBal[L, a] =< b
+    /// /\ \E Q \in ByzQuorum : [lr |-> l, q |-> Q] \in TrustLive /\
+    ///      \A aa \in Q : \E m \in {mm \in received[a] : mm.type = "2av" /\ mm.lr = l /\ mm.bal = b} :
+    ///        m.val = v /\ m.acc = aa
+    /// /\ Send([type |-> "2b", lr |-> l, acc |-> a, bal |-> b, val |-> v])
+    /// /\ votesSent' = [votesSent EXCEPT ![a] = votesSent[a] \cup {[lr |-> l, bal |-> b, val |-> v]}]
+    /// ```
+    /// Does nothing when the vote was already cast.
+    pub fn phase_2b(&mut self, slot: Slot, l: LearnerId, b: Ballot, v: &Value, fx: &mut Effects) {
+        let id = self.id;
+        let Some(st) = self.slots.get(&slot) else {
+            return;
+        };
+        let vote = Vote {
+            lr: l,
+            bal: b,
+            val: v.clone(),
+        };
+        let enabled = st.max_any <= b
+            && !st.d.votes_sent.contains(&vote)
+            && st
+                .idx
+                .two_av
+                .get(&(l, b, v.digest()))
+                .is_some_and(|senders| self.trust.is_quorum(l, senders));
+        if !enabled {
+            return;
+        }
+        let st = self.slot(slot);
+        st.d.votes_sent.insert(vote.clone());
+        fx.persist.push(Durable::Voted { slot, vote });
+        fx.action(|| SpecAction::Phase2b {
+            slot,
+            lr: l,
+            bal: b,
+            acc: id,
+            val: v.clone(),
+        });
+        fx.send.push(Message::M2b(Msg2b {
+            slot,
+            lr: l,
+            acc: id,
+            bal: b,
+            val: v.clone(),
+        }));
+    }
+
+    /// `Send(m)` then `Recv(_, a)` of the acceptor's own message: its 1b and
+    /// 2av count in its own quorums, as any received message does.
+    fn send_and_receive(&mut self, m: Message, fx: &mut Effects) {
+        fx.send.push(m.clone());
+        self.handle(&m, fx);
+    }
+
+    /// Keeps proof that `acc` equivocated; with disconnection on, takes
+    /// `Disconnect(a)` for the pairs that are not entangled even if every
+    /// acceptor not yet proven faulty is safe.
+    fn record_fault(&mut self, acc: AcceptorId, first: Message, second: Message, fx: &mut Effects) {
+        let ev = Evidence { acc, first, second };
+        fx.evidence.push(ev.clone());
+        if self.faulty.insert(acc, ev).is_some() || !self.opts.disconnect {
+            return;
+        }
+        self.disconnect(fx);
+    }
+
+    /// `Disconnect(a)`:
+    /// ```text
+    /// /\ \E P \in SUBSET {LL \in Learner \X Learner : LL \notin Ent} :
+    ///      connected' = [connected EXCEPT ![a] = connected[a] \ P]
+    /// ```
+    /// The safe set is unknown; it is a subset of the acceptors not proven
+    /// faulty, and closure families are upward-closed, so a pair whose
+    /// closure edge fails even for that superset is certainly not in `Ent`.
+    pub fn disconnect(&mut self, fx: &mut Effects) {
+        let maybe_safe = self.trust.all_acceptors().difference(&self.proven_faulty());
+        let learners: Vec<LearnerId> = self.trust.learners().collect();
+        let mut removed = Vec::new();
+        for &l1 in &learners {
+            for &l2 in &learners {
+                if self.connected.contains(l1, l2) && !self.trust.entangled(l1, l2, &maybe_safe) {
+                    self.connected.remove(l1, l2);
+                    removed.push((l1, l2));
+                }
+            }
+        }
+        if removed.is_empty() {
+            return;
+        }
+        for pair in &removed {
+            fx.persist.push(Durable::Disconnected { pair: *pair });
+        }
+        let acc = self.id;
+        fx.action(|| SpecAction::Disconnect {
+            acc,
+            pairs: removed.clone(),
+        });
+        // Fewer connected pairs can only enable more 2av (guards are monotone).
+        let keys: Vec<(Slot, LearnerId, Ballot)> = self
+            .slots
+            .iter()
+            .flat_map(|(s, st)| st.idx.one_b.keys().map(move |(l, b)| (*s, *l, *b)))
+            .collect();
+        for (s, l, b) in keys {
+            self.try_phase_2av(s, l, b, fx);
+        }
+    }
+}
+
+/// `{p \in votesSent[a] : MaxVote(a, b, p)}` where
+/// ```text
+/// MaxVote(a, b, vote) == /\ vote.bal < b
+///                        /\ \A other \in votesSent[a] :
+///                             other.lr = vote.lr /\ other.bal < b => other.bal =< vote.bal
+/// ```
+pub fn max_votes(votes_sent: &BTreeSet<Vote>, b: Ballot) -> Vec<Vote> {
+    #[cfg(feature = "mutations")]
+    if crate::mutations::active(crate::mutations::Mutation::Ignore1bVotes) {
+        return Vec::new();
+    }
+    let mut top: BTreeMap<LearnerId, Ballot> = BTreeMap::new();
+    for v in votes_sent.iter().filter(|v| v.bal < b) {
+        let e = top.entry(v.lr).or_insert(v.bal);
+        *e = (*e).max(v.bal);
+    }
+    votes_sent
+        .iter()
+        .filter(|v| v.bal < b && top.get(&v.lr) == Some(&v.bal))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,166 @@
+//! What a state machine step produces: the driver contract.
+//!
+//! One input goes in (a received message, a request to propose); out come
+//! [`Effects`]: the records that must be durable before anything in `send`
+//! leaves the process, the messages to broadcast, decisions, evidence of
+//! Byzantine behaviour, and (when recording is on) the spec actions taken, in
+//! order, for the refinement checker.
+
+use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
+use crate::msg::{Message, Vote};
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+
+/// A record of durable acceptor or learner state. Applying the records of a
+/// run in order to an empty state rebuilds exactly what the node had.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Durable {
+    /// `maxBal[lr, a]` for `slot` is now `bal`.
+    MaxBal {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+    },
+    /// `vote` joined `votesSent[a]` for `slot` (a 2b was sent).
+    Voted { slot: Slot, vote: Vote },
+    /// `vote` joined `2avSent[a]` for `slot` (a 2av was sent).
+    Proposed { slot: Slot, vote: Vote },
+    /// The pair left `connected[a]` (all slots).
+    Disconnected { pair: (LearnerId, LearnerId) },
+    /// Learner `lr` decided `val` in ballot `bal` for `slot`.
+    Decided {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        val: Value,
+    },
+    /// Slots below `slot` were garbage-collected.
+    Compacted { below: Slot },
+}
+
+/// A learner decision (`v \in decision[lr, bal]`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Decision {
+    pub slot: Slot,
+    pub lr: LearnerId,
+    pub bal: Ballot,
+    pub val: Value,
+}
+
+/// One action of the spec's `Next`, as the implementation took it.
+/// The refinement checker replays these against the reference model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecAction {
+    Phase1a {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+    },
+    Phase1c {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        val: Value,
+    },
+    Phase1b {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        acc: AcceptorId,
+    },
+    Phase2av {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        acc: AcceptorId,
+        val: Value,
+    },
+    Phase2b {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        acc: AcceptorId,
+        val: Value,
+    },
+    /// `Recv(_, acc)` of `msg` (the message is in `msgs`).
+    Recv {
+        acc: AcceptorId,
+        msg: Message,
+    },
+    /// `Disconnect(acc)` removing `pairs` (in every slot).
+    Disconnect {
+        acc: AcceptorId,
+        pairs: Vec<(LearnerId, LearnerId)>,
+    },
+    LearnerRecv {
+        lr: LearnerId,
+        msg: Message,
+    },
+    LearnerDecide {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        val: Value,
+    },
+}
+
+/// Why a received message was not acted on (counted, never a panic).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Rejection {
+    #[error("learner id {0} is not in the configuration")]
+    UnknownLearner(u16),
+    #[error("acceptor id {0} is not in the configuration")]
+    UnknownAcceptor(u16),
+    #[error("slot {0} was already garbage-collected")]
+    CompactedSlot(u64),
+    #[error("message kind not handled by this role")]
+    WrongRole,
+}
+
+/// Evidence of Byzantine behaviour: two messages signed by `acc` that no safe
+/// acceptor could both have sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub acc: AcceptorId,
+    pub first: Message,
+    pub second: Message,
+}
+
+/// Outputs of one step. Reuse one value across steps with [`Effects::clear`].
+#[derive(Clone, Debug, Default)]
+pub struct Effects {
+    /// Must be durable before any message of `send` leaves the node.
+    pub persist: Vec<Durable>,
+    /// Messages to broadcast (acceptors' messages go to every role).
+    pub send: Vec<Message>,
+    pub decisions: Vec<Decision>,
+    pub evidence: Vec<Evidence>,
+    pub rejected: Vec<Rejection>,
+    /// Spec actions taken, in order; filled only when recording is on.
+    pub actions: Vec<SpecAction>,
+    pub record_actions: bool,
+}
+
+impl Effects {
+    pub fn recording() -> Effects {
+        Effects {
+            record_actions: true,
+            ..Effects::default()
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.persist.clear();
+        self.send.clear();
+        self.decisions.clear();
+        self.evidence.clear();
+        self.rejected.clear();
+        self.actions.clear();
+    }
+
+    pub(crate) fn action(&mut self, f: impl FnOnce() -> SpecAction) {
+        if self.record_actions {
+            self.actions.push(f());
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Protocol messages: one struct per kind of the spec's `Message` set, each
+//! carrying the slot it belongs to (one single-decree instance per slot).
+//!
+//! `1a` and `1c` carry no sender (anyone may send them, as in the spec); `1b`,
+//! `2av` and `2b` carry `acc`, which the transport authenticates: no node can
+//! send one in another acceptor's name.
+
+use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+
+/// A `[lr, bal, val]` record: an entry of `votesSent[a]` or `2avSent[a]`,
+/// and an element of a 1b's `votes` / `proposals`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Vote {
+    pub lr: LearnerId,
+    pub bal: Ballot,
+    pub val: Value,
+}
+
+/// `[type |-> "1a", lr, bal]`: start ballot `bal` for learner `lr`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Msg1a {
+    pub slot: Slot,
+    pub lr: LearnerId,
+    pub bal: Ballot,
+}
+
+/// `[type |-> "1b", lr, acc, bal, votes, proposals]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Msg1b {
+    pub slot: Slot,
+    pub lr: LearnerId,
+    pub acc: AcceptorId,
+    pub bal: Ballot,
+    /// Sorted, without duplicates (a set in the spec).
+    pub votes: Vec<Vote>,
+    /// Sorted, without duplicates (a set in the spec).
+    pub proposals: Vec<Vote>,
+}
+
+/// `[type |-> "1c", lr, bal, val]`: announce `val` at ballot `bal`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Msg1c {
+    pub slot: Slot,
+    pub lr: LearnerId,
+    pub bal: Ballot,
+    pub val: Value,
+}
+
+/// `[type |-> "2av", lr, acc, bal, val]`: acceptor `acc` proposes `val`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Msg2av {
+    pub slot: Slot,
+    pub lr: LearnerId,
+    pub acc: AcceptorId,
+    pub bal: Ballot,
+    pub val: Value,
+}
+
+/// `[type |-> "2b", lr, acc, bal, val]`: acceptor `acc` votes for `val`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Msg2b {
+    pub slot: Slot,
+    pub lr: LearnerId,
+    pub acc: AcceptorId,
+    pub bal: Ballot,
+    pub val: Value,
+}
+
+/// Any protocol message.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Message {
+    M1a(Msg1a),
+    M1b(Msg1b),
+    M1c(Msg1c),
+    M2av(Msg2av),
+    M2b(Msg2b),
+}
+
+/// The spec's message kinds, for indexing and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    K1a,
+    K1b,
+    K1c,
+    K2av,
+    K2b,
+}
+
+impl Message {
+    pub fn slot(&self) -> Slot {
+        match self {
+            Message::M1a(m) => m.slot,
+            Message::M1b(m) => m.slot,
+            Message::M1c(m) => m.slot,
+            Message::M2av(m) => m.slot,
+            Message::M2b(m) => m.slot,
+        }
+    }
+
+    pub fn lr(&self) -> LearnerId {
+        match self {
+            Message::M1a(m) => m.lr,
+            Message::M1b(m) => m.lr,
+            Message::M1c(m) => m.lr,
+            Message::M2av(m) => m.lr,
+            Message::M2b(m) => m.lr,
+        }
+    }
+
+    pub fn bal(&self) -> Ballot {
+        match self {
+            Message::M1a(m) => m.bal,
+            Message::M1b(m) => m.bal,
+            Message::M1c(m) => m.bal,
+            Message::M2av(m) => m.bal,
+            Message::M2b(m) => m.bal,
+        }
+    }
+
+    /// The sender named in the message (`acc`), for 1b, 2av and 2b.
+    pub fn acc(&self) -> Option<AcceptorId> {
+        match self {
+            Message::M1b(m) => Some(m.acc),
+            Message::M2av(m) => Some(m.acc),
+            Message::M2b(m) => Some(m.acc),
+            Message::M1a(_) | Message::M1c(_) => None,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::M1a(_) => Kind::K1a,
+            Message::M1b(_) => Kind::K1b,
+            Message::M1c(_) => Kind::K1c,
+            Message::M2av(_) => Kind::K2av,
+            Message::M2b(_) => Kind::K2b,
+        }
+    }
+}
+
+impl Msg1b {
+    /// Puts `votes` and `proposals` in canonical (sorted, deduplicated) form,
+    /// so that two 1b messages are equal exactly when the spec's records are.
+    pub fn canonicalize(&mut self) {
+        self.votes.sort();
+        self.votes.dedup();
+        self.proposals.sort();
+        self.proposals.dedup();
+    }
+}

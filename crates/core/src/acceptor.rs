@@ -15,7 +15,7 @@ use crate::connected::Connected;
 use crate::effects::{Durable, Effects, Evidence, Rejection, SpecAction};
 use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
 use crate::msg::{Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Vote};
-use crate::safety::knows_safe_at;
+use crate::ksa_index::OneBBucket;
 use crate::trust::Trust;
 use crate::value::{Digest, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,7 +87,7 @@ struct SlotIndex {
     /// 1c received, by ballot: `AnnouncedValue(_, b, v)` (any learner).
     announced: BTreeMap<Ballot, BTreeMap<Digest, Value>>,
     /// Distinct 1b messages per `(l, b)`: the `S` of `KnowsSafeAt`.
-    one_b: BTreeMap<(LearnerId, Ballot), Vec<Msg1b>>,
+    one_b: BTreeMap<(LearnerId, Ballot), OneBBucket>,
     /// Senders of 2av per `(l, b, v)`.
     two_av: BTreeMap<(LearnerId, Ballot, Digest), AccSet>,
     /// First 2b seen per `(l, b, acc)`, for equivocation evidence.
@@ -273,16 +273,21 @@ impl Acceptor {
     fn on_1b(&mut self, m: &Msg1b, fx: &mut Effects) {
         let mut m = m.clone();
         m.canonicalize();
-        let st = self.slot(m.slot);
-        let bucket = st.idx.one_b.entry((m.lr, m.bal)).or_default();
-        if bucket.contains(&m) {
-            return;
-        }
+        let (slot, lr, bal) = (m.slot, m.lr, m.bal);
+        let conn = &self.connected;
+        let st = self.slots.entry(slot).or_default();
+        let bucket = st
+            .idx
+            .one_b
+            .entry((lr, bal))
+            .or_insert_with(|| OneBBucket::new(lr, bal));
         // Two different 1b for one (slot, l, b) from one acceptor: a safe
         // acceptor's 1b for (l, b) never changes once sent (see Phase1b), so
         // this proves `m.acc` faulty.
-        let conflict = bucket.iter().find(|o| o.acc == m.acc).cloned();
-        bucket.push(m.clone());
+        let conflict = bucket.conflicting(&m).cloned();
+        if !bucket.insert(m.clone(), conn) {
+            return;
+        }
         if let Some(first) = conflict {
             self.record_fault(first.acc, Message::M1b(first), Message::M1b(m.clone()), fx);
         }
@@ -471,9 +476,11 @@ impl Acceptor {
                     .iter()
                     .filter(|p| p.bal == b && self.connected.contains(p.lr, l))
                     .all(|p| &p.val == v)
-                && st.idx.one_b.get(&(l, b)).is_some_and(|bucket| {
-                    knows_safe_at(&self.trust, &self.connected, bucket, l, b, v)
-                });
+                && st
+                    .idx
+                    .one_b
+                    .get(&(l, b))
+                    .is_some_and(|bucket| bucket.knows_safe_at(&self.trust, v));
         if !enabled {
             return;
         }
@@ -597,6 +604,11 @@ impl Acceptor {
             pairs: removed.clone(),
         });
         // Fewer connected pairs can only enable more 2av (guards are monotone).
+        for st in self.slots.values_mut() {
+            for bucket in st.idx.one_b.values_mut() {
+                bucket.rebuild(&self.connected);
+            }
+        }
         let keys: Vec<(Slot, LearnerId, Ballot)> = self
             .slots
             .iter()

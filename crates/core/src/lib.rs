@@ -26,6 +26,7 @@ pub mod msg;
 #[cfg(feature = "mutations")]
 pub mod mutations;
 pub mod proposer;
+pub mod ksa_index;
 pub mod safety;
 pub mod trust;
 pub mod value;

@@ -12,8 +12,8 @@
 use crate::connected::Connected;
 use crate::effects::{Effects, SpecAction};
 use crate::ids::{Ballot, LearnerId, Slot};
-use crate::msg::{Message, Msg1a, Msg1b, Msg1c};
-use crate::safety::knows_safe_at;
+use crate::msg::{Message, Msg1a, Msg1c};
+use crate::ksa_index::OneBBucket;
 use crate::trust::Trust;
 use crate::value::Value;
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ struct Round {
     bal: Ballot,
     learners: Vec<LearnerId>,
     own: Value,
-    one_b: BTreeMap<LearnerId, Vec<Msg1b>>,
+    one_b: BTreeMap<LearnerId, OneBBucket>,
     /// The 1c messages sent, once a value was found.
     announced: Vec<Msg1c>,
 }
@@ -157,11 +157,14 @@ impl Proposer {
         }
         let mut m = m.clone();
         m.canonicalize();
-        let bucket = r.one_b.entry(m.lr).or_default();
-        if bucket.contains(&m) {
+        let (lr, bal) = (m.lr, m.bal);
+        let bucket = r
+            .one_b
+            .entry(lr)
+            .or_insert_with(|| OneBBucket::new(lr, bal));
+        if !bucket.insert(m.clone(), &self.all_connected) {
             return;
         }
-        bucket.push(m.clone());
         if let Some(v) = self.choose_value(m.slot) {
             let (bal, learners) = match self.rounds.get(&m.slot) {
                 Some(r) => (r.bal, r.learners.clone()),
@@ -178,24 +181,15 @@ impl Proposer {
     /// proposer's own value.
     fn choose_value(&self, slot: Slot) -> Option<Value> {
         let r = self.rounds.get(&slot)?;
-        let mut candidates: Vec<(Ballot, Value)> = r
+        let candidates = r
             .one_b
             .values()
-            .flatten()
-            .flat_map(|m| m.proposals.iter().chain(m.votes.iter()))
-            .map(|p| (p.bal, p.val.clone()))
-            .collect();
-        candidates.sort_by(|a, b| b.cmp(a));
-        candidates.dedup_by(|a, b| a.1 == b.1);
-        let ordered = candidates
-            .into_iter()
-            .map(|(_, v)| v)
-            .chain(std::iter::once(r.own.clone()));
-        for v in ordered {
+            .flat_map(|bucket| bucket.safe_by_proposals(&self.trust));
+        for v in candidates.chain(std::iter::once(r.own.clone())) {
             let safe_for_all = r.learners.iter().all(|l| {
-                r.one_b.get(l).is_some_and(|bucket| {
-                    knows_safe_at(&self.trust, &self.all_connected, bucket, *l, r.bal, &v)
-                })
+                r.one_b
+                    .get(l)
+                    .is_some_and(|bucket| bucket.knows_safe_at(&self.trust, &v))
             });
             if safe_for_all {
                 return Some(v);

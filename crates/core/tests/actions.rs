@@ -510,15 +510,15 @@ fn bob_after_alice(evidence_first: bool) -> Vec<Msg2av> {
         feed(&mut a, m1b(3, BOB, 9, vec![vote(BOB, 0, "z")], vec![]));
     }
     let y0 = vec![vote(BOB, 0, "y")];
-    let mut fx = feed(&mut a, m1a(BOB, 1));
+    feed(&mut a, m1a(BOB, 1));
     for acc in 1..=3 {
-        fx = feed(&mut a, m1b(acc, BOB, 1, y0.clone(), y0.clone()));
+        let fx = feed(&mut a, m1b(acc, BOB, 1, y0.clone(), y0.clone()));
         assert!(
             sent_2av(&fx).iter().all(|m| m.lr != BOB),
             "x is not safe for bob"
         );
     }
-    fx = feed(&mut a, m1c(BOB, 1, "y"));
+    let fx = feed(&mut a, m1c(BOB, 1, "y"));
     sent_2av(&fx).into_iter().filter(|m| m.lr == BOB).collect()
 }
 

@@ -1,0 +1,168 @@
+//! Incremental `KnowsSafeAt` over one `(slot, learner, ballot)` bucket of 1b
+//! messages: the acceptor's and proposer's index of the spec's
+//! `S == {mm \in received[ac] : mm.type = "1b" /\ mm.lr = l /\ mm.bal = b}`.
+//!
+//! Each distinct 1b updates a few acceptor bitsets: the acceptors whose 1b
+//! satisfies `KnowsSafeAt1`'s inner conjunct, and, per candidate `(c, v)`
+//! (a proposal `(l, c, v)` with `c < b` seen in the bucket), the `WQ` and
+//! `BQ` sets of `KnowsSafeAt2`. A query is then one quorum test per set. The
+//! literal transcription in [`crate::safety`] is the reference; a property
+//! test checks that both always agree. `Disconnect` changes the filter, so
+//! the bucket is rebuilt from its messages then (a rare event).
+
+use crate::accset::AccSet;
+use crate::connected::Connected;
+use crate::ids::{AcceptorId, Ballot, LearnerId};
+use crate::msg::Msg1b;
+use crate::trust::Trust;
+use crate::value::{Digest, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Candidate {
+    val: Value,
+    /// Acceptors with a 1b proposing `(l, c, v)`: the `WQ` conjunct.
+    wq: AccSet,
+    /// Acceptors with a 1b whose connected votes are `=< c`, those at `c`
+    /// for `v`: the `BQ` conjunct.
+    bq: AccSet,
+}
+
+/// The 1b messages received for one `(l, b)`, with `KnowsSafeAt` indexes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OneBBucket {
+    l: LearnerId,
+    b: Ballot,
+    msgs: Vec<Msg1b>,
+    distinct: BTreeSet<Msg1b>,
+    /// Acceptors with a 1b satisfying `KnowsSafeAt1`'s inner conjunct.
+    ksa1: AccSet,
+    cands: BTreeMap<(Ballot, Digest), Candidate>,
+}
+
+/// `\A p \in {pp \in m.votes : <<pp.lr, l>> \in connected[ac]} : b =< p.bal`.
+fn supports_ksa1(m: &Msg1b, conn: &Connected, l: LearnerId, b: Ballot) -> bool {
+    m.votes.iter().filter(|p| conn.contains(p.lr, l)).all(|p| b <= p.bal)
+}
+
+/// `\A p \in {pp \in m.votes : <<pp.lr, l>> \in connected[ac]} :
+///    p.bal =< c /\ (p.bal = c => p.val = v)`.
+fn supports_bq(m: &Msg1b, conn: &Connected, l: LearnerId, c: Ballot, v: &Value) -> bool {
+    m.votes
+        .iter()
+        .filter(|p| conn.contains(p.lr, l))
+        .all(|p| p.bal <= c && (p.bal != c || &p.val == v))
+}
+
+impl OneBBucket {
+    pub fn new(l: LearnerId, b: Ballot) -> OneBBucket {
+        OneBBucket {
+            l,
+            b,
+            msgs: Vec::new(),
+            distinct: BTreeSet::new(),
+            ksa1: AccSet::EMPTY,
+            cands: BTreeMap::new(),
+        }
+    }
+
+    /// The distinct 1b messages, in arrival order.
+    pub fn msgs(&self) -> &[Msg1b] {
+        &self.msgs
+    }
+
+    /// An earlier, different 1b from the same acceptor, if any.
+    pub fn conflicting(&self, m: &Msg1b) -> Option<&Msg1b> {
+        self.msgs.iter().find(|o| o.acc == m.acc && *o != m)
+    }
+
+    /// Adds a (canonical) 1b of this bucket; false if it was already there.
+    pub fn insert(&mut self, m: Msg1b, conn: &Connected) -> bool {
+        if m.lr != self.l || m.bal != self.b || !self.distinct.insert(m.clone()) {
+            return false;
+        }
+        self.index(&m, conn);
+        self.msgs.push(m);
+        true
+    }
+
+    fn index(&mut self, m: &Msg1b, conn: &Connected) {
+        let (l, b) = (self.l, self.b);
+        if supports_ksa1(m, conn, l, b) {
+            self.ksa1.insert(m.acc);
+        }
+        for p in m.proposals.iter().filter(|p| p.lr == l && p.bal < b) {
+            let key = (p.bal, p.val.digest());
+            if !self.cands.contains_key(&key) {
+                // A new candidate: its BQ over the messages already indexed.
+                let bq = self
+                    .msgs
+                    .iter()
+                    .filter(|o| supports_bq(o, conn, l, p.bal, &p.val))
+                    .map(|o| o.acc)
+                    .collect();
+                self.cands.insert(key, Candidate { val: p.val.clone(), wq: AccSet::EMPTY, bq });
+            }
+            if let Some(c) = self.cands.get_mut(&key) {
+                c.wq.insert(m.acc);
+            }
+        }
+        for ((c, _), cand) in self.cands.iter_mut() {
+            if supports_bq(m, conn, l, *c, &cand.val) {
+                cand.bq.insert(m.acc);
+            }
+        }
+    }
+
+    /// Re-indexes every message under a changed `connected` (after `Disconnect`).
+    pub fn rebuild(&mut self, conn: &Connected) {
+        let msgs = std::mem::take(&mut self.msgs);
+        self.ksa1 = AccSet::EMPTY;
+        self.cands.clear();
+        for m in &msgs {
+            self.index(m, conn);
+            self.msgs.push(m.clone());
+        }
+    }
+
+    /// `KnowsSafeAt1(l, ac, b, v)` (independent of `v`).
+    pub fn knows_safe_at1(&self, trust: &Trust) -> bool {
+        trust.is_quorum(self.l, &self.ksa1)
+    }
+
+    /// `KnowsSafeAt2(l, ac, b, v)`.
+    pub fn knows_safe_at2(&self, trust: &Trust, v: &Value) -> bool {
+        self.cands
+            .values()
+            .any(|c| &c.val == v && trust.is_quorum(self.l, &c.wq) && trust.is_quorum(self.l, &c.bq))
+    }
+
+    /// `KnowsSafeAt(l, ac, b, v)`.
+    pub fn knows_safe_at(&self, trust: &Trust, v: &Value) -> bool {
+        #[cfg(feature = "mutations")]
+        if crate::mutations::active(crate::mutations::Mutation::KnowsSafeAtAnySet) {
+            return !self.msgs.is_empty();
+        }
+        self.knows_safe_at1(trust) || self.knows_safe_at2(trust, v)
+    }
+
+    /// Values `v` for which `KnowsSafeAt2` holds, highest `c` first (a
+    /// proposer's choice when `KnowsSafeAt1` does not hold).
+    pub fn safe_by_proposals(&self, trust: &Trust) -> Vec<Value> {
+        self.cands
+            .iter()
+            .rev()
+            .filter(|(_, c)| trust.is_quorum(self.l, &c.wq) && trust.is_quorum(self.l, &c.bq))
+            .map(|(_, c)| c.val.clone())
+            .collect()
+    }
+
+    /// Acceptors that sent a 1b in this bucket.
+    pub fn senders(&self) -> AccSet {
+        self.msgs.iter().map(|m| m.acc).collect()
+    }
+
+    pub fn has_sender(&self, a: AcceptorId) -> bool {
+        self.msgs.iter().any(|m| m.acc == a)
+    }
+}

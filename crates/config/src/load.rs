@@ -1,0 +1,285 @@
+//! Turns the TOML document into a [`Config`]: reads `[acceptors]`,
+//! `[learners.NAME]` and `[[safety]]`, compiles their families, and keeps
+//! everything else untouched for other parts of the system.
+
+use crate::compile::{compile, compile_sets, Names};
+use crate::error::ConfigError;
+use crate::expr;
+use crate::{AcceptorEntry, Config, LearnerEntry};
+use hpaxos_core::accset::MAX_ACCEPTORS;
+use hpaxos_core::{AcceptorId, Family, LearnerGraph, LearnerId, LearnerSpec, SafetyEdge};
+use std::collections::BTreeMap;
+use toml::Value;
+
+struct NameMap(BTreeMap<String, AcceptorId>);
+
+impl Names for NameMap {
+    fn id(&self, name: &str) -> Option<AcceptorId> {
+        self.0.get(name).copied()
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    v.type_str()
+}
+
+/// Compiles a `quorums` / `safe` value: a set expression or an array of
+/// arrays of acceptor names. `at` names the entry, `key` the field.
+fn family(v: &Value, at: &str, key: &str, names: &NameMap) -> Result<Family, ConfigError> {
+    let where_ = format!("{at}, `{key}`");
+    match v {
+        Value::String(text) => {
+            let e = expr::parse(text).and_then(|e| compile(&e, names));
+            e.map_err(|e| ConfigError::Expr {
+                at: where_,
+                text: text.clone(),
+                column: e.column,
+                message: e.message,
+            })
+        }
+        Value::Array(sets) => {
+            let mut lists = Vec::with_capacity(sets.len());
+            for (i, s) in sets.iter().enumerate() {
+                let Value::Array(members) = s else {
+                    return Err(ConfigError::entry(
+                        where_,
+                        format!(
+                            "set {} should be an array of acceptor names, found a {}",
+                            i + 1,
+                            kind(s)
+                        ),
+                    ));
+                };
+                let mut names_in = Vec::with_capacity(members.len());
+                for m in members {
+                    let Value::String(n) = m else {
+                        return Err(ConfigError::entry(
+                            where_,
+                            format!(
+                                "set {}: acceptor names are strings, found a {}",
+                                i + 1,
+                                kind(m)
+                            ),
+                        ));
+                    };
+                    names_in.push(n.clone());
+                }
+                lists.push(names_in);
+            }
+            compile_sets(&lists, names).map_err(|m| ConfigError::entry(where_, m))
+        }
+        other => Err(ConfigError::entry(
+            where_,
+            format!(
+                "expected a set expression (string) or an array of sets, found a {}",
+                kind(other)
+            ),
+        )),
+    }
+}
+
+fn acceptors(doc: &toml::Table) -> Result<(Vec<AcceptorEntry>, NameMap), ConfigError> {
+    let Some(v) = doc.get("acceptors") else {
+        return Err(ConfigError::entry(
+            "[acceptors]",
+            "missing: the file must list its acceptors",
+        ));
+    };
+    let Value::Table(t) = v else {
+        return Err(ConfigError::entry(
+            "[acceptors]",
+            format!("expected a table, found a {}", kind(v)),
+        ));
+    };
+    if t.is_empty() {
+        return Err(ConfigError::entry("[acceptors]", "no acceptors"));
+    }
+    if t.len() > MAX_ACCEPTORS {
+        return Err(ConfigError::entry(
+            "[acceptors]",
+            format!(
+                "{} acceptors, more than the limit of {MAX_ACCEPTORS}",
+                t.len()
+            ),
+        ));
+    }
+    let mut entries = Vec::with_capacity(t.len());
+    let mut names = BTreeMap::new();
+    for (i, (name, raw)) in t.iter().enumerate() {
+        let at = format!("acceptor `{name}`");
+        let Value::Table(fields) = raw else {
+            return Err(ConfigError::entry(
+                at,
+                format!(
+                    "expected a table such as `{name} = {{}}`, found a {}",
+                    kind(raw)
+                ),
+            ));
+        };
+        let addr = match fields.get("addr") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                return Err(ConfigError::entry(
+                    at,
+                    format!("`addr` should be a string, found a {}", kind(other)),
+                ))
+            }
+        };
+        names.insert(name.clone(), AcceptorId(i as u16));
+        entries.push(AcceptorEntry {
+            name: name.clone(),
+            addr,
+            raw: raw.clone(),
+        });
+    }
+    Ok((entries, NameMap(names)))
+}
+
+fn learners(
+    doc: &toml::Table,
+    names: &NameMap,
+) -> Result<(Vec<LearnerEntry>, Vec<LearnerSpec>), ConfigError> {
+    let Some(v) = doc.get("learners") else {
+        return Err(ConfigError::entry(
+            "[learners]",
+            "missing: the file must define at least one learner",
+        ));
+    };
+    let Value::Table(t) = v else {
+        return Err(ConfigError::entry(
+            "[learners]",
+            format!("expected a table, found a {}", kind(v)),
+        ));
+    };
+    if t.is_empty() {
+        return Err(ConfigError::entry("[learners]", "no learners"));
+    }
+    if t.len() > u16::MAX as usize {
+        return Err(ConfigError::entry("[learners]", "more than 65535 learners"));
+    }
+    let mut entries = Vec::with_capacity(t.len());
+    let mut specs = Vec::with_capacity(t.len());
+    for (name, raw) in t {
+        let at = format!("learner `{name}`");
+        let Value::Table(fields) = raw else {
+            return Err(ConfigError::entry(
+                at,
+                format!("expected a table with `quorums`, found a {}", kind(raw)),
+            ));
+        };
+        let Some(q) = fields.get("quorums") else {
+            return Err(ConfigError::entry(at, "missing `quorums`"));
+        };
+        let quorums = family(q, &at, "quorums", names)?;
+        if !quorums.is_satisfiable() {
+            return Err(ConfigError::entry(at, "has no quorum"));
+        }
+        entries.push(LearnerEntry {
+            name: name.clone(),
+            raw: raw.clone(),
+        });
+        specs.push(LearnerSpec {
+            name: name.clone(),
+            quorums,
+        });
+    }
+    Ok((entries, specs))
+}
+
+fn safety(
+    doc: &toml::Table,
+    names: &NameMap,
+    learners: &[LearnerSpec],
+) -> Result<Vec<SafetyEdge>, ConfigError> {
+    let Some(v) = doc.get("safety") else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(entries) = v else {
+        return Err(ConfigError::entry(
+            "safety",
+            format!(
+                "expected `[[safety]]` entries (an array of tables), found a {}",
+                kind(v)
+            ),
+        ));
+    };
+    let learner_id = |n: &str| {
+        learners
+            .iter()
+            .position(|l| l.name == n)
+            .map(|i| LearnerId(i as u16))
+    };
+    let mut edges = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let at = format!("safety entry {}", i + 1);
+        let Value::Table(fields) = e else {
+            return Err(ConfigError::entry(
+                at,
+                format!("expected a table, found a {}", kind(e)),
+            ));
+        };
+        let pair = match fields.get("learners") {
+            Some(Value::Array(ls)) if ls.len() == 2 => {
+                let mut ids = Vec::with_capacity(2);
+                for l in ls {
+                    let Value::String(n) = l else {
+                        return Err(ConfigError::entry(
+                            at,
+                            format!("`learners` holds names (strings), found a {}", kind(l)),
+                        ));
+                    };
+                    let Some(id) = learner_id(n) else {
+                        return Err(ConfigError::entry(
+                            at,
+                            format!("`learners`: unknown learner `{n}`"),
+                        ));
+                    };
+                    ids.push(id);
+                }
+                (ids[0], ids[1])
+            }
+            Some(_) => {
+                return Err(ConfigError::entry(
+                    at,
+                    "`learners` must be an array of exactly two learner names",
+                ))
+            }
+            None => return Err(ConfigError::entry(at, "missing `learners`")),
+        };
+        let Some(s) = fields.get("safe") else {
+            return Err(ConfigError::entry(at, "missing `safe`"));
+        };
+        let safe = family(s, &at, "safe", names)?;
+        edges.push(SafetyEdge {
+            learners: pair,
+            safe,
+        });
+    }
+    Ok(edges)
+}
+
+pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string().trim_end().to_string()))?;
+    let (acceptor_entries, names) = acceptors(&doc)?;
+    let (learner_entries, specs) = learners(&doc, &names)?;
+    let edges = safety(&doc, &names, &specs)?;
+    let extra: toml::Table = doc
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "acceptors" | "learners" | "safety"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let graph = LearnerGraph {
+        acceptors: acceptor_entries.iter().map(|a| a.name.clone()).collect(),
+        learners: specs,
+        edges,
+    };
+    Ok(Config {
+        graph,
+        acceptors: acceptor_entries,
+        learners: learner_entries,
+        extra,
+    })
+}

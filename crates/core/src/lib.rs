@@ -23,6 +23,7 @@ pub mod graph;
 pub mod ids;
 pub mod learner;
 pub mod msg;
+pub mod pacemaker;
 #[cfg(feature = "mutations")]
 pub mod mutations;
 pub mod proposer;

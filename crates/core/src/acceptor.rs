@@ -21,7 +21,7 @@ use crate::value::{Digest, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The durable part of one slot: `maxBal[*, a]`, `votesSent[a]`, `2avSent[a]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SlotDurable {
     /// `maxBal[l, a]`, absent meaning 0.
     pub max_bal: BTreeMap<LearnerId, Ballot>,
@@ -30,7 +30,7 @@ pub struct SlotDurable {
 }
 
 /// Everything an acceptor must find again after a restart.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct AcceptorDurable {
     pub slots: BTreeMap<Slot, SlotDurable>,
     pub disconnected: BTreeSet<(LearnerId, LearnerId)>,
@@ -80,7 +80,7 @@ impl AcceptorDurable {
 
 /// Received-message index of one slot (volatile: lost on restart, which is
 /// safe because every guard is monotone in `received`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct SlotIndex {
     /// 1a received: `InitializedBallot(l, b)`.
     initialized: BTreeSet<(LearnerId, Ballot)>,
@@ -95,7 +95,7 @@ struct SlotIndex {
 }
 
 /// One slot: durable state plus the index of what was received.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct SlotState {
     d: SlotDurable,
     idx: SlotIndex,
@@ -110,7 +110,7 @@ impl SlotState {
 }
 
 /// Options of a safe acceptor.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AcceptorOptions {
     /// Take `Disconnect` when evidence proves a pair is not entangled.
     pub disconnect: bool,
@@ -123,7 +123,7 @@ impl Default for AcceptorOptions {
 }
 
 /// A safe acceptor of all slots.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Acceptor {
     id: AcceptorId,
     trust: Trust,

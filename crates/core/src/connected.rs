@@ -6,7 +6,7 @@
 use crate::ids::LearnerId;
 
 /// A learner-pair matrix (`SUBSET (Learner \X Learner)`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Connected {
     n: usize,
     bits: Vec<bool>,

@@ -119,7 +119,7 @@ pub enum Rejection {
 
 /// Evidence of Byzantine behaviour: two messages signed by `acc` that no safe
 /// acceptor could both have sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Evidence {
     pub acc: AcceptorId,
     pub first: Message,

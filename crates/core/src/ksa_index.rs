@@ -29,7 +29,11 @@ struct Candidate {
 }
 
 /// The 1b messages received for one `(l, b)`, with `KnowsSafeAt` indexes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Equality and hashing treat the bucket as the set `S` of the spec: arrival
+/// order (kept in `msgs`) does not change any answer, so two buckets with the
+/// same messages compare equal (the model checker relies on this).
+#[derive(Clone, Debug)]
 pub struct OneBBucket {
     l: LearnerId,
     b: Ballot,
@@ -38,6 +42,27 @@ pub struct OneBBucket {
     /// Acceptors with a 1b satisfying `KnowsSafeAt1`'s inner conjunct.
     ksa1: AccSet,
     cands: BTreeMap<(Ballot, Digest), Candidate>,
+}
+
+impl PartialEq for OneBBucket {
+    fn eq(&self, o: &OneBBucket) -> bool {
+        // `msgs` holds exactly the members of `distinct`, in arrival order.
+        self.l == o.l
+            && self.b == o.b
+            && self.distinct == o.distinct
+            && self.ksa1 == o.ksa1
+            && self.cands == o.cands
+    }
+}
+impl Eq for OneBBucket {}
+impl std::hash::Hash for OneBBucket {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.l.hash(h);
+        self.b.hash(h);
+        self.distinct.hash(h);
+        self.ksa1.hash(h);
+        self.cands.hash(h);
+    }
 }
 
 /// `\A p \in {pp \in m.votes : <<pp.lr, l>> \in connected[ac]} : b =< p.bal`.

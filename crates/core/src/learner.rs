@@ -23,8 +23,23 @@ struct LearnerSlot {
     decided: BTreeMap<Ballot, BTreeSet<Value>>,
 }
 
+// Equality and hashing of a slot skip `msgs`: its content is determined by
+// `two_b` (one 2b per sender per `(b, v)`), only its arrival order is not.
+impl PartialEq for LearnerSlot {
+    fn eq(&self, o: &LearnerSlot) -> bool {
+        self.two_b == o.two_b && self.decided == o.decided
+    }
+}
+impl Eq for LearnerSlot {}
+impl std::hash::Hash for LearnerSlot {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.two_b.hash(h);
+        self.decided.hash(h);
+    }
+}
+
 /// One learner of all slots.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Learner {
     id: LearnerId,
     trust: Trust,

@@ -18,7 +18,7 @@ use crate::trust::Trust;
 use crate::value::Value;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Round {
     bal: Ballot,
     learners: Vec<LearnerId>,
@@ -29,7 +29,7 @@ struct Round {
 }
 
 /// A proposer of all slots; at most one live ballot per slot.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Proposer {
     trust: Trust,
     all_connected: Connected,

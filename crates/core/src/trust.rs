@@ -86,10 +86,29 @@ impl LearnerGraph {
 }
 
 /// A configuration the protocol core trusts. Cheap to clone (shared).
+///
+/// Equality is by content (shared copies compare in O(1)); the hash covers
+/// only the flag and the sizes, which equal configurations share, so state
+/// machines holding a `Trust` can be hashed cheaply (the model checker).
 #[derive(Clone, Debug)]
 pub struct Trust {
     inner: Arc<LearnerGraph>,
     validated: bool,
+}
+
+impl PartialEq for Trust {
+    fn eq(&self, o: &Trust) -> bool {
+        self.validated == o.validated
+            && (Arc::ptr_eq(&self.inner, &o.inner) || self.inner == o.inner)
+    }
+}
+impl Eq for Trust {}
+impl std::hash::Hash for Trust {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.validated.hash(h);
+        self.inner.acceptors.len().hash(h);
+        self.inner.learners.len().hash(h);
+    }
 }
 
 impl Trust {

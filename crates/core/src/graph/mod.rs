@@ -1,13 +1,22 @@
 //! Learner-graph analysis: closure, validity with counterexamples,
 //! entanglement and liveness under a set of faulty acceptors.
 //!
-//! [`validate`] is the only way to obtain a validated [`Trust`].
+//! Data flow: the config crate builds a [`LearnerGraph`]; [`validate`] checks
+//! every closure edge exactly ([`validity`], a SAT encoding, no enumeration)
+//! and is the only way to obtain a validated [`Trust`]; [`explain`] says what
+//! holds for a given faulty set. [`brute`] is the exponential reference the
+//! property tests compare against.
 
 pub mod brute;
+pub mod explain;
+mod sat;
+pub mod validity;
 
 use crate::accset::AccSet;
 use crate::ids::LearnerId;
 use crate::trust::{check_shape, LearnerGraph, ShapeError, Trust};
+
+pub use explain::{explain, Explanation};
 
 /// A genuine counterexample to validity of a closure edge: `safe` is in the
 /// closure's family for `learners`, `quorums.0` / `quorums.1` are quorums of
@@ -27,14 +36,23 @@ pub enum GraphError {
     Invalid(Vec<Violation>),
 }
 
+/// All validity violations of the closure, one per invalid learner pair
+/// (self-pairs included), `(i, j)` with `i <= j` by learner index. Exact.
+pub fn violations(g: &LearnerGraph) -> Vec<Violation> {
+    validity::violations(g)
+}
+
 /// Checks every closure edge (self-edges included) for validity and returns
 /// the configuration the core may run on.
 pub fn validate(g: LearnerGraph) -> Result<Trust, GraphError> {
     check_shape(&g)?;
-    let violations = brute::violations(&g);
+    let violations = validity::violations(&g);
     if violations.is_empty() {
         Ok(Trust::from_validated(g))
     } else {
         Err(GraphError::Invalid(violations))
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -1,0 +1,1 @@
+//! Finite instances shared with the TLC models in `spec/`.

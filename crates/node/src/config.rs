@@ -1,0 +1,267 @@
+//! The cluster configuration a node runs: the PRODUCT.md file (acceptors,
+//! learners, safety edges; parsed and validated by `hpaxos-config`) plus the
+//! node tables this crate defines in the same file:
+//!
+//! ```toml
+//! [cluster]                       # optional; defaults shown
+//! max_frame_bytes = 4194304       # largest frame accepted from a peer
+//! peer_queue = 4096               # frames queued per peer before dropping
+//! window = 8                      # slots a proposer runs at once
+//! batch_max = 256                 # commands per value
+//! timeout_ms = 400                # first ballot timeout (doubles, capped)
+//! max_timeout_ms = 4000
+//!
+//! [nodes.n1]
+//! addr = "127.0.0.1:7101"         # peer-to-peer TCP (default: its acceptor's addr)
+//! http = "127.0.0.1:8101"         # HTTP API (optional)
+//! public_key = "64 hex digits"    # from `hpaxos keygen`
+//! acceptor = "a1"                 # the acceptor this node is (optional)
+//! learners = ["alice", "bob"]     # learners it runs (optional)
+//! proposer = true                 # accepts client commands (needs a learner)
+//! data_dir = "data/n1"            # relative to the file; CLI may override
+//! key_file = "keys/n1.key"        # relative to the file; CLI may override
+//! ```
+//!
+//! Data flow: [`ClusterConfig::load`] -> the node's startup (which picks its
+//! own entry by name) and the demo (which writes such a file).
+
+use crate::keys::{parse_public, KeyError};
+use crate::pacer::PacerOptions;
+use crate::wire::{NodeIdx, DEFAULT_MAX_FRAME};
+use ed25519_dalek::VerifyingKey;
+use hpaxos_core::{AcceptorId, LearnerId, Trust};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    File(#[from] hpaxos_config::ConfigError),
+    #[error("the learner graph cannot be run: {0}")]
+    Graph(#[from] hpaxos_core::graph::GraphError),
+    #[error("{at}: {msg}")]
+    Node { at: String, msg: String },
+    #[error("{at}: {source}")]
+    Key { at: String, source: KeyError },
+}
+
+fn err(at: impl Into<String>, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Node {
+        at: at.into(),
+        msg: msg.into(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    max_frame_bytes: Option<usize>,
+    peer_queue: Option<usize>,
+    window: Option<usize>,
+    batch_max: Option<usize>,
+    timeout_ms: Option<u64>,
+    max_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    addr: Option<String>,
+    http: Option<String>,
+    public_key: String,
+    acceptor: Option<String>,
+    #[serde(default)]
+    learners: Vec<String>,
+    #[serde(default)]
+    proposer: bool,
+    data_dir: Option<String>,
+    key_file: Option<String>,
+}
+
+/// One node of the cluster.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub idx: NodeIdx,
+    pub name: String,
+    pub addr: SocketAddr,
+    pub http: Option<SocketAddr>,
+    pub public_key: VerifyingKey,
+    pub acceptor: Option<AcceptorId>,
+    pub learners: Vec<LearnerId>,
+    pub proposer: bool,
+    pub data_dir: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+/// A validated cluster: trust plus nodes (sorted by name; index = [`NodeIdx`]).
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    pub trust: Trust,
+    pub nodes: Vec<NodeSpec>,
+    pub max_frame: usize,
+    pub peer_queue: usize,
+    pub pacer: PacerOptions,
+    /// Node hosting each acceptor, by acceptor index.
+    pub acceptor_node: Vec<Option<NodeIdx>>,
+}
+
+impl ClusterConfig {
+    pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::File(hpaxos_config::ConfigError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        ClusterConfig::parse(&text, base)
+    }
+
+    /// Parses the text; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<ClusterConfig, ConfigError> {
+        let cfg = hpaxos_config::parse_str(text)?;
+        let trust = cfg.validate()?;
+        let cluster: RawCluster = match cfg.extra.get("cluster") {
+            Some(v) => v
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| err("[cluster]", e.message().to_string()))?,
+            None => RawCluster::default(),
+        };
+        let Some(nodes_v) = cfg.extra.get("nodes") else {
+            return Err(err(
+                "[nodes]",
+                "no node tables: add a [nodes.NAME] table per node (addr, public_key, acceptor, learners, proposer)",
+            ));
+        };
+        let raw: BTreeMap<String, RawNode> = nodes_v
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| err("[nodes]", e.message().to_string()))?;
+        if raw.len() > u16::MAX as usize {
+            return Err(err("[nodes]", "too many nodes"));
+        }
+        let mut nodes = Vec::new();
+        let mut acceptor_node = vec![None; trust.n_acceptors()];
+        for (i, (name, r)) in raw.into_iter().enumerate() {
+            let at = format!("[nodes.{name}]");
+            let idx = NodeIdx(i as u16);
+            let acceptor = match &r.acceptor {
+                None => None,
+                Some(a) => {
+                    let id = cfg
+                        .acceptor_id(a)
+                        .ok_or_else(|| err(&at, format!("unknown acceptor `{a}`")))?;
+                    if let Some(Some(other)) = acceptor_node.get(id.index()) {
+                        let other: &NodeIdx = other;
+                        return Err(err(
+                            &at,
+                            format!("acceptor `{a}` is already run by node #{}", other.0),
+                        ));
+                    }
+                    acceptor_node[id.index()] = Some(idx);
+                    Some(id)
+                }
+            };
+            let addr_s = match (&r.addr, acceptor) {
+                (Some(a), _) => a.clone(),
+                (None, Some(id)) => cfg
+                    .acceptors
+                    .get(id.index())
+                    .and_then(|e| e.addr.clone())
+                    .ok_or_else(|| err(&at, "no `addr` (and its acceptor has none)"))?,
+                (None, None) => return Err(err(&at, "no `addr`")),
+            };
+            let addr: SocketAddr = addr_s
+                .parse()
+                .map_err(|_| err(&at, format!("`addr`: {addr_s:?} is not an ip:port")))?;
+            let http = match &r.http {
+                None => None,
+                Some(h) => Some(
+                    h.parse()
+                        .map_err(|_| err(&at, format!("`http`: {h:?} is not an ip:port")))?,
+                ),
+            };
+            let public_key = parse_public(&r.public_key).map_err(|source| ConfigError::Key {
+                at: format!("{at} public_key"),
+                source,
+            })?;
+            let mut learners = Vec::new();
+            for l in &r.learners {
+                let id = cfg
+                    .learner_id(l)
+                    .ok_or_else(|| err(&at, format!("unknown learner `{l}`")))?;
+                if !learners.contains(&id) {
+                    learners.push(id);
+                }
+            }
+            if r.proposer && learners.is_empty() {
+                return Err(err(
+                    &at,
+                    "a proposer must run at least one learner (it learns outcomes from it)",
+                ));
+            }
+            nodes.push(NodeSpec {
+                idx,
+                name,
+                addr,
+                http,
+                public_key,
+                acceptor,
+                learners,
+                proposer: r.proposer,
+                data_dir: r.data_dir.map(|d| base.join(d)),
+                key_file: r.key_file.map(|d| base.join(d)),
+            });
+        }
+        for (i, n) in nodes.iter().enumerate() {
+            if nodes[..i].iter().any(|o| o.addr == n.addr) {
+                return Err(err(
+                    format!("[nodes.{}]", n.name),
+                    format!("`addr` {} is used by another node", n.addr),
+                ));
+            }
+        }
+        let d = PacerOptions::default();
+        let pacer = PacerOptions {
+            window: cluster.window.unwrap_or(d.window).max(1),
+            batch_max: cluster.batch_max.unwrap_or(d.batch_max).max(1),
+            timeout_ms: cluster.timeout_ms.unwrap_or(d.timeout_ms).max(10),
+            max_timeout_ms: cluster.max_timeout_ms.unwrap_or(d.max_timeout_ms).max(10),
+            queue_max: d.queue_max,
+        };
+        Ok(ClusterConfig {
+            trust,
+            nodes,
+            max_frame: cluster
+                .max_frame_bytes
+                .unwrap_or(DEFAULT_MAX_FRAME)
+                .max(1024),
+            peer_queue: cluster.peer_queue.unwrap_or(4096).max(16),
+            pacer,
+            acceptor_node,
+        })
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<&NodeSpec> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn keys(&self) -> Vec<VerifyingKey> {
+        self.nodes.iter().map(|n| n.public_key).collect()
+    }
+
+    /// Proposers, in node order: `(index among proposers, count)` of `n`.
+    pub fn proposer_rank(&self, n: NodeIdx) -> (u64, u64) {
+        let props: Vec<NodeIdx> = self
+            .nodes
+            .iter()
+            .filter(|x| x.proposer)
+            .map(|x| x.idx)
+            .collect();
+        let rank = props.iter().position(|x| *x == n).unwrap_or(0);
+        (rank as u64, props.len() as u64)
+    }
+}

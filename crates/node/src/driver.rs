@@ -1,0 +1,674 @@
+//! The driver loop of one node (raft-rs style): the only owner of the
+//! protocol state, run on its own thread.
+//!
+//! One iteration takes every event queued (up to a bound): authenticated
+//! messages, client submissions, ticks, queries. Each message goes through
+//! the core (`Acceptor::handle`, `Learner::handle`, `Proposer::handle`);
+//! the node's own outgoing messages are delivered to its other roles at
+//! once (an acceptor never gets its own message back: the core already
+//! received it). All `Effects::persist` records of the iteration are
+//! appended to the write-ahead log and made durable by **one** fsync (group
+//! commit over many messages and slots); **only then** are the iteration's
+//! messages signed and sent, decisions applied to the key-value replicas and
+//! clients answered.
+
+use crate::config::ClusterConfig;
+use crate::kv::{CmdId, CmdResult, Command, Op, Replica};
+use crate::metrics::Metrics;
+use crate::pacer::Pacer;
+use crate::transport::PeerQueues;
+use crate::wal::Wal;
+use crate::wire::{seal, NodeIdx, Payload};
+use bytes::Bytes;
+use ed25519_dalek::SigningKey;
+use hpaxos_core::{
+    Acceptor, AcceptorId, Ballot, Decision, Effects, Kind, Learner, LearnerId, Message, Proposer,
+    Slot, Value,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most events handled per iteration (one fsync each).
+const MAX_BATCH: usize = 4096;
+/// Decision certificates kept per learner for lagging peers.
+const CERTS_KEPT: usize = 8192;
+/// Period of catch-up checks.
+const SYNC_EVERY_MS: u64 = 250;
+
+/// Misbehaviour for fault tests: the node stays well-formed and signs
+/// everything with its own key, but lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Byzantine {
+    /// Sends its 1b, 2av and 2b with the true value to half of the peers and
+    /// a conflicting value to the other half.
+    Equivocate,
+}
+
+/// What the driver reacts to.
+pub enum Event {
+    /// An authenticated protocol message and its signed frame.
+    Net {
+        msg: Message,
+        raw: Bytes,
+    },
+    /// A peer asks for decision certificates.
+    SyncRequest {
+        peer: NodeIdx,
+        lr: LearnerId,
+        from: Slot,
+        limit: u32,
+    },
+    /// Verified 2b messages of decision certificates, with their frames.
+    Certs {
+        msgs: Vec<(Message, Bytes)>,
+    },
+    /// A client command; answered once every local learner applied it.
+    Submit {
+        op: Op,
+        reply: oneshot::Sender<Result<SubmitReply, String>>,
+    },
+    Tick,
+    Query(Box<dyn FnOnce(&mut Driver) + Send>),
+    Shutdown,
+}
+
+/// Answer to a submitted command.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubmitReply {
+    pub id: CmdId,
+    pub slot: u64,
+    /// Previous value (put/delete) or current value (get), per learner.
+    pub results: BTreeMap<String, Option<String>>,
+    pub latency_ms: f64,
+}
+
+struct Waiter {
+    reply: oneshot::Sender<Result<SubmitReply, String>>,
+    started: Instant,
+    results: BTreeMap<String, Option<String>>,
+    slot: Slot,
+}
+
+/// A learner run by this node and its replica.
+pub struct LocalLearner {
+    pub core: Learner,
+    pub replica: Replica,
+    last_next: Slot,
+    sync_rr: usize,
+}
+
+pub struct Driver {
+    pub cfg: Arc<ClusterConfig>,
+    pub me: NodeIdx,
+    key: SigningKey,
+    pub acceptor: Option<Acceptor>,
+    pub learners: Vec<LocalLearner>,
+    pub proposer: Option<(Proposer, Pacer)>,
+    wal: Wal,
+    peers: PeerQueues,
+    pub metrics: Arc<Metrics>,
+    waiters: HashMap<CmdId, Waiter>,
+    seq: u64,
+    /// Signed 2b frames of undecided slots, for certificates.
+    sig2b: BTreeMap<(Slot, LearnerId, Ballot, AcceptorId), Bytes>,
+    certs: BTreeMap<(LearnerId, Slot), Vec<Bytes>>,
+    byz: Option<Byzantine>,
+    start: Instant,
+    fx: Effects,
+    out: Vec<Message>,
+    local: VecDeque<Message>,
+    decisions: Vec<Decision>,
+    max_slot_seen: Slot,
+    last_sync: u64,
+    /// Set when the write-ahead log failed: the node must stop.
+    pub failed: Option<String>,
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cfg: Arc<ClusterConfig>,
+        me: NodeIdx,
+        key: SigningKey,
+        acceptor: Option<Acceptor>,
+        learners: Vec<(Learner, Replica)>,
+        proposer: Option<(Proposer, Pacer)>,
+        wal: Wal,
+        peers: PeerQueues,
+        metrics: Arc<Metrics>,
+        byz: Option<Byzantine>,
+    ) -> Driver {
+        // Command ids must never repeat across restarts: start from the clock.
+        let seq = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0)
+            << 8;
+        let learners = learners
+            .into_iter()
+            .map(|(core, replica)| LocalLearner {
+                last_next: replica.next_slot(),
+                core,
+                replica,
+                sync_rr: me.index(),
+            })
+            .collect();
+        Driver {
+            cfg,
+            me,
+            key,
+            acceptor,
+            learners,
+            proposer,
+            wal,
+            peers,
+            metrics,
+            waiters: HashMap::new(),
+            seq,
+            sig2b: BTreeMap::new(),
+            certs: BTreeMap::new(),
+            byz,
+            start: Instant::now(),
+            fx: Effects::default(),
+            out: Vec::new(),
+            local: VecDeque::new(),
+            decisions: Vec::new(),
+            max_slot_seen: Slot(0),
+            last_sync: 0,
+            failed: None,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Runs until shutdown or a storage failure (returned as an error).
+    pub fn run(mut self, mut rx: mpsc::Receiver<Event>) -> Result<(), String> {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let Some(ev) = rx.blocking_recv() else {
+                return Ok(());
+            };
+            batch.push(ev);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(ev) => batch.push(ev),
+                    Err(_) => break,
+                }
+            }
+            let mut stop = false;
+            for ev in batch.drain(..) {
+                match ev {
+                    Event::Shutdown => stop = true,
+                    ev => self.on_event(ev),
+                }
+            }
+            self.finish_iteration();
+            if let Some(e) = self.failed.take() {
+                return Err(e);
+            }
+            if stop {
+                tracing::info!("driver stopped");
+                return Ok(());
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Net { msg, raw } => {
+                self.note_2b(&msg, raw);
+                self.deliver(&msg);
+            }
+            Event::Certs { msgs } => {
+                for (msg, raw) in msgs {
+                    self.note_2b(&msg, raw);
+                    self.deliver(&msg);
+                }
+            }
+            Event::SyncRequest {
+                peer,
+                lr,
+                from,
+                limit,
+            } => self.answer_sync(peer, lr, from, limit),
+            Event::Submit { op, reply } => self.submit(op, reply),
+            Event::Tick => self.tick(),
+            Event::Query(f) => f(self),
+            Event::Shutdown => {}
+        }
+    }
+
+    /// Processes one message and, recursively, the node's own messages it
+    /// produces.
+    fn deliver(&mut self, first: &Message) {
+        self.local.push_back(first.clone());
+        self.drain_local();
+    }
+
+    fn drain_local(&mut self) {
+        while let Some(m) = self.local.pop_front() {
+            self.metrics.msgs_in.inc(kind_label(m.kind()));
+            if m.slot() > self.max_slot_seen {
+                self.max_slot_seen = m.slot();
+            }
+            let now = self.now_ms();
+            self.fx.clear();
+            if let Some(a) = &mut self.acceptor {
+                if m.acc() != Some(a.id()) {
+                    a.handle(&m, &mut self.fx);
+                }
+            }
+            if let Message::M2b(b) = &m {
+                for l in &mut self.learners {
+                    if l.core.id() == b.lr {
+                        l.core.handle(&m, &mut self.fx);
+                    }
+                }
+            }
+            if let Some((p, pacer)) = &mut self.proposer {
+                pacer.observe(&m, now);
+                if let Message::M1b(_) = &m {
+                    p.handle(&m, &mut self.fx);
+                }
+            }
+            self.absorb();
+        }
+    }
+
+    /// Moves the effects of one step into the iteration's buffers.
+    fn absorb(&mut self) {
+        for d in self.fx.persist.drain(..) {
+            self.wal.append(&d);
+            self.metrics.wal_records.fetch_add(1, Ordering::Relaxed);
+        }
+        for m in self.fx.send.drain(..) {
+            self.out.push(m.clone());
+            self.local.push_back(m);
+        }
+        self.decisions.append(&mut self.fx.decisions);
+        for r in self.fx.rejected.drain(..) {
+            let label = match r {
+                hpaxos_core::Rejection::UnknownLearner(_) => "unknown_learner",
+                hpaxos_core::Rejection::UnknownAcceptor(_) => "unknown_acceptor",
+                hpaxos_core::Rejection::CompactedSlot(_) => "compacted_slot",
+                hpaxos_core::Rejection::WrongRole => "wrong_role",
+            };
+            self.metrics.rejected.inc(label);
+            tracing::debug!(reason = label, "core rejected a message: {r}");
+        }
+        for e in self.fx.evidence.drain(..) {
+            self.metrics.evidence.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                acceptor = self.cfg.trust.acceptor_name(e.acc),
+                "equivocation evidence: {:?} vs {:?}",
+                e.first.kind(),
+                e.second.kind()
+            );
+        }
+    }
+
+    fn note_2b(&mut self, m: &Message, raw: Bytes) {
+        if let Message::M2b(b) = m {
+            let done = self
+                .learners
+                .iter()
+                .filter(|l| l.core.id() == b.lr)
+                .all(|l| l.replica.is_decided(b.slot));
+            if !done {
+                self.sig2b.insert((b.slot, b.lr, b.bal, b.acc), raw);
+            }
+        }
+    }
+
+    fn submit(&mut self, op: Op, reply: oneshot::Sender<Result<SubmitReply, String>>) {
+        let Some((_, pacer)) = &mut self.proposer else {
+            let _ = reply.send(Err("this node is not a proposer".into()));
+            return;
+        };
+        self.seq += 1;
+        let id = CmdId {
+            origin: self.me.0,
+            seq: self.seq,
+        };
+        if !pacer.enqueue(Command { id, op }) {
+            let _ = reply.send(Err("overloaded: the proposer queue is full".into()));
+            return;
+        }
+        self.metrics
+            .commands_submitted
+            .fetch_add(1, Ordering::Relaxed);
+        self.waiters.insert(
+            id,
+            Waiter {
+                reply,
+                started: Instant::now(),
+                results: BTreeMap::new(),
+                slot: Slot(0),
+            },
+        );
+    }
+
+    fn tick(&mut self) {
+        let now = self.now_ms();
+        if let Some((p, pacer)) = &mut self.proposer {
+            self.fx.clear();
+            let before = pacer.ballots_started();
+            pacer.tick(now, p, &mut self.fx);
+            self.metrics
+                .ballots_started
+                .fetch_add(pacer.ballots_started() - before, Ordering::Relaxed);
+            // The proposer's 1a/1c go to the local acceptor too.
+            self.absorb();
+            self.drain_local();
+        }
+        if now >= self.last_sync + SYNC_EVERY_MS {
+            self.last_sync = now;
+            self.request_sync();
+        }
+    }
+
+    /// Asks a peer for certificates when a local learner is behind and made
+    /// no progress since the last check.
+    fn request_sync(&mut self) {
+        let mut reqs = Vec::new();
+        for l in &mut self.learners {
+            let next = l.replica.next_slot();
+            let behind = self.max_slot_seen >= next && self.max_slot_seen.0 > 0
+                || l.replica.highest_decided().is_some_and(|h| h >= next);
+            if behind && next == l.last_next {
+                let holders: Vec<NodeIdx> = self
+                    .cfg
+                    .nodes
+                    .iter()
+                    .filter(|n| n.idx != self.me && n.learners.contains(&l.core.id()))
+                    .map(|n| n.idx)
+                    .collect();
+                if !holders.is_empty() {
+                    l.sync_rr = l.sync_rr.wrapping_add(1);
+                    reqs.push((holders[l.sync_rr % holders.len()], l.core.id(), next));
+                }
+            }
+            l.last_next = next;
+        }
+        for (peer, lr, from) in reqs {
+            let p = Payload::SyncRequest {
+                lr,
+                from,
+                limit: 256,
+            };
+            let f = seal(self.me, &self.key, &p);
+            self.send_to(peer, f);
+        }
+    }
+
+    fn answer_sync(&mut self, peer: NodeIdx, lr: LearnerId, from: Slot, limit: u32) {
+        let budget = self.cfg.max_frame / 2;
+        let mut size = 0;
+        let mut certs = Vec::new();
+        for ((_, _), frames) in self
+            .certs
+            .range((lr, from)..=(lr, Slot(u64::MAX)))
+            .take(limit.min(1024) as usize)
+        {
+            size += frames.iter().map(|f| f.len() + 8).sum::<usize>();
+            if size > budget && !certs.is_empty() {
+                break;
+            }
+            certs.push(frames.iter().map(|f| f.to_vec()).collect());
+        }
+        if certs.is_empty() {
+            return;
+        }
+        let f = seal(self.me, &self.key, &Payload::SyncResponse { lr, certs });
+        self.send_to(peer, f);
+    }
+
+    fn send_to(&self, peer: NodeIdx, f: Bytes) {
+        if let Some(Some(q)) = self.peers.get(peer.index()) {
+            if q.try_send(f).is_err() {
+                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Group commit, then send, then apply: the order that makes every
+    /// message leave only after the state it depends on is durable.
+    fn finish_iteration(&mut self) {
+        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        if self.wal.has_pending() {
+            let t = Instant::now();
+            match self.wal.commit() {
+                Ok(_) => {
+                    self.metrics.fsyncs.fetch_add(1, Ordering::Relaxed);
+                    self.metrics
+                        .fsync_latency
+                        .observe(t.elapsed().as_secs_f64());
+                    self.metrics
+                        .wal_bytes
+                        .store(self.wal.len_bytes(), Ordering::Relaxed);
+                }
+                Err(e) => {
+                    // Nothing of this iteration may leave: stop here.
+                    tracing::error!("write-ahead log failed: {e}");
+                    self.failed = Some(e.to_string());
+                    self.out.clear();
+                    self.decisions.clear();
+                    return;
+                }
+            }
+        }
+        let out = std::mem::take(&mut self.out);
+        for m in &out {
+            self.broadcast(m);
+        }
+        let decisions = std::mem::take(&mut self.decisions);
+        for d in decisions {
+            self.apply_decision(d);
+        }
+    }
+
+    fn broadcast(&mut self, m: &Message) {
+        self.metrics.msgs_out.inc(kind_label(m.kind()));
+        let p = Payload::Protocol(m.clone());
+        let f = seal(self.me, &self.key, &p);
+        if let Message::M2b(b) = m {
+            self.sig2b
+                .entry((b.slot, b.lr, b.bal, b.acc))
+                .or_insert_with(|| f.clone());
+        }
+        let lie = match (self.byz, m) {
+            (Some(Byzantine::Equivocate), Message::M1b(_) | Message::M2av(_) | Message::M2b(_)) => {
+                Some(seal(self.me, &self.key, &Payload::Protocol(equivocate(m))))
+            }
+            _ => None,
+        };
+        for (i, q) in self.peers.iter().enumerate() {
+            let Some(q) = q else { continue };
+            let frame = match &lie {
+                Some(l) if i % 2 == 1 => l.clone(),
+                _ => f.clone(),
+            };
+            if q.try_send(frame).is_err() {
+                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn apply_decision(&mut self, d: Decision) {
+        let name = self.cfg.trust.learner_name(d.lr).to_string();
+        let Some(li) = self.learners.iter().position(|l| l.core.id() == d.lr) else {
+            return;
+        };
+        let l = &mut self.learners[li];
+        if l.replica.is_decided(d.slot) {
+            return; // the same value again, in a later ballot
+        }
+        self.metrics.decisions.inc(&name);
+        if let Some(cert) = l.core.certificate(d.slot) {
+            let frames: Vec<Bytes> = cert
+                .iter()
+                .filter_map(|b| self.sig2b.get(&(b.slot, b.lr, b.bal, b.acc)).cloned())
+                .collect();
+            if frames.len() == cert.len() {
+                self.certs.insert((d.lr, d.slot), frames);
+                let n = self
+                    .certs
+                    .range((d.lr, Slot(0))..=(d.lr, Slot(u64::MAX)))
+                    .count();
+                if n > CERTS_KEPT {
+                    if let Some(k) = self
+                        .certs
+                        .range((d.lr, Slot(0))..=(d.lr, Slot(u64::MAX)))
+                        .next()
+                        .map(|(k, _)| *k)
+                    {
+                        self.certs.remove(&k);
+                    }
+                }
+            }
+        }
+        let results = l.replica.decide(d.slot, d.bal, d.val.clone());
+        for (id, res) in results {
+            self.command_applied(&name, id, res);
+        }
+        self.after_decision(d.slot);
+    }
+
+    fn command_applied(&mut self, learner: &str, id: CmdId, res: CmdResult) {
+        let need = self.learners.len();
+        let Some(w) = self.waiters.get_mut(&id) else {
+            return;
+        };
+        w.results.insert(learner.to_string(), res.value);
+        w.slot = w.slot.max(res.slot);
+        if w.results.len() < need {
+            return;
+        }
+        if let Some(w) = self.waiters.remove(&id) {
+            let secs = w.started.elapsed().as_secs_f64();
+            self.metrics.submit_latency.observe(secs);
+            self.metrics
+                .commands_committed
+                .fetch_add(1, Ordering::Relaxed);
+            let _ = w.reply.send(Ok(SubmitReply {
+                id,
+                slot: w.slot.0,
+                results: w.results,
+                latency_ms: secs * 1e3,
+            }));
+        }
+    }
+
+    /// Once every local learner decided `slot`: tell the proposer, drop the
+    /// slot's signed 2b frames.
+    fn after_decision(&mut self, slot: Slot) {
+        let all = self.learners.iter().all(|l| l.replica.is_decided(slot));
+        if !all {
+            return;
+        }
+        let val: Option<Value> = self
+            .learners
+            .first()
+            .and_then(|l| l.core.decided(slot).cloned());
+        if let (Some((p, pacer)), Some(v)) = (&mut self.proposer, val) {
+            pacer.decided(slot, &v, p);
+            let below = self
+                .learners
+                .iter()
+                .map(|l| l.replica.next_slot())
+                .min()
+                .unwrap_or_default();
+            pacer.decided_below(below);
+        }
+        self.sig2b.retain(|k, _| k.0 != slot);
+    }
+
+    /// A JSON summary of this node (the `/v1/status` body).
+    pub fn status(&self) -> serde_json::Value {
+        let spec = &self.cfg.nodes[self.me.index()];
+        let learners: Vec<serde_json::Value> = self
+            .learners
+            .iter()
+            .map(|l| {
+                let next = l.replica.next_slot();
+                serde_json::json!({
+                    "name": self.cfg.trust.learner_name(l.core.id()),
+                    "applied_slots": next.0,
+                    "last_applied_slot": next.0.checked_sub(1),
+                    "commands_applied": l.replica.commands_applied(),
+                    "keys": l.replica.kv().len(),
+                    "invalid_values": l.replica.invalid_values(),
+                    "log_hash": log_hash(&l.replica),
+                    "current_ballot": self.proposer.as_ref().and_then(|(_, p)| p.ballot(next)).map(|b| b.0),
+                })
+            })
+            .collect();
+        let proposer = self.proposer.as_ref().map(|(_, p)| {
+            serde_json::json!({
+                "pending": p.pending(),
+                "in_flight": p.in_flight(),
+                "next_slot": p.next_slot().0,
+                "ballots_started": p.ballots_started(),
+            })
+        });
+        serde_json::json!({
+            "node": spec.name,
+            "acceptor": self.acceptor.as_ref().map(|a| self.cfg.trust.acceptor_name(a.id()).to_string()),
+            "learners": learners,
+            "proposer": proposer,
+            "byzantine": self.byz.map(|b| format!("{b:?}")),
+            "max_slot_seen": self.max_slot_seen.0,
+            "peers_connected": self.metrics.peers_connected.load(Ordering::Relaxed),
+            "fsyncs": self.metrics.fsyncs.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// A hash of the applied log (slot, digest), to compare replicas at a glance.
+pub fn log_hash(r: &Replica) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for e in r.log() {
+        for b in e.slot.to_le_bytes().iter().chain(e.digest.as_bytes()) {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+fn kind_label(k: Kind) -> &'static str {
+    match k {
+        Kind::K1a => "1a",
+        Kind::K1b => "1b",
+        Kind::K1c => "1c",
+        Kind::K2av => "2av",
+        Kind::K2b => "2b",
+    }
+}
+
+/// The conflicting twin a Byzantine node sends to half of its peers.
+fn equivocate(m: &Message) -> Message {
+    let evil = |slot: Slot| Value::new(format!("equivocation in slot {}", slot.0).into_bytes());
+    match m.clone() {
+        Message::M1b(mut b) => {
+            b.votes.clear();
+            b.proposals.clear();
+            Message::M1b(b)
+        }
+        Message::M2av(mut b) => {
+            b.val = evil(b.slot);
+            Message::M2av(b)
+        }
+        Message::M2b(mut b) => {
+            b.val = evil(b.slot);
+            Message::M2b(b)
+        }
+        other => other,
+    }
+}

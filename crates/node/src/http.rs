@@ -1,0 +1,178 @@
+//! The client API over HTTP/JSON (axum).
+//!
+//! | route | does |
+//! |---|---|
+//! | `POST /v1/commands` `{"op":"put","key":k,"value":v}` (or `get`, `delete`) | submits a command and waits until every learner of this node applied it |
+//! | `GET /v1/kv/{learner}/{key}` | reads a learner's key-value state (this node's replica) |
+//! | `GET /v1/log/{learner}?from=&limit=` | the learner's applied log |
+//! | `GET /v1/status` | node, learners (applied slots, log hash, current ballot), proposer |
+//! | `GET /metrics` | Prometheus text |
+//! | `GET /health` | `ok` |
+//!
+//! Handlers never touch protocol state: they send an [`Event`] to the driver
+//! thread and await its answer.
+
+use crate::driver::{Driver, Event, SubmitReply};
+use crate::kv::{LogEntry, Op};
+use crate::metrics::Metrics;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a submission waits for its decision.
+const SUBMIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub events: mpsc::Sender<Event>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn router(st: ApiState) -> Router {
+    Router::new()
+        .route("/v1/commands", post(submit))
+        .route("/v1/kv/:learner/:key", get(read_key))
+        .route("/v1/log/:learner", get(read_log))
+        .route("/v1/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(st)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase", tag = "op")]
+enum CmdBody {
+    Put { key: String, value: String },
+    Get { key: String },
+    Delete { key: String },
+}
+
+fn error(code: StatusCode, msg: impl Into<String>) -> Response {
+    (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+async fn submit(State(st): State<ApiState>, Json(body): Json<CmdBody>) -> Response {
+    let op = match body {
+        CmdBody::Put { key, value } => Op::Put { key, value },
+        CmdBody::Get { key } => Op::Get { key },
+        CmdBody::Delete { key } => Op::Delete { key },
+    };
+    let (tx, rx) = oneshot::channel();
+    if st
+        .events
+        .send(Event::Submit { op, reply: tx })
+        .await
+        .is_err()
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down");
+    }
+    match tokio::time::timeout(SUBMIT_TIMEOUT, rx).await {
+        Ok(Ok(Ok(r))) => Json::<SubmitReply>(r).into_response(),
+        Ok(Ok(Err(e))) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "not decided in time (it may still be decided later)",
+        ),
+    }
+}
+
+/// Runs `f` on the driver thread and returns its answer.
+async fn ask<T: Send + 'static>(
+    st: &ApiState,
+    f: impl FnOnce(&mut Driver) -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = oneshot::channel();
+    let q: Box<dyn FnOnce(&mut Driver) + Send> = Box::new(move |d| {
+        let _ = tx.send(f(d));
+    });
+    st.events.send(Event::Query(q)).await.ok()?;
+    rx.await.ok()
+}
+
+fn learner_index(d: &Driver, name: &str) -> Option<usize> {
+    d.learners
+        .iter()
+        .position(|l| d.cfg.trust.learner_name(l.core.id()) == name)
+}
+
+async fn read_key(
+    State(st): State<ApiState>,
+    Path((learner, key)): Path<(String, String)>,
+) -> Response {
+    let l2 = learner.clone();
+    let k2 = key.clone();
+    let r = ask(&st, move |d| {
+        let i = learner_index(d, &l2)?;
+        let l = &d.learners[i];
+        Some((l.replica.get(&k2).cloned(), l.replica.next_slot().0))
+    })
+    .await;
+    match r {
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
+        Some(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("this node runs no learner `{learner}`"),
+        ),
+        Some(Some((value, applied))) => Json(serde_json::json!({
+            "learner": learner, "key": key, "value": value, "applied_slots": applied,
+        }))
+        .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    from: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn read_log(
+    State(st): State<ApiState>,
+    Path(learner): Path<String>,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    let l2 = learner.clone();
+    let from = q.from.unwrap_or(0);
+    let limit = q.limit.unwrap_or(1000).min(100_000);
+    let r = ask(&st, move |d| {
+        let i = learner_index(d, &l2)?;
+        let log = d.learners[i].replica.log();
+        let start = log.partition_point(|e| e.slot < from);
+        let entries: Vec<LogEntry> = log[start..].iter().take(limit).cloned().collect();
+        Some((entries, log.len()))
+    })
+    .await;
+    match r {
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
+        Some(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("this node runs no learner `{learner}`"),
+        ),
+        Some(Some((entries, total))) => Json(serde_json::json!({
+            "learner": learner, "applied_slots": total, "entries": entries,
+        }))
+        .into_response(),
+    }
+}
+
+async fn status(State(st): State<ApiState>) -> Response {
+    match ask(&st, |d| d.status()).await {
+        Some(s) => Json(s).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
+    }
+}
+
+async fn metrics(State(st): State<ApiState>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
+}

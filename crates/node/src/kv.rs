@@ -1,0 +1,225 @@
+//! The replicated state machine: client commands, batches (the bytes of a
+//! consensus value) and a key-value store that one learner applies in slot
+//! order.
+//!
+//! Data flow: the HTTP API turns a request into a [`Command`]; the proposer
+//! packs commands into a [`Batch`] whose encoding is the proposed value;
+//! when a local learner decides a slot, its [`Replica`] buffers the value
+//! and applies every slot in order once the log has no gap, recording each
+//! command's result. A value that is not a valid batch (a Byzantine
+//! proposer's bytes) is applied as a no-op and counted. A command id applied
+//! once is never applied again (a batch may be re-proposed).
+
+use hpaxos_core::{Ballot, Slot, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Unique id of a command: the node that accepted it and a sequence number
+/// unique across that node's restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CmdId {
+    pub origin: u16,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    Put { key: String, value: String },
+    Get { key: String },
+    Delete { key: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub id: CmdId,
+    pub op: Op,
+}
+
+/// The content of one consensus value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    pub cmds: Vec<Command>,
+}
+
+impl Batch {
+    pub fn to_value(&self) -> Value {
+        Value::new(postcard::to_stdvec(self).unwrap_or_default()) // ok: encoding to a Vec cannot fail
+    }
+
+    pub fn from_value(v: &Value) -> Option<Batch> {
+        postcard::from_bytes(v.bytes()).ok()
+    }
+}
+
+/// What applying a command returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmdResult {
+    pub slot: Slot,
+    /// The previous value for put/delete, the current one for get.
+    pub value: Option<String>,
+}
+
+/// One entry of an applied log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub slot: u64,
+    pub ballot: u64,
+    pub digest: String,
+    pub commands: usize,
+    pub valid: bool,
+}
+
+/// A learner's applied log and key-value state.
+#[derive(Debug, Default)]
+pub struct Replica {
+    next: Slot,
+    waiting: BTreeMap<Slot, (Ballot, Value)>,
+    kv: BTreeMap<String, String>,
+    applied_ids: BTreeSet<CmdId>,
+    log: Vec<LogEntry>,
+    invalid_values: u64,
+    commands_applied: u64,
+}
+
+impl Replica {
+    pub fn new() -> Replica {
+        Replica::default()
+    }
+
+    /// The first slot not yet applied.
+    pub fn next_slot(&self) -> Slot {
+        self.next
+    }
+
+    /// Highest slot known decided (applied or waiting), if any.
+    pub fn highest_decided(&self) -> Option<Slot> {
+        self.waiting
+            .keys()
+            .next_back()
+            .copied()
+            .or_else(|| self.next.0.checked_sub(1).map(Slot))
+    }
+
+    pub fn is_decided(&self, s: Slot) -> bool {
+        s < self.next || self.waiting.contains_key(&s)
+    }
+
+    /// Records a decision; applies every slot that is now contiguous and
+    /// returns the results of the commands applied, in order.
+    pub fn decide(&mut self, slot: Slot, bal: Ballot, val: Value) -> Vec<(CmdId, CmdResult)> {
+        if slot >= self.next {
+            self.waiting.entry(slot).or_insert((bal, val));
+        }
+        let mut out = Vec::new();
+        while let Some((b, v)) = self.waiting.remove(&self.next) {
+            self.apply(self.next, b, &v, &mut out);
+            self.next = Slot(self.next.0 + 1);
+        }
+        out
+    }
+
+    fn apply(&mut self, slot: Slot, b: Ballot, v: &Value, out: &mut Vec<(CmdId, CmdResult)>) {
+        let batch = Batch::from_value(v);
+        self.log.push(LogEntry {
+            slot: slot.0,
+            ballot: b.0,
+            digest: digest_hex(v),
+            commands: batch.as_ref().map_or(0, |b| b.cmds.len()),
+            valid: batch.is_some(),
+        });
+        let Some(batch) = batch else {
+            self.invalid_values += 1;
+            return;
+        };
+        for c in batch.cmds {
+            if !self.applied_ids.insert(c.id) {
+                continue;
+            }
+            self.commands_applied += 1;
+            let value = match c.op {
+                Op::Put { key, value } => self.kv.insert(key, value),
+                Op::Get { key } => self.kv.get(&key).cloned(),
+                Op::Delete { key } => self.kv.remove(&key),
+            };
+            out.push((c.id, CmdResult { slot, value }));
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.kv.get(key)
+    }
+
+    pub fn kv(&self) -> &BTreeMap<String, String> {
+        &self.kv
+    }
+
+    pub fn log(&self) -> &[LogEntry] {
+        &self.log
+    }
+
+    pub fn invalid_values(&self) -> u64 {
+        self.invalid_values
+    }
+
+    pub fn commands_applied(&self) -> u64 {
+        self.commands_applied
+    }
+}
+
+pub fn digest_hex(v: &Value) -> String {
+    crate::keys::to_hex(&v.digest().0[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(seq: u64, op: Op) -> Command {
+        Command {
+            id: CmdId { origin: 0, seq },
+            op,
+        }
+    }
+
+    fn put(seq: u64, k: &str, v: &str) -> Command {
+        cmd(
+            seq,
+            Op::Put {
+                key: k.into(),
+                value: v.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn slots_apply_in_order_once_the_gap_closes() {
+        let mut r = Replica::new();
+        let b1 = Batch {
+            cmds: vec![put(1, "k", "one")],
+        };
+        let b0 = Batch {
+            cmds: vec![put(0, "k", "zero")],
+        };
+        assert!(r.decide(Slot(1), Ballot(1), b1.to_value()).is_empty());
+        assert_eq!(r.get("k"), None);
+        let res = r.decide(Slot(0), Ballot(1), b0.to_value());
+        assert_eq!(res.len(), 2);
+        assert_eq!(r.get("k").map(String::as_str), Some("one"));
+        assert_eq!(r.next_slot(), Slot(2));
+    }
+
+    #[test]
+    fn a_command_applies_once_and_garbage_is_a_noop() {
+        let mut r = Replica::new();
+        let b = Batch {
+            cmds: vec![put(1, "k", "v"), cmd(2, Op::Delete { key: "k".into() })],
+        };
+        r.decide(Slot(0), Ballot(1), b.to_value());
+        r.decide(Slot(1), Ballot(1), Value::new(vec![0xff; 9]));
+        let again = r.decide(Slot(2), Ballot(1), b.to_value());
+        assert!(again.is_empty());
+        assert_eq!(r.get("k"), None);
+        assert_eq!(r.invalid_values(), 1);
+        assert_eq!(r.log().len(), 3);
+    }
+}

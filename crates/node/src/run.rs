@@ -1,0 +1,314 @@
+//! Starting and stopping one node process (`hpaxos node`).
+//!
+//! Order: load and validate the configuration, load the secret key and
+//! check it against the configured public key, claim the data directory
+//! (identity file plus an exclusive lock), replay the write-ahead log into
+//! the acceptor and learners, bind the peer and HTTP ports (a port in use
+//! is a clear error), start the transport, the HTTP API, the ticker and the
+//! driver thread, then wait for SIGTERM/SIGINT and stop gracefully (the
+//! driver finishes its iteration, so everything acknowledged is durable).
+
+use crate::config::{ClusterConfig, ConfigError};
+use crate::driver::{Byzantine, Driver, Event};
+use crate::http::{router, ApiState};
+use crate::keys::{public_hex, read_secret, KeyError};
+use crate::kv::Replica;
+use crate::metrics::Metrics;
+use crate::pacer::Pacer;
+use crate::transport::{listen, spawn_peers};
+use crate::wal::{Wal, WalError};
+use hpaxos_core::{Acceptor, AcceptorDurable, AcceptorOptions, Durable, Learner, Proposer};
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeArgs {
+    pub config: PathBuf,
+    pub name: String,
+    pub data_dir: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub byzantine: Option<Byzantine>,
+    pub truncate_corrupt_wal: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("configuration {path}: {source}")]
+    Config { path: String, source: ConfigError },
+    #[error("no node named `{0}` in the configuration's [nodes] tables")]
+    UnknownNode(String),
+    #[error("node `{0}` has no key file: pass --key FILE or set key_file in [nodes.{0}]")]
+    NoKeyFile(String),
+    #[error(
+        "node `{0}` has no data directory: pass --data-dir DIR or set data_dir in [nodes.{0}]"
+    )]
+    NoDataDir(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the secret key in {file} does not match the public key of node `{node}` in the configuration")]
+    KeyMismatch { file: String, node: String },
+    #[error("data directory {dir}: {msg}")]
+    DataDir { dir: String, msg: String },
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error("cannot listen on {what} address {addr}: {source}{hint}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+        hint: &'static str,
+    },
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Identity file of a data directory.
+const IDENTITY: &str = "node-identity";
+
+/// Claims `dir` for node `name` with key `pk`: creates it, checks or writes
+/// the identity file, and takes an exclusive lock held while the node runs.
+fn claim_data_dir(dir: &Path, name: &str, pk: &str) -> Result<File, NodeError> {
+    let e = |msg: String| NodeError::DataDir {
+        dir: dir.display().to_string(),
+        msg,
+    };
+    std::fs::create_dir_all(dir).map_err(|x| e(x.to_string()))?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))
+        .map_err(|x| e(x.to_string()))?;
+    if lock.try_lock().is_err() {
+        return Err(e("in use by another running node (LOCK is held)".into()));
+    }
+    let id_path = dir.join(IDENTITY);
+    let want = format!("node = {name:?}\npublic_key = {pk:?}\n");
+    match std::fs::read_to_string(&id_path) {
+        Ok(have) if have == want => {}
+        Ok(have) => {
+            return Err(e(format!(
+                "belongs to another node ({}); refusing to use it as `{name}`",
+                have.lines().collect::<Vec<_>>().join(", ")
+            )))
+        }
+        Err(x) if x.kind() == std::io::ErrorKind::NotFound => {
+            if dir.join("wal").exists() {
+                return Err(e(
+                    "holds a log but no identity file; refusing to guess".into()
+                ));
+            }
+            std::fs::write(&id_path, want).map_err(|x| e(x.to_string()))?;
+        }
+        Err(x) => return Err(e(x.to_string())),
+    }
+    Ok(lock)
+}
+
+fn bind_err(what: &'static str, addr: SocketAddr, source: std::io::Error) -> NodeError {
+    let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+        " (the port is in use: another node or program is listening there)"
+    } else {
+        ""
+    };
+    NodeError::Bind {
+        what,
+        addr,
+        source,
+        hint,
+    }
+}
+
+/// Runs the node until SIGTERM/SIGINT (Ok) or a fatal error.
+pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
+    let cfg = ClusterConfig::load(&args.config).map_err(|source| NodeError::Config {
+        path: args.config.display().to_string(),
+        source,
+    })?;
+    let spec = cfg
+        .node_by_name(&args.name)
+        .cloned()
+        .ok_or_else(|| NodeError::UnknownNode(args.name.clone()))?;
+    let key_file = args
+        .key_file
+        .clone()
+        .or(spec.key_file.clone())
+        .ok_or_else(|| NodeError::NoKeyFile(spec.name.clone()))?;
+    let key = read_secret(&key_file)?;
+    if key.verifying_key() != spec.public_key {
+        return Err(NodeError::KeyMismatch {
+            file: key_file.display().to_string(),
+            node: spec.name.clone(),
+        });
+    }
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(spec.data_dir.clone())
+        .ok_or_else(|| NodeError::NoDataDir(spec.name.clone()))?;
+    let _lock = claim_data_dir(&data_dir, &spec.name, &public_hex(&key))?;
+    let (wal, records, rec) = Wal::open(&data_dir.join("wal"), args.truncate_corrupt_wal)?;
+    if let Some((off, n)) = rec.torn_tail {
+        tracing::warn!(
+            offset = off,
+            bytes = n,
+            "write-ahead log had a torn tail (an append cut short before its fsync); cut it off"
+        );
+    }
+    if let Some((off, n)) = rec.dropped_corrupt {
+        tracing::warn!(
+            offset = off,
+            bytes = n,
+            "dropped a corrupt write-ahead log tail as requested"
+        );
+    }
+    let trust = cfg.trust.clone();
+    let acceptor = spec.acceptor.map(|a| {
+        let mut d = AcceptorDurable::default();
+        for r in &records {
+            d.apply(r);
+        }
+        Acceptor::restore(a, trust.clone(), AcceptorOptions::default(), d)
+    });
+    let learners: Vec<(Learner, Replica)> = spec
+        .learners
+        .iter()
+        .map(|&lr| {
+            let core = Learner::restore(lr, trust.clone(), &records);
+            let mut replica = Replica::new();
+            for r in &records {
+                if let Durable::Decided {
+                    slot,
+                    lr: l,
+                    bal,
+                    val,
+                } = r
+                {
+                    if *l == lr {
+                        replica.decide(*slot, *bal, val.clone());
+                    }
+                }
+            }
+            (core, replica)
+        })
+        .collect();
+    let proposer = if spec.proposer {
+        let (rank, n) = cfg.proposer_rank(spec.idx);
+        let mut pacer = Pacer::new(rank, n, trust.learners().collect(), cfg.pacer.clone());
+        if let Some(next) = learners
+            .iter()
+            .filter_map(|(_, r)| r.highest_decided())
+            .max()
+        {
+            pacer.resume_after(next);
+        }
+        Some((Proposer::new(trust.clone()), pacer))
+    } else {
+        None
+    };
+    tracing::info!(
+        node = %spec.name,
+        records = rec.records,
+        acceptor = spec.acceptor.map(|a| trust.acceptor_name(a).to_string()),
+        learners = ?spec.learners.iter().map(|l| trust.learner_name(*l).to_string()).collect::<Vec<_>>(),
+        proposer = spec.proposer,
+        "recovered from the write-ahead log"
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| NodeError::Runtime(e.to_string()))?;
+    let cfg = Arc::new(cfg);
+    rt.block_on(async move {
+        let metrics = Arc::new(Metrics::default());
+        let peer_listener = tokio::net::TcpListener::bind(spec.addr)
+            .await
+            .map_err(|e| bind_err("peer", spec.addr, e))?;
+        let http_listener = match spec.http {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .map_err(|e| bind_err("HTTP", a, e))?,
+            ),
+            None => None,
+        };
+        let (tx, rx) = mpsc::channel::<Event>(16 * 1024);
+        let peers = spawn_peers(&cfg, spec.idx, metrics.clone());
+        tokio::spawn(listen(
+            peer_listener,
+            cfg.clone(),
+            tx.clone(),
+            metrics.clone(),
+        ));
+        if let Some(l) = http_listener {
+            let app = router(ApiState {
+                events: tx.clone(),
+                metrics: metrics.clone(),
+            });
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).await {
+                    tracing::error!("HTTP server failed: {e}");
+                }
+            });
+        }
+        let ticker = tx.clone();
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_millis(10));
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                iv.tick().await;
+                if ticker.is_closed() {
+                    return;
+                }
+                let _ = ticker.try_send(Event::Tick);
+            }
+        });
+        let driver = Driver::new(
+            cfg.clone(),
+            spec.idx,
+            key,
+            acceptor,
+            learners,
+            proposer,
+            wal,
+            peers,
+            metrics.clone(),
+            args.byzantine,
+        );
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("hpaxos-driver".into())
+            .spawn(move || {
+                let r = driver.run(rx);
+                let _ = done_tx.send(r);
+            })
+            .map_err(|e| NodeError::Runtime(e.to_string()))?;
+        tracing::info!(node = %spec.name, peer = %spec.addr, http = ?spec.http, "node running");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| NodeError::Runtime(e.to_string()))?;
+        let mut done_rx = done_rx;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+            r = &mut done_rx => {
+                return match r {
+                    Ok(Err(e)) => Err(NodeError::Runtime(format!("driver stopped: {e}"))),
+                    _ => Err(NodeError::Runtime("driver stopped".into())),
+                };
+            }
+        }
+        tracing::info!("shutting down");
+        let _ = tx.send(Event::Shutdown).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        Ok(())
+    })?;
+    rt.shutdown_timeout(Duration::from_millis(200));
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! TCP transport between nodes: one outgoing connection per peer fed by a
+//! bounded queue, and a listener whose connection readers authenticate
+//! every frame before handing it to the driver.
+//!
+//! Data flow (out): the driver seals a payload once and `try_send`s the
+//! frame bytes into each peer's bounded queue; a full queue drops the frame
+//! (counted): consensus tolerates loss, proposers retry, and a slow peer
+//! never stalls the driver. The writer task reconnects with exponential
+//! backoff and batches queued frames into one flush.
+//!
+//! Data flow (in): a reader task splits the stream into frames (rejecting
+//! oversized ones before reading them, and closing the connection since
+//! framing is lost), verifies the Ed25519 signature against the claimed
+//! sender's configured key, checks that a 1b/2av/2b's `acc` is the acceptor
+//! the signing node runs, and only then queues an [`Event`] for the driver.
+//! The driver queue is bounded too: a reader waits when it is full, which
+//! pushes back on the sending peer through TCP.
+
+use crate::config::ClusterConfig;
+use crate::driver::Event;
+use crate::metrics::Metrics;
+use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
+use bytes::Bytes;
+use hpaxos_core::Message;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Outgoing queues, indexed by node (none for the node itself).
+pub type PeerQueues = Vec<Option<mpsc::Sender<Bytes>>>;
+
+/// Spawns one writer task per peer and returns their queues.
+pub fn spawn_peers(cfg: &ClusterConfig, me: NodeIdx, metrics: Arc<Metrics>) -> PeerQueues {
+    cfg.nodes
+        .iter()
+        .map(|n| {
+            if n.idx == me {
+                return None;
+            }
+            let (tx, rx) = mpsc::channel(cfg.peer_queue);
+            tokio::spawn(outbound(n.addr, n.name.clone(), rx, metrics.clone()));
+            Some(tx)
+        })
+        .collect()
+}
+
+async fn outbound(addr: SocketAddr, name: String, mut rx: mpsc::Receiver<Bytes>, m: Arc<Metrics>) {
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        let stream = match TcpStream::connect(addr).await {
+            Ok(s) => s,
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                if rx.is_closed() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        backoff = Duration::from_millis(20);
+        m.peers_connected.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(peer = %name, %addr, "connected");
+        let mut w = BufWriter::with_capacity(256 * 1024, stream);
+        // Some(()) when the queue closed (shutdown), None on a write error.
+        let ok: Option<()> = async {
+            loop {
+                let Some(f) = rx.recv().await else {
+                    return Some(());
+                };
+                w.write_all(&f).await.ok()?;
+                while let Ok(f) = rx.try_recv() {
+                    w.write_all(&f).await.ok()?;
+                }
+                w.flush().await.ok()?;
+            }
+        }
+        .await;
+        m.peers_connected.fetch_sub(1, Ordering::Relaxed);
+        if ok.is_some() {
+            return; // queue closed: shutting down
+        }
+        tracing::debug!(peer = %name, "connection lost; reconnecting");
+    }
+}
+
+/// Accepts peer connections forever.
+pub async fn listen(
+    listener: TcpListener,
+    cfg: Arc<ClusterConfig>,
+    events: mpsc::Sender<Event>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        let Ok((s, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        tokio::spawn(read_conn(
+            s,
+            peer,
+            cfg.clone(),
+            events.clone(),
+            metrics.clone(),
+        ));
+    }
+}
+
+fn reject(m: &Metrics, peer: SocketAddr, e: &WireError) {
+    m.rejected.inc(e.label());
+    tracing::warn!(%peer, reason = e.label(), "rejected frame: {e}");
+}
+
+async fn read_conn(
+    mut s: TcpStream,
+    peer: SocketAddr,
+    cfg: Arc<ClusterConfig>,
+    events: mpsc::Sender<Event>,
+    m: Arc<Metrics>,
+) {
+    let keys = cfg.keys();
+    let mut fr = FrameReader::new(cfg.max_frame);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match s.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                if fr.buffered() > 0 {
+                    reject(&m, peer, &WireError::Truncated);
+                }
+                return;
+            }
+            Ok(n) => n,
+        };
+        fr.extend(&buf[..n]);
+        loop {
+            let body = match fr.next_frame() {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(e) => {
+                    // Framing is lost: drop the connection.
+                    reject(&m, peer, &e);
+                    return;
+                }
+            };
+            let ev = match open(&body, &keys) {
+                Ok((from, p)) => match admit(&cfg, &keys, from, p, &body) {
+                    Ok(ev) => ev,
+                    Err(why) => {
+                        m.rejected.inc(why);
+                        tracing::warn!(%peer, from = from.0, reason = why, "rejected message");
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    reject(&m, peer, &e);
+                    continue;
+                }
+            };
+            if events.send(ev).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Checks an authenticated payload against the configuration.
+fn admit(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    from: NodeIdx,
+    p: Payload,
+    body: &[u8],
+) -> Result<Event, &'static str> {
+    match p {
+        Payload::Protocol(msg) => {
+            check_acc(cfg, from, &msg)?;
+            let mut raw = Vec::with_capacity(body.len() + 4);
+            raw.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            raw.extend_from_slice(body);
+            Ok(Event::Net {
+                msg,
+                raw: Bytes::from(raw),
+            })
+        }
+        Payload::SyncRequest { lr, from: s, limit } => Ok(Event::SyncRequest {
+            peer: from,
+            lr,
+            from: s,
+            limit,
+        }),
+        Payload::SyncResponse { lr, certs } => {
+            let mut msgs = Vec::new();
+            for frame in certs.into_iter().flatten() {
+                let Ok((signer, Payload::Protocol(msg @ Message::M2b(_)))) =
+                    open_frame(&frame, keys, cfg.max_frame)
+                else {
+                    return Err("bad_certificate");
+                };
+                check_acc(cfg, signer, &msg).map_err(|_| "bad_certificate")?;
+                if msg.lr() != lr {
+                    return Err("bad_certificate");
+                }
+                msgs.push((msg, Bytes::from(frame)));
+            }
+            Ok(Event::Certs { msgs })
+        }
+    }
+}
+
+/// A 1b, 2av or 2b must come from the node that runs its acceptor.
+fn check_acc(cfg: &ClusterConfig, from: NodeIdx, msg: &Message) -> Result<(), &'static str> {
+    match msg.acc() {
+        None => Ok(()),
+        Some(a) => match cfg.acceptor_node.get(a.index()) {
+            Some(Some(n)) if *n == from => Ok(()),
+            Some(_) => Err("acc_mismatch"),
+            None => Err("unknown_acceptor"),
+        },
+    }
+}

@@ -15,6 +15,7 @@ pub mod compile;
 mod error;
 pub mod expr;
 mod load;
+pub mod scale;
 
 pub use error::ConfigError;
 pub use expr::Column;

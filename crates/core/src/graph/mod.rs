@@ -9,6 +9,7 @@
 
 pub mod brute;
 pub mod explain;
+mod lemmas;
 mod sat;
 pub mod validity;
 

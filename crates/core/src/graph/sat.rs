@@ -62,6 +62,11 @@ impl<'g> Encoder<'g> {
         self.solver.add_clause_reuse(&mut c);
     }
 
+    /// The literal of an already-encoded family, if any.
+    pub fn cached(&self, copy: usize, f: &'g Family) -> Option<Lit> {
+        self.cache.get(&(copy, f)).copied()
+    }
+
     /// A literal `r` with `r -> family(copy)`.
     pub fn family(&mut self, copy: usize, f: &'g Family) -> Lit {
         if let Some(l) = self.cache.get(&(copy, f)) {

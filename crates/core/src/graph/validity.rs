@@ -20,6 +20,7 @@
 //! turned into a small, readable counterexample by [`readable`], and checked
 //! against the direct definitions before it is reported.
 
+use super::lemmas::Blocked;
 use super::sat::Encoder;
 use super::Violation;
 use crate::accset::AccSet;
@@ -72,6 +73,7 @@ fn build(g: &LearnerGraph) -> Problem<'_> {
             )
         })
         .collect();
+    add_lemmas(g, &mut enc);
     // touch[l] -> OR of incident edges.
     let mut touch = Vec::with_capacity(nl);
     for l in 0..nl {
@@ -131,6 +133,43 @@ fn build(g: &LearnerGraph) -> Problem<'_> {
         source,
         reach,
         touch,
+    }
+}
+
+/// Upper bound on (learner pairs x distinct edge families) for which the
+/// counting lemmas are computed; beyond it the plain encoding is used.
+const LEMMA_BUDGET: usize = 200_000;
+
+/// Adds the counting lemmas of [`super::lemmas`] for every learner pair and
+/// distinct edge family (sound implied clauses; the answer is unchanged).
+fn add_lemmas<'g>(g: &'g LearnerGraph, enc: &mut Encoder<'g>) {
+    let mut fams: Vec<&'g Family> = Vec::new();
+    for e in &g.edges {
+        if !fams.contains(&&e.safe) {
+            fams.push(&e.safe);
+        }
+    }
+    let nl = g.learners.len();
+    if nl * (nl + 1) / 2 * fams.len() > LEMMA_BUDGET {
+        return;
+    }
+    let mut blocked = Blocked::new();
+    for i in 0..nl {
+        for j in i..nl {
+            for f in &fams {
+                blocked.check(&g.learners[i].quorums, &g.learners[j].quorums, f);
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (a, b, c) in blocked.found {
+        if let (Some(x), Some(y), Some(z)) =
+            (enc.cached(Q1, a), enc.cached(Q2, b), enc.cached(Q, c))
+        {
+            if seen.insert((x, y, z)) {
+                enc.clause(&[!x, !y, !z]);
+            }
+        }
     }
 }
 

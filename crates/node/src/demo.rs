@@ -32,6 +32,8 @@ pub struct DemoArgs {
     pub pre_args: Vec<String>,
     pub commands: usize,
     pub clients: usize,
+    /// Proposers the clients send to (n1, then n2).
+    pub proposers: usize,
     pub keep: bool,
     pub json: bool,
 }
@@ -70,6 +72,8 @@ pub struct DemoReport {
     pub fsyncs: u64,
     pub messages_sent: u64,
     pub rejected: u64,
+    /// Ballots started by the proposers (one per slot when uncontended).
+    pub ballots: u64,
 }
 
 fn plans() -> Vec<NodePlan> {
@@ -127,8 +131,10 @@ async fn demo_inner(
         println!("  alice  Byzantine-tolerant   quorums: any 4 of 5   safe with 1 faulty acceptor");
         println!("  bob    crash-tolerant       quorums: any 3 of 5   safe while no acceptor lies");
         println!(
-            "  proposers on n1, n2; {} commands from {} concurrent clients",
-            args.commands, args.clients
+            "  proposers on n1, n2 (clients use {}); {} commands from {} concurrent clients",
+            if args.proposers > 1 { "both" } else { "n1" },
+            args.commands,
+            args.clients
         );
     }
     cluster.spawn_all().map_err(e)?;
@@ -141,6 +147,7 @@ async fn demo_inner(
         .iter()
         .filter(|n| cluster.plan(n).is_some_and(|p| p.proposer))
         .filter_map(|n| cluster.http(n))
+        .take(args.proposers.max(1))
         .collect();
     // Workload.
     let next = Arc::new(AtomicUsize::new(0));
@@ -263,7 +270,7 @@ async fn demo_inner(
         .first()
         .is_some_and(|f| replicas.iter().all(|r| r.log_hash == f.log_hash));
     // Totals from the metrics.
-    let (mut fsyncs, mut sent, mut rejected) = (0u64, 0u64, 0u64);
+    let (mut fsyncs, mut sent, mut rejected, mut ballots) = (0u64, 0u64, 0u64, 0u64);
     for n in &names {
         let Some(addr) = cluster.http(n) else {
             continue;
@@ -283,6 +290,8 @@ async fn demo_inner(
                     sent += v();
                 } else if line.starts_with("hpaxos_rejected_total{") {
                     rejected += v();
+                } else if line.starts_with("hpaxos_ballots_started_total ") {
+                    ballots += v();
                 }
             }
         }
@@ -304,6 +313,7 @@ async fn demo_inner(
         fsyncs,
         messages_sent: sent,
         rejected,
+        ballots,
     };
     if failed > 0 {
         return Err(DemoError(format!(
@@ -356,8 +366,8 @@ fn print_report(r: &DemoReport) {
         if r.all_agree { "the same" } else { "DIFFERENT" }
     );
     println!(
-        "  cluster totals: {} fsyncs (group commit), {} messages signed and sent, {} rejected",
-        r.fsyncs, r.messages_sent, r.rejected
+        "  cluster totals: {} ballots started, {} fsyncs (group commit), {} messages signed and sent, {} rejected",
+        r.ballots, r.fsyncs, r.messages_sent, r.rejected
     );
     println!("cluster stopped.");
 }

@@ -91,6 +91,11 @@ pub struct PacemakerConfig {
     pub batch_delay: u64,
     /// Silence after which a started slot of another lane is adopted.
     pub adopt_timeout: u64,
+    /// An own slot in flight for longer than this stops counting toward the
+    /// window (it is still retried): a slot that cannot be decided (see
+    /// the simulator's notes on poisoned slots) must not stall the lane.
+    /// `0` disables this.
+    pub stuck_after: u64,
 }
 
 impl PacemakerConfig {
@@ -110,6 +115,7 @@ impl PacemakerConfig {
             max_batch_bytes: 64 * 1024,
             batch_delay: delay,
             adopt_timeout: 40 * delay,
+            stuck_after: 0,
         }
     }
 }
@@ -246,8 +252,12 @@ struct InFlight {
     /// Backoff level: number of ballots started so far minus one.
     level: u32,
     retransmits_left: u32,
-    /// In this proposer's lane (counts toward the window).
+    /// In this proposer's lane (counts toward the window until stuck).
     own: bool,
+    /// When this proposer first started the slot.
+    since: Tick,
+    /// No longer counted toward the window (`stuck_after` passed).
+    stuck: bool,
     decided_by: BTreeSet<LearnerId>,
     /// The value decided by some required learner, if any.
     decided_value: Option<Value>,
@@ -262,6 +272,7 @@ pub struct PacemakerStats {
     pub slots_adopted: u64,
     pub noops: u64,
     pub commands_requeued: u64,
+    pub slots_stuck: u64,
 }
 
 /// One proposer's liveness state machine. See the module doc.
@@ -407,6 +418,8 @@ impl Pacemaker {
                     level: 0,
                     retransmits_left: 0,
                     own: false,
+                    since: now,
+                    stuck: false,
                     decided_by: BTreeSet::new(),
                     decided_value: Some(value.clone()),
                 };
@@ -430,7 +443,7 @@ impl Pacemaker {
 
     fn complete(&mut self, slot: Slot) {
         if let Some(f) = self.slots.remove(&slot) {
-            if f.own {
+            if f.own && !f.stuck {
                 self.own_in_flight -= 1;
             }
             if f.decided_value.as_ref() != Some(&f.value) && !f.commands.is_empty() {
@@ -486,6 +499,8 @@ impl Pacemaker {
             level: 0,
             retransmits_left: self.cfg.retransmits,
             own,
+            since: now,
+            stuck: false,
             decided_by: BTreeSet::new(),
             decided_value: None,
         }
@@ -537,6 +552,16 @@ impl Pacemaker {
     /// of slots whose timeout expired.
     pub fn poll(&mut self, now: Tick, out: &mut Vec<Action>) {
         let n = u64::from(self.cfg.proposers);
+        // Stuck slots leave the window (they keep being retried).
+        if self.cfg.stuck_after > 0 {
+            for f in self.slots.values_mut() {
+                if f.own && !f.stuck && now >= f.since.after(self.cfg.stuck_after) {
+                    f.stuck = true;
+                    self.own_in_flight -= 1;
+                    self.stats.slots_stuck += 1;
+                }
+            }
+        }
         // New batches.
         while self.own_in_flight < self.cfg.window && self.batch_ready(now) {
             let slot = self.next_slot;
@@ -636,6 +661,13 @@ impl Pacemaker {
         for f in self.slots.values() {
             if f.deadline != Tick(u64::MAX) {
                 take(f.deadline);
+            }
+        }
+        if self.cfg.stuck_after > 0 && self.own_in_flight >= self.cfg.window {
+            for f in self.slots.values() {
+                if f.own && !f.stuck {
+                    take(f.since.after(self.cfg.stuck_after));
+                }
             }
         }
         if self.own_in_flight < self.cfg.window {
@@ -820,6 +852,28 @@ mod tests {
         p.poll(Tick(400), &mut out);
         assert!(starts(&out).contains(&(Slot(4), Ballot(3))));
         assert_eq!(p.stats().slots_adopted, 1);
+    }
+
+    #[test]
+    fn stuck_slots_leave_the_window_but_keep_being_retried() {
+        let mut c = cfg(0, 1);
+        c.window = 1;
+        c.max_batch = 1;
+        c.stuck_after = 1000;
+        let mut p = Pacemaker::new(c).unwrap();
+        p.submit(Tick(0), b"a".to_vec());
+        p.submit(Tick(0), b"b".to_vec());
+        let mut out = Vec::new();
+        p.poll(Tick(0), &mut out);
+        assert_eq!(starts(&out), vec![(Slot(0), Ballot(1))]);
+        out.clear();
+        p.poll(Tick(999), &mut out);
+        assert!(!starts(&out).iter().any(|(s, _)| *s == Slot(1)));
+        out.clear();
+        p.poll(Tick(1000), &mut out);
+        assert!(starts(&out).contains(&(Slot(1), Ballot(1))));
+        assert_eq!(p.stats().slots_stuck, 1);
+        assert_eq!(p.ballot(Slot(0)).is_some(), true);
     }
 
     #[test]

@@ -1,1 +1,275 @@
-//! placeholder: filled by its issue
+//! # hpaxos-sim
+//!
+//! A deterministic simulator of whole Heterogeneous Paxos clusters: the real
+//! core state machines (acceptors, learners, proposers with the shared
+//! [`hpaxos_core::pacemaker`]) in one process, under a hostile network,
+//! crashes and restarts, and Byzantine acceptors, with virtual time and one
+//! seeded PRNG. The same seed on the same build replays the same run bit for
+//! bit; a failing run comes with its seed, a one-line replay command and a
+//! readable trace.
+//!
+//! Data flow: a [`Sim`] holds the validated (or deliberately unchecked)
+//! [`Trust`] and the [`SimParams`]; [`Sim::run_seed`] draws a
+//! [`scenario::Scenario`] from the seed, runs a [`world::World`] to the end,
+//! and returns a [`RunReport`] judged by the [`oracle`]s; [`Summary`]
+//! aggregates many runs for the `hpaxos sim` table and JSON.
+//!
+//! Modules: [`rng`] (the PRNG), [`params`] (knobs and units), [`scenario`]
+//! (per-seed draws), [`net`] (packets, arena, event queue), [`world`] (the
+//! event loop, nodes, durability, faults), [`byz`] (attacks), [`oracle`]
+//! (safety, liveness), [`trace`] (failure reports), [`report`] (summary).
+
+pub mod byz;
+pub mod net;
+pub mod oracle;
+pub mod params;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod trace;
+pub mod world;
+
+pub use oracle::Violation;
+pub use params::{FakeChoice, Micros, RefineChoice, SimParams};
+pub use report::Summary;
+
+use hpaxos_core::pacemaker::PacemakerError;
+use hpaxos_core::{AccSet, Message, SpecAction, Trust};
+use std::fmt::Write as _;
+
+/// The refinement check, as the simulator drives it: the spec helper's
+/// `hpaxos_spec::Refinement` implements it (see the CLI's adapter); tests
+/// may plug in their own.
+pub trait Refiner {
+    /// The spec actions one implementation step took, in order.
+    fn apply(&mut self, actions: &[SpecAction]) -> Result<(), String>;
+    /// A Byzantine acceptor sent `m` in its own name (`FakeSend`).
+    fn fake_send(&mut self, m: &Message) -> Result<(), String>;
+    /// Final check of the spec invariants.
+    fn check(&mut self) -> Result<(), String>;
+}
+
+/// Builds a refiner for a run's configuration and fake set.
+pub type RefinerFactory = Box<dyn Fn(&Trust, AccSet) -> Box<dyn Refiner> + Send + Sync>;
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Packets handed to the network (a broadcast counts once).
+    pub sent: u64,
+    /// Packets delivered to a node and handled.
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub replayed: u64,
+    pub to_down: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub partitions: u64,
+    pub byz_attacks: u64,
+    pub forged: u64,
+    pub evidence: u64,
+    pub fsyncs_delayed: u64,
+    pub decisions: u64,
+    pub commands: u64,
+    pub slots_started: u64,
+    /// Started slots the liveness oracle does not judge (before GST with
+    /// Byzantine acceptors or several learners, or too close to the end).
+    pub unchecked_slots: u64,
+    /// Of those, the ones some live learner never decided.
+    pub stalled_unchecked: u64,
+    pub ballots: u64,
+    pub retransmits: u64,
+    pub adopted: u64,
+    pub noops: u64,
+    pub requeued: u64,
+    pub certificates: u64,
+    pub virtual_end: Micros,
+    /// Slots decided, per learner (the most advanced replica).
+    pub decided_per_learner: Vec<u64>,
+}
+
+/// The outcome of one seed.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub seed: u64,
+    pub fake: AccSet,
+    pub refine: bool,
+    pub stats: RunStats,
+    pub violations: Vec<Violation>,
+    /// The failure report (seed, replay command, trace) when violated.
+    pub failure: Option<String>,
+}
+
+/// A simulator for one configuration.
+pub struct Sim {
+    pub trust: Trust,
+    pub params: SimParams,
+    pub refiner: Option<RefinerFactory>,
+    /// The command line that reruns this simulation, without `--seeds`/`--seed`.
+    pub replay: String,
+}
+
+/// A simulation that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("pacemaker: {0}")]
+    Pacemaker(#[from] PacemakerError),
+}
+
+impl Sim {
+    pub fn new(trust: Trust, params: SimParams) -> Sim {
+        Sim {
+            trust,
+            params,
+            refiner: None,
+            replay: String::new(),
+        }
+    }
+
+    /// Runs one seed to the end and judges it.
+    pub fn run_seed(&self, seed: u64) -> Result<RunReport, SimError> {
+        let lay = world::layout_of(&self.params, &self.trust);
+        let sc = scenario::Scenario::draw(seed, &self.params, &self.trust, lay);
+        let refine = sc.refine;
+        let fake = sc.fake;
+        let refiner = match (&self.refiner, refine) {
+            (Some(f), true) => Some(f(&self.trust, fake)),
+            _ => None,
+        };
+        let mut w = world::World::new(&self.params, self.trust.clone(), sc, refiner)?;
+        w.run();
+        let violations = w.oracle.violations.clone();
+        let failure = if violations.is_empty() {
+            None
+        } else {
+            Some(self.failure_report(&w, seed))
+        };
+        Ok(RunReport {
+            seed,
+            fake,
+            refine,
+            stats: w.stats.clone(),
+            violations,
+            failure,
+        })
+    }
+
+    fn failure_report(&self, w: &world::World, seed: u64) -> String {
+        let names = w.names();
+        let mut out = String::new();
+        let fake: Vec<String> = w.fake_set().iter().map(|a| names.acc(a)).collect();
+        let _ = writeln!(
+            out,
+            "VIOLATION in seed {seed} (fake acceptors: {{{}}})",
+            fake.join(", ")
+        );
+        let _ = writeln!(out, "replay: {} --seeds 1 --seed {seed}", self.replay);
+        for v in w.oracle.violations.iter().take(4) {
+            let _ = writeln!(out, "  {}", describe(&names, v));
+        }
+        // Causal history of the violating decisions.
+        let mut roots = Vec::new();
+        for v in w.oracle.violations.iter().take(1) {
+            if let Violation::Safety {
+                slot,
+                first,
+                second,
+            } = v
+            {
+                for d in [first, second] {
+                    for (id, s) in w.arena.iter().enumerate() {
+                        if let net::Packet::Proto(Message::M2b(m)) = &s.pkt {
+                            if m.slot == *slot && m.lr == d.lr && m.bal == d.bal && m.val == d.val {
+                                roots.push(id as u32);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(Violation::Liveness { slot, .. }) = w.oracle.violations.first() {
+            let ids: Vec<u32> = w
+                .arena
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| match &s.pkt {
+                    net::Packet::Proto(m) => m.slot() == *slot,
+                    net::Packet::Notify { slot: x, .. }
+                    | net::Packet::Query { slot: x }
+                    | net::Packet::Cert { slot: x, .. } => x == slot,
+                    net::Packet::Status { .. } => false,
+                })
+                .map(|(i, _)| i as u32)
+                .collect();
+            let skip = ids.len().saturating_sub(60);
+            let _ = writeln!(
+                out,
+                "messages of {slot} ({} in all, last {} shown):",
+                ids.len(),
+                ids.len() - skip
+            );
+            trace::render_sent(&names, &w.arena, &ids[skip..], &mut out);
+        }
+        if !roots.is_empty() {
+            let hist = trace::causal_history(&w.arena, &roots, 80);
+            let _ = writeln!(
+                out,
+                "causal history of the conflicting decisions ({} messages, oldest first):",
+                hist.len()
+            );
+            trace::render_sent(&names, &w.arena, &hist, &mut out);
+        }
+        if !w.trace.faults.is_empty() {
+            let _ = writeln!(out, "faults injected:");
+            for (t, f) in w.trace.faults.iter().take(40) {
+                let _ = writeln!(out, "  {:>11}  {f}", trace::ms(*t));
+            }
+        }
+        let _ = writeln!(out, "last {} events:", w.trace.recent.len());
+        trace::render_recent(&names, &w.arena, &w.trace, &mut out);
+        out
+    }
+}
+
+/// One line for a violation.
+pub fn describe(names: &trace::Names, v: &Violation) -> String {
+    match v {
+        Violation::Safety {
+            slot,
+            first,
+            second,
+        } => format!(
+            "SAFETY {slot}: {} decided {} in {} at {}, but entangled {} decided {} in {} at {}",
+            names.node(first.node),
+            trace::value(&first.val),
+            first.bal,
+            trace::ms(first.t),
+            names.node(second.node),
+            trace::value(&second.val),
+            second.bal,
+            trace::ms(second.t)
+        ),
+        Violation::Liveness {
+            slot,
+            node,
+            started,
+            deadline,
+            ..
+        } => format!(
+            "LIVENESS {slot}: started at {}, live learner replica {} had not decided by {}",
+            trace::ms(*started),
+            names.node(*node),
+            trace::ms(*deadline)
+        ),
+        Violation::Refinement { t, what } => {
+            format!("REFINEMENT at {}: {what}", trace::ms(*t))
+        }
+        Violation::Forgery { t, from, claimed } => format!(
+            "FORGERY at {}: {} sent a message in the name of {}",
+            trace::ms(*t),
+            names.node(*from),
+            names.node(*claimed)
+        ),
+    }
+}

@@ -1,0 +1,403 @@
+//! Byzantine acceptors (the run's fake set) and their attacks.
+//!
+//! A fake acceptor runs a *shadow* safe acceptor on everything it receives,
+//! so its messages are plausible, and then distorts what it sends:
+//! equivocation (the real 2av/2b value to one side of the world, another
+//! value to the other side), lying 1b messages (votes or proposals dropped
+//! or invented), withholding and selective delivery, stale replays of its
+//! own old messages, and random well-typed messages. Before GST it also
+//! forges proposer messages, which carry no sender in the spec: a
+//! competing 1c for the other side as soon as it sees a 1a, ballot
+//! inflation, and hijacks (a higher ballot with another value right after
+//! a slot's first 2b). The fakes collude: they share the side assignment
+//! and the per-slot alternative value (`evil:<slot>`).
+//!
+//! It never sends a message in another acceptor's name: every message it
+//! builds carries its own `acc`, and the network stamps the real sender.
+//!
+//! After GST, fakes stop forging 1a/1c (a real deployment authenticates
+//! proposers) and send each 1b to everyone or no one (a 1b shown only to
+//! the proposer can make it announce a value that acceptors never learn is
+//! safe, which no timeout can repair); everything else continues. These
+//! are the assumptions of the liveness oracle, not of safety.
+
+use crate::net::Packet;
+use crate::world::{AccNode, World};
+use hpaxos_core::{
+    Acceptor, Ballot, LearnerId, Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Slot, SpecAction,
+    Vote,
+};
+use std::collections::BTreeSet;
+
+/// State of one Byzantine acceptor.
+pub struct Fake {
+    pub shadow: Acceptor,
+    own: Vec<u32>,
+    hijacked: BTreeSet<Slot>,
+    max_bal: Ballot,
+}
+
+impl Fake {
+    pub fn new(shadow: Acceptor) -> Fake {
+        Fake {
+            shadow,
+            own: Vec::new(),
+            hijacked: BTreeSet::new(),
+            max_bal: Ballot::ZERO,
+        }
+    }
+}
+
+impl World<'_> {
+    fn fake_mut(&mut self, node: u16) -> Option<&mut Fake> {
+        match self.acc.get_mut(node as usize) {
+            Some(AccNode::Fake(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// A fake acceptor receives `msg`: its shadow reacts, the reactions
+    /// are distorted on the way out, and the observation may trigger a
+    /// forged-proposer attack.
+    pub(crate) fn fake_deliver(&mut self, node: u16, msg: &Message, cause: u32) {
+        let mut fx = std::mem::take(&mut self.fx);
+        fx.clear();
+        let mut fresh_2b_slot = false;
+        if let Some(f) = self.fake_mut(node) {
+            f.max_bal = f.max_bal.max(msg.bal());
+            if let Message::M2b(m) = msg {
+                fresh_2b_slot = !f.hijacked.contains(&m.slot);
+            }
+            // The shadow must not take 2b as its business: it only keeps
+            // evidence there, which a fake has no use for.
+            if !matches!(msg, Message::M2b(_)) {
+                f.shadow.handle(msg, &mut fx);
+            }
+        }
+        let out: Vec<Message> = fx.send.drain(..).collect();
+        fx.clear();
+        self.fx = fx;
+        for m in out {
+            self.byz_send(node, m, cause);
+        }
+        if msg.slot() > self.max_slot {
+            self.max_slot = msg.slot();
+        }
+        if self.stable {
+            return;
+        }
+        let at = self.sc.attack;
+        match msg {
+            Message::M1a(m) => {
+                if self.brng.chance(at.compete_1c) {
+                    self.stats.byz_attacks += 1;
+                    let val = self.evil(m.slot);
+                    let c = Message::M1c(Msg1c {
+                        slot: m.slot,
+                        lr: m.lr,
+                        bal: m.bal,
+                        val,
+                    });
+                    self.fake_sent(&c);
+                    let id = self.store(node, Packet::Proto(c), cause);
+                    for k in 0..self.to_acceptors.len() {
+                        let to = self.to_acceptors[k];
+                        if self.sc.side[to as usize] {
+                            self.send_one(id, to);
+                        }
+                    }
+                }
+                if self.brng.chance(at.inflate) {
+                    self.stats.byz_attacks += 1;
+                    let bal = Ballot(m.bal.0 + self.brng.range(2, 60));
+                    let a = Message::M1a(Msg1a {
+                        slot: m.slot,
+                        lr: m.lr,
+                        bal,
+                    });
+                    self.fake_sent(&a);
+                    self.broadcast(node, Packet::Proto(a), cause);
+                }
+            }
+            Message::M2b(m) if fresh_2b_slot => {
+                if let Some(f) = self.fake_mut(node) {
+                    f.hijacked.insert(m.slot);
+                }
+                if self.brng.chance(at.hijack) {
+                    self.hijack(node, m.slot, m.bal, cause);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A higher ballot of `slot` for a random set of learners, announcing
+    /// the alternative value at once.
+    fn hijack(&mut self, node: u16, slot: Slot, seen: Ballot, cause: u32) {
+        self.stats.byz_attacks += 1;
+        let top = self.fake_mut(node).map_or(seen, |f| f.max_bal.max(seen));
+        let bal = Ballot(top.0 + self.brng.range(1, 4));
+        let n = self.trust.n_learners() as u64;
+        let mut learners: Vec<LearnerId> = self
+            .trust
+            .learners()
+            .filter(|_| self.brng.chance(0.5))
+            .collect();
+        if learners.is_empty() {
+            learners.push(LearnerId(self.brng.below(n) as u16));
+        }
+        let val = self.evil(slot);
+        for lr in learners {
+            for m in [
+                Message::M1a(Msg1a { slot, lr, bal }),
+                Message::M1c(Msg1c {
+                    slot,
+                    lr,
+                    bal,
+                    val: val.clone(),
+                }),
+            ] {
+                self.fake_sent(&m);
+                self.broadcast(node, Packet::Proto(m), cause);
+            }
+        }
+    }
+
+    fn lie(&mut self, m: &Msg1b) -> Msg1b {
+        let mut l = m.clone();
+        let below = Ballot(m.bal.0.saturating_sub(1));
+        match self.brng.below(4) {
+            0 => l.votes.clear(),
+            1 => l.proposals.clear(),
+            2 => {
+                let lr = LearnerId(self.brng.below(self.trust.n_learners() as u64) as u16);
+                l.votes.push(Vote {
+                    lr,
+                    bal: below,
+                    val: self.evil(m.slot),
+                });
+            }
+            _ => l.proposals.push(Vote {
+                lr: m.lr,
+                bal: below,
+                val: self.evil(m.slot),
+            }),
+        }
+        l.canonicalize();
+        l
+    }
+
+    /// Sends one of the shadow's messages, distorted.
+    fn byz_send(&mut self, node: u16, m: Message, cause: u32) {
+        let at = self.sc.attack;
+        let stable = self.stable;
+        let variant: Option<Message> = match &m {
+            Message::M1b(b) if self.brng.chance(at.lie_1b) => Some(Message::M1b(self.lie(b))),
+            Message::M2av(x) if self.brng.chance(at.equivocate) => Some(Message::M2av(Msg2av {
+                val: self.evil(x.slot),
+                ..x.clone()
+            })),
+            Message::M2b(x) if self.brng.chance(at.equivocate) => Some(Message::M2b(Msg2b {
+                val: self.evil(x.slot),
+                ..x.clone()
+            })),
+            _ => None,
+        };
+        let is_1b = matches!(m, Message::M1b(_));
+        if variant.is_some() || at.withhold > 0.0 {
+            self.stats.byz_attacks += 1;
+        }
+        let recipients: Vec<u16> = match &m {
+            Message::M1b(_) => self.to_1b.clone(),
+            Message::M2b(x) => self
+                .learner_nodes
+                .get(x.lr.index())
+                .cloned()
+                .unwrap_or_default(),
+            _ => self.to_acceptors.clone(),
+        };
+        // After GST a 1b goes to everyone or no one, lie or not.
+        if stable && is_1b {
+            if self.brng.chance(at.withhold) {
+                return;
+            }
+            let msg = variant.unwrap_or(m);
+            self.fake_sent(&msg);
+            let id = self.store(node, Packet::Proto(msg), cause);
+            self.remember(node, id);
+            for to in recipients {
+                self.send_one(id, to);
+            }
+            return;
+        }
+        self.fake_sent(&m);
+        let real = self.store(node, Packet::Proto(m), cause);
+        self.remember(node, real);
+        let alt = variant.map(|v| {
+            self.fake_sent(&v);
+            let id = self.store(node, Packet::Proto(v), cause);
+            self.remember(node, id);
+            id
+        });
+        for to in recipients {
+            if self.brng.chance(at.withhold) {
+                continue;
+            }
+            let id = match alt {
+                Some(a) if self.sc.side[to as usize] => a,
+                _ => real,
+            };
+            self.send_one(id, to);
+        }
+    }
+
+    fn remember(&mut self, node: u16, id: u32) {
+        if let Some(f) = self.fake_mut(node) {
+            if f.own.len() < 256 {
+                f.own.push(id);
+            } else {
+                let k = id as usize % 256;
+                f.own[k] = id;
+            }
+        }
+    }
+
+    /// A Byzantine acceptor's own initiative: random well-typed messages
+    /// in its own name and replays of its own stale messages.
+    pub(crate) fn byz_tick(&mut self, node: u16) {
+        let at = self.sc.attack;
+        if self.brng.chance(at.random) {
+            self.stats.byz_attacks += 1;
+            let m = self.random_message(node);
+            let recipients: Vec<u16> = match &m {
+                Message::M1b(_) => self.to_1b.clone(),
+                Message::M2b(x) => self
+                    .learner_nodes
+                    .get(x.lr.index())
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => self.to_acceptors.clone(),
+            };
+            let all = self.stable && matches!(m, Message::M1b(_));
+            self.fake_sent(&m);
+            let id = self.store(node, Packet::Proto(m), crate::net::NO_CAUSE);
+            self.remember(node, id);
+            for to in recipients {
+                if all || self.brng.chance(0.6) {
+                    self.send_one(id, to);
+                }
+            }
+        }
+        if self.brng.chance(at.replay) {
+            let old = self
+                .fake_mut(node)
+                .map(|f| f.own.clone())
+                .unwrap_or_default();
+            if let Some(&id) = self.brng.pick(&old) {
+                self.stats.byz_attacks += 1;
+                let (is_1b, recipients) = match &self.arena[id as usize].pkt {
+                    Packet::Proto(Message::M1b(_)) => (true, self.to_1b.clone()),
+                    Packet::Proto(Message::M2b(x)) => (
+                        false,
+                        self.learner_nodes
+                            .get(x.lr.index())
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
+                    _ => (false, self.to_acceptors.clone()),
+                };
+                let all = self.stable && is_1b;
+                for to in recipients {
+                    if all || self.brng.chance(0.5) {
+                        self.send_one(id, to);
+                    }
+                }
+            }
+        }
+        let t = self.now + self.brng.range(1_000, 4_000);
+        self.q.push(t, crate::net::Ev::Byz { node });
+    }
+
+    fn random_message(&mut self, node: u16) -> Message {
+        let acc = hpaxos_core::AcceptorId(node);
+        let slot = Slot(self.brng.below(self.max_slot.0 + 2));
+        let lr = LearnerId(self.brng.below(self.trust.n_learners() as u64) as u16);
+        let top = self.fake_mut(node).map_or(Ballot::ZERO, |f| f.max_bal);
+        let bal = Ballot(self.brng.below(top.0 + 3));
+        let val = if self.brng.chance(0.5) {
+            self.evil(slot)
+        } else {
+            hpaxos_core::Value::new(format!("rnd:{}", self.brng.below(4)).into_bytes())
+        };
+        match self.brng.below(3) {
+            0 => {
+                let mut b = Msg1b {
+                    slot,
+                    lr,
+                    acc,
+                    bal,
+                    votes: Vec::new(),
+                    proposals: Vec::new(),
+                };
+                if bal.0 > 0 && self.brng.chance(0.5) {
+                    b.votes.push(Vote {
+                        lr,
+                        bal: Ballot(self.brng.below(bal.0)),
+                        val: val.clone(),
+                    });
+                }
+                if bal.0 > 0 && self.brng.chance(0.5) {
+                    b.proposals.push(Vote {
+                        lr,
+                        bal: Ballot(self.brng.below(bal.0)),
+                        val,
+                    });
+                }
+                b.canonicalize();
+                Message::M1b(b)
+            }
+            1 => Message::M2av(Msg2av {
+                slot,
+                lr,
+                acc,
+                bal,
+                val,
+            }),
+            _ => Message::M2b(Msg2b {
+                slot,
+                lr,
+                acc,
+                bal,
+                val,
+            }),
+        }
+    }
+
+    /// Tells the refinement checker about a message a fake acceptor sent:
+    /// `FakeSend` for its own 1b/2av/2b, `Phase1a`/`Phase1c` (unguarded
+    /// spec actions anyone may take) for forged proposer messages.
+    fn fake_sent(&mut self, m: &Message) {
+        let Some(r) = self.refiner.as_mut() else {
+            return;
+        };
+        let res = match m {
+            Message::M1a(a) => r.apply(&[SpecAction::Phase1a {
+                slot: a.slot,
+                lr: a.lr,
+                bal: a.bal,
+            }]),
+            Message::M1c(c) => r.apply(&[SpecAction::Phase1c {
+                slot: c.slot,
+                lr: c.lr,
+                bal: c.bal,
+                val: c.val.clone(),
+            }]),
+            _ => r.fake_send(m),
+        };
+        if let Err(what) = res {
+            self.oracle
+                .violations
+                .push(crate::oracle::Violation::Refinement { t: self.now, what });
+        }
+    }
+}

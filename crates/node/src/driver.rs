@@ -272,9 +272,12 @@ impl Driver {
                 }
             }
             if let Some((p, pacer)) = &mut self.proposer {
-                pacer.observe(&m, now);
                 if let Message::M1b(_) = &m {
                     p.handle(&m, &mut self.fx);
+                }
+                // Only messages the core admitted say which slots are in use.
+                if self.fx.rejected.is_empty() {
+                    pacer.observe(&m, now);
                 }
             }
             self.absorb();

@@ -17,7 +17,11 @@
 
 use crate::kv::{Batch, Command};
 use hpaxos_core::{Ballot, Effects, LearnerId, Message, Proposer, Slot, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Slots further than this above the decided prefix are ignored (a
+/// Byzantine sender could otherwise make the proposer skip ahead forever).
+pub const HORIZON: u64 = 4096;
 
 /// Tuning of the proposer.
 #[derive(Clone, Debug)]
@@ -67,8 +71,11 @@ pub struct Pacer {
     next_slot: Slot,
     /// Highest ballot seen per undecided slot.
     max_bal: BTreeMap<Slot, Ballot>,
-    /// Undecided slots of other proposers, with when they were first seen.
+    /// Undecided slots below `next_slot` not run by this proposer, with
+    /// when they were first noticed.
     watch: BTreeMap<Slot, u64>,
+    /// Slots at or above `decided_below` that every local learner decided.
+    decided: BTreeSet<Slot>,
     /// Slots below this are decided by every local learner.
     decided_below: Slot,
     started: u64,
@@ -87,6 +94,7 @@ impl Pacer {
             next_slot: Slot(0),
             max_bal: BTreeMap::new(),
             watch: BTreeMap::new(),
+            decided: BTreeSet::new(),
             decided_below: Slot(0),
             started: 0,
         }
@@ -132,7 +140,7 @@ impl Pacer {
     /// ballots reached.
     pub fn observe(&mut self, m: &Message, now: u64) {
         let s = m.slot();
-        if s < self.decided_below {
+        if s < self.decided_below || s.0 >= self.decided_below.0.saturating_add(HORIZON) {
             return;
         }
         let e = self.max_bal.entry(s).or_default();
@@ -150,6 +158,9 @@ impl Pacer {
     pub fn decided(&mut self, slot: Slot, val: &Value, proposer: &mut Proposer) {
         self.watch.remove(&slot);
         self.max_bal.remove(&slot);
+        if slot >= self.decided_below {
+            self.decided.insert(slot);
+        }
         if slot >= self.next_slot {
             self.next_slot = Slot(slot.0 + 1);
         }
@@ -163,10 +174,17 @@ impl Pacer {
         }
     }
 
-    /// After a restart: slots up to `last` are known decided locally.
-    pub fn resume_after(&mut self, last: Slot) {
-        if last >= self.next_slot {
-            self.next_slot = Slot(last.0 + 1);
+    /// After a restart: every local learner applied the slots below
+    /// `applied`, and some decided slots up to `last`.
+    pub fn resume(&mut self, applied: Slot, last: Option<Slot>) {
+        self.decided_below(applied);
+        if let Some(last) = last {
+            if last >= self.next_slot {
+                self.next_slot = Slot(last.0 + 1);
+            }
+        }
+        if applied > self.next_slot {
+            self.next_slot = applied;
         }
     }
 
@@ -175,6 +193,7 @@ impl Pacer {
         if s > self.decided_below {
             self.decided_below = s;
             self.watch = self.watch.split_off(&s);
+            self.decided = self.decided.split_off(&s);
             self.max_bal = self.max_bal.split_off(&s);
         }
     }
@@ -201,7 +220,15 @@ impl Pacer {
             self.started += 1;
             proposer.start(s, &self.learners, bal, v, fx);
         }
-        // Stalled slots of others: take over with an empty batch.
+        // Every undecided slot below `next_slot` is watched: its proposer
+        // may be dead, or nobody ever started it (a gap).
+        for s in self.decided_below.0..self.next_slot.0 {
+            let s = Slot(s);
+            if !self.flights.contains_key(&s) && !self.decided.contains(&s) {
+                self.watch.entry(s).or_insert(now);
+            }
+        }
+        // Stalled slots: take over with an empty batch.
         let stalled: Vec<Slot> = self
             .watch
             .iter()

@@ -200,13 +200,16 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
     let proposer = if spec.proposer {
         let (rank, n) = cfg.proposer_rank(spec.idx);
         let mut pacer = Pacer::new(rank, n, trust.learners().collect(), cfg.pacer.clone());
-        if let Some(next) = learners
+        let applied = learners
+            .iter()
+            .map(|(_, r)| r.next_slot())
+            .min()
+            .unwrap_or_default();
+        let last = learners
             .iter()
             .filter_map(|(_, r)| r.highest_decided())
-            .max()
-        {
-            pacer.resume_after(next);
-        }
+            .max();
+        pacer.resume(applied, last);
         Some((Proposer::new(trust.clone()), pacer))
     } else {
         None

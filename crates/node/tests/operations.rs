@@ -1,0 +1,114 @@
+//! Operator errors are clear and exit 2 without a panic: a bad
+//! configuration, an unknown node name, a port in use, a data directory
+//! that belongs to another node, a corrupt write-ahead log (refused unless
+//! the operator asks to truncate it).
+
+mod common;
+
+use common::*;
+use hpaxos_core::{Ballot, Durable, LearnerId, Slot};
+use std::process::Command;
+use std::time::Duration;
+
+fn run_node(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hpaxos-node"))
+        .arg("node")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_configuration_and_unknown_node_are_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = d.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[acceptors]\na1 = {}\n[learners.x]\nquorums = \"2 of {a1}\"\n",
+    )
+    .unwrap();
+    let (code, err) = run_node(&["--config", bad.to_str().unwrap(), "--name", "n1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("configuration"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let c = four_nodes();
+    let cfg = c.config_path().to_str().unwrap().to_string();
+    let (code, err) = run_node(&["--config", &cfg, "--name", "nobody"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no node named `nobody`"), "{err}");
+
+    // Missing node tables.
+    let plain = d.path().join("plain.toml");
+    std::fs::write(&plain, FOUR).unwrap();
+    let (code, err) = run_node(&["--config", plain.to_str().unwrap(), "--name", "n1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("[nodes]"), "{err}");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let c = four_nodes();
+    let taken = std::net::TcpListener::bind(c.peer_addr("n2").unwrap()).unwrap();
+    let cfg = c.config_path().to_str().unwrap().to_string();
+    let (code, err) = run_node(&["--config", &cfg, "--name", "n2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("in use"), "{err}");
+    drop(taken);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_data_dir_and_corrupt_log_are_refused() {
+    let mut c = four_nodes();
+    // Start and stop n1 so its data directory exists and is claimed.
+    c.spawn("n1").unwrap();
+    c.wait_healthy(T).await.unwrap();
+    assert!(c.terminate("n1", Duration::from_secs(10)).unwrap());
+    let cfg = c.config_path().to_str().unwrap().to_string();
+    let n1_dir = c.dir().join("data/n1");
+    // n2 pointed at n1's data directory.
+    let (code, err) = run_node(&[
+        "--config",
+        &cfg,
+        "--name",
+        "n2",
+        "--data-dir",
+        n1_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("belongs to another node"), "{err}");
+    // Corrupt the last record of n1's log.
+    let wal_path = n1_dir.join("wal");
+    {
+        let (mut w, _, _) = hpaxos_node::wal::Wal::open(&wal_path, false).unwrap();
+        for i in 0..3 {
+            w.append(&Durable::MaxBal {
+                slot: Slot(i),
+                lr: LearnerId(0),
+                bal: Ballot(1),
+            });
+        }
+        w.commit().unwrap();
+    }
+    let mut data = std::fs::read(&wal_path).unwrap();
+    let n = data.len();
+    data[n - 2] ^= 0x55;
+    std::fs::write(&wal_path, &data).unwrap();
+    let (code, err) = run_node(&["--config", &cfg, "--name", "n1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("corrupt at byte"), "{err}");
+    // The operator explicitly accepts losing the tail: the node starts.
+    c.set_extra_args("n1", &["--truncate-corrupt-wal"]).unwrap();
+    c.spawn("n1").unwrap();
+    c.wait_healthy(T).await.unwrap();
+    assert!(c.terminate("n1", Duration::from_secs(10)).unwrap());
+    let log = std::fs::read_to_string(c.log_path("n1")).unwrap();
+    assert!(
+        log.contains("dropped a corrupt write-ahead log tail"),
+        "{log}"
+    );
+}

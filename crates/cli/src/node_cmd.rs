@@ -56,10 +56,6 @@ pub enum NodeCmd {
         /// Concurrent clients.
         #[arg(long, default_value_t = 128)]
         clients: usize,
-        /// Proposers the clients submit to (1: n1 only; 2: n1 and n2, which
-        /// then compete for slots).
-        #[arg(long, default_value_t = 1)]
-        proposers: usize,
         /// Keep the scratch directory (configuration, keys, logs, data).
         #[arg(long)]
         keep: bool,
@@ -139,7 +135,6 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
         NodeCmd::Demo {
             commands,
             clients,
-            proposers,
             keep,
             json,
         } => {
@@ -149,7 +144,6 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
                 pre_args: vec!["node".into()],
                 commands,
                 clients,
-                proposers,
                 keep,
                 json,
             })?;

@@ -26,7 +26,6 @@
 //! own entry by name) and the demo (which writes such a file).
 
 use crate::keys::{parse_public, KeyError};
-use crate::pacer::PacerOptions;
 use crate::wire::{NodeIdx, DEFAULT_MAX_FRAME};
 use ed25519_dalek::VerifyingKey;
 use hpaxos_core::{AcceptorId, LearnerId, Trust};
@@ -80,6 +79,30 @@ struct RawNode {
     key_file: Option<String>,
 }
 
+/// Tuning of the proposers (the shared pacemaker's settings, in ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProposerOptions {
+    /// Slots a proposer runs at once.
+    pub window: usize,
+    /// Commands per value at most.
+    pub batch_max: usize,
+    /// First timeout of a ballot.
+    pub timeout_ms: u64,
+    /// Cap of the doubled timeout.
+    pub max_timeout_ms: u64,
+}
+
+impl Default for ProposerOptions {
+    fn default() -> Self {
+        ProposerOptions {
+            window: 8,
+            batch_max: 256,
+            timeout_ms: 400,
+            max_timeout_ms: 4000,
+        }
+    }
+}
+
 /// One node of the cluster.
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
@@ -102,7 +125,7 @@ pub struct ClusterConfig {
     pub nodes: Vec<NodeSpec>,
     pub max_frame: usize,
     pub peer_queue: usize,
-    pub pacer: PacerOptions,
+    pub proposer: ProposerOptions,
     /// Node hosting each acceptor, by acceptor index.
     pub acceptor_node: Vec<Option<NodeIdx>>,
 }
@@ -224,13 +247,15 @@ impl ClusterConfig {
                 ));
             }
         }
-        let d = PacerOptions::default();
-        let pacer = PacerOptions {
+        let d = ProposerOptions::default();
+        let proposer = ProposerOptions {
             window: cluster.window.unwrap_or(d.window).max(1),
             batch_max: cluster.batch_max.unwrap_or(d.batch_max).max(1),
             timeout_ms: cluster.timeout_ms.unwrap_or(d.timeout_ms).max(10),
-            max_timeout_ms: cluster.max_timeout_ms.unwrap_or(d.max_timeout_ms).max(10),
-            queue_max: d.queue_max,
+            max_timeout_ms: cluster
+                .max_timeout_ms
+                .unwrap_or(d.max_timeout_ms)
+                .max(cluster.timeout_ms.unwrap_or(d.timeout_ms).max(10)),
         };
         Ok(ClusterConfig {
             trust,
@@ -240,7 +265,7 @@ impl ClusterConfig {
                 .unwrap_or(DEFAULT_MAX_FRAME)
                 .max(1024),
             peer_queue: cluster.peer_queue.unwrap_or(4096).max(16),
-            pacer,
+            proposer,
             acceptor_node,
         })
     }

@@ -32,8 +32,6 @@ pub struct DemoArgs {
     pub pre_args: Vec<String>,
     pub commands: usize,
     pub clients: usize,
-    /// Proposers the clients send to (n1, then n2).
-    pub proposers: usize,
     pub keep: bool,
     pub json: bool,
 }
@@ -76,13 +74,17 @@ pub struct DemoReport {
     pub ballots: u64,
 }
 
+/// Nodes n1..n5 run acceptors a1..a5 and both learners; the first
+/// `PROPOSERS` also propose (each in its own lane of slots).
+const PROPOSERS: usize = 1;
+
 fn plans() -> Vec<NodePlan> {
     (1..=5)
         .map(|i| NodePlan {
             name: format!("n{i}"),
             acceptor: Some(format!("a{i}")),
             learners: vec!["alice".into(), "bob".into()],
-            proposer: i <= 2,
+            proposer: i <= PROPOSERS,
         })
         .collect()
 }
@@ -131,10 +133,8 @@ async fn demo_inner(
         println!("  alice  Byzantine-tolerant   quorums: any 4 of 5   safe with 1 faulty acceptor");
         println!("  bob    crash-tolerant       quorums: any 3 of 5   safe while no acceptor lies");
         println!(
-            "  proposers on n1, n2 (clients use {}); {} commands from {} concurrent clients",
-            if args.proposers > 1 { "both" } else { "n1" },
-            args.commands,
-            args.clients
+            "  proposer on n1; {} commands (put) from {} concurrent HTTP clients",
+            args.commands, args.clients
         );
     }
     cluster.spawn_all().map_err(e)?;
@@ -147,7 +147,6 @@ async fn demo_inner(
         .iter()
         .filter(|n| cluster.plan(n).is_some_and(|p| p.proposer))
         .filter_map(|n| cluster.http(n))
-        .take(args.proposers.max(1))
         .collect();
     // Workload.
     let next = Arc::new(AtomicUsize::new(0));

@@ -13,14 +13,14 @@
 //! clients answered.
 
 use crate::config::ClusterConfig;
-use crate::kv::{CmdId, CmdResult, Command, Op, Replica};
+use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
 use crate::metrics::Metrics;
-use crate::pacer::Pacer;
 use crate::transport::PeerQueues;
 use crate::wal::Wal;
 use crate::wire::{seal, NodeIdx, Payload};
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
+use hpaxos_core::pacemaker::{Action, Pacemaker, Tick};
 use hpaxos_core::{
     Acceptor, AcceptorId, Ballot, Decision, Effects, Kind, Learner, LearnerId, Message, Proposer,
     Slot, Value,
@@ -38,6 +38,12 @@ const MAX_BATCH: usize = 4096;
 const CERTS_KEPT: usize = 8192;
 /// Period of catch-up checks.
 const SYNC_EVERY_MS: u64 = 250;
+/// Commands queued at a proposer at most (beyond: clients are told to back off).
+const QUEUE_MAX: usize = 100_000;
+/// Slots further than this above a node's applied prefix are not reported
+/// to the pacemaker (a Byzantine sender could otherwise make it fill
+/// no-ops up to an arbitrary slot).
+const HORIZON: u64 = 4096;
 
 /// Misbehaviour for fault tests: the node stays well-formed and signs
 /// everything with its own key, but lies.
@@ -107,7 +113,7 @@ pub struct Driver {
     key: SigningKey,
     pub acceptor: Option<Acceptor>,
     pub learners: Vec<LocalLearner>,
-    pub proposer: Option<(Proposer, Pacer)>,
+    pub proposer: Option<(Proposer, Pacemaker)>,
     wal: Wal,
     peers: PeerQueues,
     pub metrics: Arc<Metrics>,
@@ -136,7 +142,7 @@ impl Driver {
         key: SigningKey,
         acceptor: Option<Acceptor>,
         learners: Vec<(Learner, Replica)>,
-        proposer: Option<(Proposer, Pacer)>,
+        proposer: Option<(Proposer, Pacemaker)>,
         wal: Wal,
         peers: PeerQueues,
         metrics: Arc<Metrics>,
@@ -271,13 +277,15 @@ impl Driver {
                     }
                 }
             }
-            if let Some((p, pacer)) = &mut self.proposer {
+            let horizon = Slot(self.applied_below().0.saturating_add(HORIZON));
+            if let Some((p, pm)) = &mut self.proposer {
                 if let Message::M1b(_) = &m {
                     p.handle(&m, &mut self.fx);
                 }
                 // Only messages the core admitted say which slots are in use.
-                if self.fx.rejected.is_empty() {
-                    pacer.observe(&m, now);
+                let started = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b);
+                if started && self.fx.rejected.is_empty() && m.slot() < horizon {
+                    pm.observe(Tick(now), m.slot(), m.bal());
                 }
             }
             self.absorb();
@@ -330,7 +338,8 @@ impl Driver {
     }
 
     fn submit(&mut self, op: Op, reply: oneshot::Sender<Result<SubmitReply, String>>) {
-        let Some((_, pacer)) = &mut self.proposer else {
+        let now = self.now_ms();
+        let Some((_, pm)) = &mut self.proposer else {
             let _ = reply.send(Err("this node is not a proposer".into()));
             return;
         };
@@ -339,10 +348,11 @@ impl Driver {
             origin: self.me.0,
             seq: self.seq,
         };
-        if !pacer.enqueue(Command { id, op }) {
+        if pm.queued() >= QUEUE_MAX {
             let _ = reply.send(Err("overloaded: the proposer queue is full".into()));
             return;
         }
+        pm.submit(Tick(now), encode_command(&Command { id, op }));
         self.metrics
             .commands_submitted
             .fetch_add(1, Ordering::Relaxed);
@@ -359,21 +369,50 @@ impl Driver {
 
     fn tick(&mut self) {
         let now = self.now_ms();
-        if let Some((p, pacer)) = &mut self.proposer {
-            self.fx.clear();
-            let before = pacer.ballots_started();
-            pacer.tick(now, p, &mut self.fx);
-            self.metrics
-                .ballots_started
-                .fetch_add(pacer.ballots_started() - before, Ordering::Relaxed);
-            // The proposer's 1a/1c go to the local acceptor too.
-            self.absorb();
-            self.drain_local();
-        }
         if now >= self.last_sync + SYNC_EVERY_MS {
             self.last_sync = now;
             self.request_sync();
         }
+    }
+
+    /// Runs the pacemaker: new batches, retransmissions, new ballots,
+    /// adoptions. The proposer's 1a/1c reach the local acceptor at once.
+    fn poll(&mut self) {
+        let now = self.now_ms();
+        let learners: Vec<LearnerId> = self.cfg.trust.learners().collect();
+        let Some((p, pm)) = &mut self.proposer else {
+            return;
+        };
+        let mut actions = Vec::new();
+        pm.poll(Tick(now), &mut actions);
+        if actions.is_empty() {
+            return;
+        }
+        self.fx.clear();
+        for a in actions {
+            match a {
+                Action::Start {
+                    slot,
+                    ballot,
+                    value,
+                } => {
+                    self.metrics.ballots_started.fetch_add(1, Ordering::Relaxed);
+                    p.start(slot, &learners, ballot, value, &mut self.fx);
+                }
+                Action::Retransmit { slot, .. } => p.retransmit(slot, &mut self.fx),
+            }
+        }
+        self.absorb();
+        self.drain_local();
+    }
+
+    /// Every local learner applied the slots below this.
+    fn applied_below(&self) -> Slot {
+        self.learners
+            .iter()
+            .map(|l| l.replica.next_slot())
+            .min()
+            .unwrap_or_default()
     }
 
     /// Asks a peer for certificates when a local learner is behind and made
@@ -443,6 +482,7 @@ impl Driver {
     /// Group commit, then send, then apply: the order that makes every
     /// message leave only after the state it depends on is durable.
     fn finish_iteration(&mut self) {
+        self.poll();
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
         if self.wal.has_pending() {
             let t = Instant::now();
@@ -537,6 +577,10 @@ impl Driver {
             }
         }
         let results = l.replica.decide(d.slot, d.bal, d.val.clone());
+        let now = self.now_ms();
+        if let Some((_, pm)) = &mut self.proposer {
+            pm.on_decided(Tick(now), d.slot, d.lr, &d.val);
+        }
         for (id, res) in results {
             self.command_applied(&name, id, res);
         }
@@ -575,19 +619,8 @@ impl Driver {
         if !all {
             return;
         }
-        let val: Option<Value> = self
-            .learners
-            .first()
-            .and_then(|l| l.core.decided(slot).cloned());
-        if let (Some((p, pacer)), Some(v)) = (&mut self.proposer, val) {
-            pacer.decided(slot, &v, p);
-            let below = self
-                .learners
-                .iter()
-                .map(|l| l.replica.next_slot())
-                .min()
-                .unwrap_or_default();
-            pacer.decided_below(below);
+        if let Some((p, _)) = &mut self.proposer {
+            p.finish(slot);
         }
         self.sig2b.retain(|k, _| k.0 != slot);
     }
@@ -613,11 +646,16 @@ impl Driver {
             })
             .collect();
         let proposer = self.proposer.as_ref().map(|(_, p)| {
+            let st = p.stats();
             serde_json::json!({
-                "pending": p.pending(),
+                "queued": p.queued(),
                 "in_flight": p.in_flight(),
-                "next_slot": p.next_slot().0,
-                "ballots_started": p.ballots_started(),
+                "ballots_started": st.ballots_started,
+                "retransmits": st.retransmits,
+                "slots_completed": st.slots_completed,
+                "slots_adopted": st.slots_adopted,
+                "noops": st.noops,
+                "commands_requeued": st.commands_requeued,
             })
         });
         serde_json::json!({

@@ -10,6 +10,7 @@
 //! proposer's bytes) is applied as a no-op and counted. A command id applied
 //! once is never applied again (a batch may be re-proposed).
 
+use hpaxos_core::pacemaker::decode_batch;
 use hpaxos_core::{Ballot, Slot, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,20 +36,34 @@ pub struct Command {
     pub op: Op,
 }
 
-/// The content of one consensus value.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The content of one consensus value: a batch of the shared pacemaker's
+/// format (`hpaxos_core::pacemaker::encode_batch`) whose commands are
+/// postcard-encoded [`Command`]s.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Batch {
     pub cmds: Vec<Command>,
+    /// Commands in the batch that did not decode (a Byzantine proposer).
+    pub invalid: usize,
 }
 
 impl Batch {
-    pub fn to_value(&self) -> Value {
-        Value::new(postcard::to_stdvec(self).unwrap_or_default()) // ok: encoding to a Vec cannot fail
-    }
-
+    /// Decodes a decided value; `None` when it is not a batch at all.
     pub fn from_value(v: &Value) -> Option<Batch> {
-        postcard::from_bytes(v.bytes()).ok()
+        let b = decode_batch(v.bytes()).ok()?;
+        let mut out = Batch::default();
+        for c in &b.commands {
+            match postcard::from_bytes::<Command>(c) {
+                Ok(c) => out.cmds.push(c),
+                Err(_) => out.invalid += 1,
+            }
+        }
+        Some(out)
     }
+}
+
+/// The bytes the pacemaker queues for one command.
+pub fn encode_command(c: &Command) -> Vec<u8> {
+    postcard::to_stdvec(c).unwrap_or_default() // ok: encoding to a Vec cannot fail
 }
 
 /// What applying a command returned.
@@ -131,6 +146,9 @@ impl Replica {
             self.invalid_values += 1;
             return;
         };
+        if batch.invalid > 0 {
+            self.invalid_values += 1;
+        }
         for c in batch.cmds {
             if !self.applied_ids.insert(c.id) {
                 continue;
@@ -173,6 +191,7 @@ pub fn digest_hex(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hpaxos_core::pacemaker::ProposerIndex;
 
     fn cmd(seq: u64, op: Op) -> Command {
         Command {
@@ -191,18 +210,19 @@ mod tests {
         )
     }
 
+    fn value(cmds: Vec<Command>) -> Value {
+        let enc: Vec<Vec<u8>> = cmds.iter().map(encode_command).collect();
+        hpaxos_core::pacemaker::encode_batch(ProposerIndex(0), Slot(0), &enc)
+    }
+
     #[test]
     fn slots_apply_in_order_once_the_gap_closes() {
         let mut r = Replica::new();
-        let b1 = Batch {
-            cmds: vec![put(1, "k", "one")],
-        };
-        let b0 = Batch {
-            cmds: vec![put(0, "k", "zero")],
-        };
-        assert!(r.decide(Slot(1), Ballot(1), b1.to_value()).is_empty());
+        let b1 = value(vec![put(1, "k", "one")]);
+        let b0 = value(vec![put(0, "k", "zero")]);
+        assert!(r.decide(Slot(1), Ballot(1), b1).is_empty());
         assert_eq!(r.get("k"), None);
-        let res = r.decide(Slot(0), Ballot(1), b0.to_value());
+        let res = r.decide(Slot(0), Ballot(1), b0);
         assert_eq!(res.len(), 2);
         assert_eq!(r.get("k").map(String::as_str), Some("one"));
         assert_eq!(r.next_slot(), Slot(2));
@@ -211,12 +231,13 @@ mod tests {
     #[test]
     fn a_command_applies_once_and_garbage_is_a_noop() {
         let mut r = Replica::new();
-        let b = Batch {
-            cmds: vec![put(1, "k", "v"), cmd(2, Op::Delete { key: "k".into() })],
-        };
-        r.decide(Slot(0), Ballot(1), b.to_value());
+        let b = value(vec![
+            put(1, "k", "v"),
+            cmd(2, Op::Delete { key: "k".into() }),
+        ]);
+        r.decide(Slot(0), Ballot(1), b.clone());
         r.decide(Slot(1), Ballot(1), Value::new(vec![0xff; 9]));
-        let again = r.decide(Slot(2), Ballot(1), b.to_value());
+        let again = r.decide(Slot(2), Ballot(1), b);
         assert!(again.is_empty());
         assert_eq!(r.get("k"), None);
         assert_eq!(r.invalid_values(), 1);

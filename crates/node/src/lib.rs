@@ -18,7 +18,7 @@
 //! Modules: [`config`] (node tables in the PRODUCT.md file), [`keys`]
 //! (Ed25519 identities), [`wire`] (frames and signed envelopes),
 //! [`transport`] (TCP), [`wal`] (durability), [`driver`] (the loop),
-//! [`pacer`] (proposer liveness: window, batching, ballots, timeouts),
+//! [`hpaxos_core::pacemaker`] (proposer liveness, shared with the simulator),
 //! [`kv`] (state machine), [`http`] (API), [`client`] (HTTP client),
 //! [`metrics`], [`run`] (process startup), [`demo`].
 //!
@@ -65,7 +65,6 @@ pub mod http;
 pub mod keys;
 pub mod kv;
 pub mod metrics;
-pub mod pacer;
 pub mod run;
 pub mod transport;
 pub mod wal;

@@ -14,10 +14,10 @@ use crate::http::{router, ApiState};
 use crate::keys::{public_hex, read_secret, KeyError};
 use crate::kv::Replica;
 use crate::metrics::Metrics;
-use crate::pacer::Pacer;
 use crate::transport::{listen, spawn_peers};
 use crate::wal::{Wal, WalError};
-use hpaxos_core::{Acceptor, AcceptorDurable, AcceptorOptions, Durable, Learner, Proposer};
+use hpaxos_core::pacemaker::{Pacemaker, PacemakerConfig, ProposerIndex, Tick};
+use hpaxos_core::{Acceptor, AcceptorDurable, AcceptorOptions, Durable, Learner, Proposer, Slot};
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -199,18 +199,36 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         .collect();
     let proposer = if spec.proposer {
         let (rank, n) = cfg.proposer_rank(spec.idx);
-        let mut pacer = Pacer::new(rank, n, trust.learners().collect(), cfg.pacer.clone());
-        let applied = learners
-            .iter()
-            .map(|(_, r)| r.next_slot())
-            .min()
-            .unwrap_or_default();
-        let last = learners
+        let o = &cfg.proposer;
+        let mut pc = PacemakerConfig::new(
+            ProposerIndex(rank as u16),
+            n as u16,
+            spec.learners.clone(),
+            1,
+        );
+        pc.base_timeout = o.timeout_ms;
+        pc.max_timeout = o.max_timeout_ms;
+        pc.window = o.window;
+        pc.max_batch = o.batch_max;
+        pc.batch_delay = 1;
+        pc.adopt_timeout = 2 * o.timeout_ms;
+        let mut pm =
+            Pacemaker::new(pc).map_err(|e| NodeError::Runtime(format!("proposer: {e}")))?;
+        // Slots decided before the restart are complete; the own lane
+        // resumes above the highest one.
+        for r in &records {
+            if let Durable::Decided { slot, lr, val, .. } = r {
+                pm.on_decided(Tick(0), *slot, *lr, val);
+            }
+        }
+        if let Some(last) = learners
             .iter()
             .filter_map(|(_, r)| r.highest_decided())
-            .max();
-        pacer.resume(applied, last);
-        Some((Proposer::new(trust.clone()), pacer))
+            .max()
+        {
+            pm.resume_from(Slot(last.0 + 1));
+        }
+        Some((Proposer::new(trust.clone()), pm))
     } else {
         None
     };

@@ -1,0 +1,440 @@
+//! The stateright model of a cluster running the real protocol core.
+//!
+//! Actors: one [`Acceptor`] per safe acceptor, one [`Learner`] per learner,
+//! one [`Proposer`] per plan, all the unmodified `hpaxos-core` state
+//! machines. Fake acceptors have no state: their whole message domain is in
+//! the network from the start ([`crate::fake`]).
+//!
+//! Network: unordered, duplicating, optionally lossy. A state keeps `sent`
+//! (every message ever sent: the spec's `msgs`) and, per actor, the messages
+//! already delivered to it. A message is routed by kind to the actors that
+//! act on it (1a, 1c to acceptors; 1b to acceptors and the proposer of its
+//! ballot; 2av to acceptors; 2b to its learner) and never back to its sender
+//! (acceptors receive their own 1b and 2av inside the core). Delivering a
+//! message to an actor twice is a no-op for every core state machine, so a
+//! duplicating network needs no second delivery; a delivery that changes
+//! nothing (no state change, nothing new sent) is not a transition, and the
+//! message stays deliverable later. With `lossy`, an envelope may instead be
+//! dropped: its recipient never sees it.
+//!
+//! Data flow per step: an action (deliver, drop, next ballot) -> the actor's
+//! `handle` with an [`Effects`] -> new messages interned into `sent` -> the
+//! optional [`crate::monitor`] sees the spec actions taken.
+
+use crate::instance::{Instance, SLOT};
+use crate::intern::{Bits, Interner, MsgId};
+use crate::monitor::{Monitor, MonitorFactory};
+use hpaxos_core::{
+    Acceptor, AcceptorOptions, Effects, Learner, LearnerId, Message, Proposer, Value,
+};
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// What an actor is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Acceptor(Acceptor),
+    Learner(Learner),
+    /// A proposer and the index of its next ballot in its plan.
+    Proposer {
+        plan: usize,
+        next: usize,
+        p: Proposer,
+    },
+}
+
+/// One actor's state plus what was delivered to it, with a cached hash.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub role: Role,
+    pub delivered: Bits,
+    hash: u64,
+}
+
+impl Node {
+    fn new(role: Role, delivered: Bits) -> Node {
+        let mut h = std::hash::DefaultHasher::new();
+        role.hash(&mut h);
+        delivered.hash(&mut h);
+        Node {
+            hash: h.finish(),
+            role,
+            delivered,
+        }
+    }
+
+    fn role_hash(role: &Role) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        role.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// A global state: every actor, the network, the monitor.
+#[derive(Clone, Debug)]
+pub struct SysState {
+    pub nodes: Vec<Arc<Node>>,
+    pub sent: Arc<Bits>,
+    pub monitor: Option<Arc<dyn Monitor>>,
+}
+
+impl Hash for SysState {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for n in &self.nodes {
+            n.hash.hash(h);
+        }
+        self.sent.hash(h);
+        if let Some(m) = &self.monitor {
+            m.fingerprint().hash(h);
+        }
+    }
+}
+
+impl PartialEq for SysState {
+    fn eq(&self, o: &SysState) -> bool {
+        self.nodes.len() == o.nodes.len()
+            && self
+                .nodes
+                .iter()
+                .zip(o.nodes.iter())
+                .all(|(a, b)| a.hash == b.hash && a.role == b.role && a.delivered == b.delivered)
+            && self.sent == o.sent
+            && self.monitor.as_ref().map(|m| m.fingerprint())
+                == o.monitor.as_ref().map(|m| m.fingerprint())
+    }
+}
+impl Eq for SysState {}
+
+/// A step of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Actor `to` receives message `msg`.
+    Deliver { to: usize, msg: MsgId },
+    /// The network loses the envelope of `msg` to actor `to`.
+    Drop { to: usize, msg: MsgId },
+    /// Proposer actor `node` gives up its ballot and starts its next one.
+    NextBallot { node: usize },
+}
+
+/// The model: the instance, the shared message table, the monitor factory.
+pub struct CheckModel {
+    pub inst: Arc<Instance>,
+    pub interner: Arc<Interner>,
+    pub monitor: Option<Arc<dyn MonitorFactory>>,
+    first_learner: usize,
+    first_proposer: usize,
+}
+
+impl CheckModel {
+    pub fn new(inst: Instance, monitor: Option<Arc<dyn MonitorFactory>>) -> CheckModel {
+        let first_learner = inst.safe_ids.len();
+        let first_proposer = first_learner + inst.trust.n_learners();
+        CheckModel {
+            inst: Arc::new(inst),
+            interner: Arc::new(Interner::default()),
+            monitor,
+            first_learner,
+            first_proposer,
+        }
+    }
+
+    pub fn n_nodes(&self) -> usize {
+        self.first_proposer + self.inst.plans.len()
+    }
+
+    /// Human name of an actor.
+    pub fn node_name(&self, i: usize) -> String {
+        let t = &self.inst.trust;
+        if i < self.first_learner {
+            t.acceptor_name(self.inst.safe_ids[i]).to_string()
+        } else if i < self.first_proposer {
+            t.learner_name(LearnerId((i - self.first_learner) as u16))
+                .to_string()
+        } else {
+            format!("proposer{}", i - self.first_proposer + 1)
+        }
+    }
+
+    /// The actors that act on `m` (see the module doc).
+    pub fn route(&self, m: &Message) -> Vec<usize> {
+        let acceptors = |except: Option<hpaxos_core::AcceptorId>| -> Vec<usize> {
+            self.inst
+                .safe_ids
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| Some(**a) != except)
+                .map(|(i, _)| i)
+                .collect()
+        };
+        match m {
+            Message::M1a(_) | Message::M1c(_) => acceptors(None),
+            Message::M1b(b) => {
+                let mut to = acceptors(Some(b.acc));
+                for (k, plan) in self.inst.plans.iter().enumerate() {
+                    if plan.ballots.contains(&b.bal) && plan.learners.contains(&b.lr) {
+                        to.push(self.first_proposer + k);
+                    }
+                }
+                to
+            }
+            Message::M2av(m) => acceptors(Some(m.acc)),
+            // Handed to its learner when sent (see `learn`).
+            Message::M2b(_) => Vec::new(),
+        }
+    }
+
+    fn msg(&self, id: MsgId) -> Option<Arc<Message>> {
+        self.interner.get(id)
+    }
+
+    /// Adds `msgs` to `sent`; returns the ones that are new.
+    fn send_all<'m>(&self, sent: &mut Bits, msgs: &'m [Message]) -> Vec<&'m Message> {
+        let mut fresh = Vec::new();
+        for m in msgs {
+            if sent.insert(self.interner.intern(m, |m| self.route(m))) {
+                fresh.push(m);
+            }
+        }
+        fresh
+    }
+
+    /// Learners are sinks (they send nothing) and their decisions only grow
+    /// with the 2b messages they hold, so each new 2b is handed to its
+    /// learner in the step that sends it: any state with fewer deliveries
+    /// has a subset of these decisions, and this one is reachable. This is
+    /// exact for `safety` and `decided`, and removes every learner
+    /// interleaving from the state space.
+    fn learn(&self, nodes: &mut [Arc<Node>], fresh: &[&Message], fx: &mut Effects) {
+        for m in fresh {
+            let Message::M2b(b) = m else { continue };
+            let i = self.first_learner + b.lr.index();
+            let Some(node) = nodes.get(i) else { continue };
+            let Role::Learner(l) = &node.role else {
+                continue;
+            };
+            let mut l = l.clone();
+            l.handle(m, fx);
+            nodes[i] = Arc::new(Node::new(Role::Learner(l), node.delivered.clone()));
+        }
+    }
+
+    /// Values decided by learner `l` (any ballot), in `s`.
+    pub fn decided(&self, s: &SysState, l: LearnerId) -> BTreeSet<Value> {
+        match s.nodes.get(self.first_learner + l.index()).map(|n| &n.role) {
+            Some(Role::Learner(lr)) => lr.decisions(SLOT).map(|(_, v)| v.clone()).collect(),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Every decision in `s`: (learner, ballot, value).
+    pub fn decisions(&self, s: &SysState) -> Vec<(LearnerId, hpaxos_core::Ballot, Value)> {
+        let mut out = Vec::new();
+        for l in self.inst.trust.learners() {
+            if let Some(Role::Learner(lr)) =
+                s.nodes.get(self.first_learner + l.index()).map(|n| &n.role)
+            {
+                out.extend(lr.decisions(SLOT).map(|(b, v)| (l, b, v.clone())));
+            }
+        }
+        out
+    }
+
+    /// An entangled pair that decided differently in `s`, if any.
+    pub fn disagreement(&self, s: &SysState) -> Option<(LearnerId, LearnerId)> {
+        let sets: Vec<BTreeSet<Value>> = self
+            .inst
+            .trust
+            .learners()
+            .map(|l| self.decided(s, l))
+            .collect();
+        self.inst.entangled.iter().copied().find(|(l1, l2)| {
+            let (a, b) = (&sets[l1.index()], &sets[l2.index()]);
+            a.union(b).nth(1).is_some()
+        })
+    }
+
+    fn effects(&self) -> Effects {
+        if self.monitor.is_some() {
+            Effects::recording()
+        } else {
+            Effects::default()
+        }
+    }
+
+    /// Runs `f` on a copy of actor `to`'s role; returns the new state, or
+    /// `None` when nothing changed and nothing new was sent.
+    fn step(
+        &self,
+        s: &SysState,
+        to: usize,
+        delivered: Option<MsgId>,
+        f: impl FnOnce(&mut Role, &mut Effects),
+    ) -> Option<SysState> {
+        let node = s.nodes.get(to)?;
+        let mut role = node.role.clone();
+        let mut fx = self.effects();
+        f(&mut role, &mut fx);
+        let mut sent = (*s.sent).clone();
+        let sends = std::mem::take(&mut fx.send);
+        let fresh = self.send_all(&mut sent, &sends);
+        let changed = Node::role_hash(&role) != Node::role_hash(&node.role) || role != node.role;
+        if !changed && fresh.is_empty() {
+            return None;
+        }
+        let mut next = s.clone();
+        let mut d = node.delivered.clone();
+        if let Some(id) = delivered {
+            d.insert(id);
+        }
+        next.nodes[to] = Arc::new(Node::new(role, d));
+        self.learn(&mut next.nodes, &fresh, &mut fx);
+        next.sent = Arc::new(sent);
+        if let Some(m) = &s.monitor {
+            let mut m2 = m.boxed_clone();
+            m2.on_step(&fx.actions);
+            next.monitor = Some(Arc::from(m2));
+        }
+        Some(next)
+    }
+}
+
+impl stateright::Model for CheckModel {
+    type State = SysState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<SysState> {
+        let t = &self.inst.trust;
+        let mut nodes = Vec::with_capacity(self.n_nodes());
+        for &a in &self.inst.safe_ids {
+            let acc = Acceptor::new(a, t.clone(), AcceptorOptions::default());
+            nodes.push(Arc::new(Node::new(Role::Acceptor(acc), Bits::default())));
+        }
+        for l in t.learners() {
+            nodes.push(Arc::new(Node::new(
+                Role::Learner(Learner::new(l, t.clone())),
+                Bits::default(),
+            )));
+        }
+        let mut sent = Bits::default();
+        let mut fx = self.effects();
+        let fresh = self.send_all(&mut sent, &self.inst.preloaded);
+        self.learn(&mut nodes, &fresh, &mut fx);
+        let mut monitor = self.monitor.as_ref().map(|f| f.start(&self.inst));
+        if let Some(m) = monitor.as_mut() {
+            m.on_fake_sends(&self.inst.preloaded);
+            m.on_step(&fx.actions);
+        }
+        for (k, plan) in self.inst.plans.iter().enumerate() {
+            let mut p = Proposer::new(t.clone());
+            let mut fx = self.effects();
+            if let Some(&b) = plan.ballots.first() {
+                p.start(SLOT, &plan.learners, b, plan.value.clone(), &mut fx);
+            }
+            let sends = std::mem::take(&mut fx.send);
+            let fresh = self.send_all(&mut sent, &sends);
+            self.learn(&mut nodes, &fresh, &mut fx);
+            if let Some(m) = monitor.as_mut() {
+                m.on_step(&fx.actions);
+            }
+            nodes.push(Arc::new(Node::new(
+                Role::Proposer {
+                    plan: k,
+                    next: 1,
+                    p,
+                },
+                Bits::default(),
+            )));
+        }
+        vec![SysState {
+            nodes,
+            sent: Arc::new(sent),
+            monitor: monitor.map(Arc::from),
+        }]
+    }
+
+    fn actions(&self, s: &SysState, actions: &mut Vec<Action>) {
+        for (id, e) in self.interner.entries(s.sent.iter()) {
+            for &to in &e.to {
+                if s.nodes.get(to).is_some_and(|n| !n.delivered.contains(id)) {
+                    actions.push(Action::Deliver { to, msg: id });
+                    if self.inst.opts.lossy {
+                        actions.push(Action::Drop { to, msg: id });
+                    }
+                }
+            }
+        }
+        for (i, n) in s.nodes.iter().enumerate() {
+            if let Role::Proposer { plan, next, .. } = &n.role {
+                if self
+                    .inst
+                    .plans
+                    .get(*plan)
+                    .is_some_and(|p| *next < p.ballots.len())
+                {
+                    actions.push(Action::NextBallot { node: i });
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, s: &SysState, action: Action) -> Option<SysState> {
+        match action {
+            Action::Deliver { to, msg } => {
+                let m = self.msg(msg)?;
+                if s.nodes.get(to)?.delivered.contains(msg) {
+                    return None;
+                }
+                self.step(s, to, Some(msg), |role, fx| match role {
+                    Role::Acceptor(a) => a.handle(&m, fx),
+                    Role::Learner(l) => l.handle(&m, fx),
+                    Role::Proposer { p, .. } => p.handle(&m, fx),
+                })
+            }
+            Action::Drop { to, msg } => {
+                let node = s.nodes.get(to)?;
+                if node.delivered.contains(msg) {
+                    return None;
+                }
+                let mut d = node.delivered.clone();
+                d.insert(msg);
+                let mut next = s.clone();
+                next.nodes[to] = Arc::new(Node::new(node.role.clone(), d));
+                Some(next)
+            }
+            Action::NextBallot { node } => {
+                let inst = Arc::clone(&self.inst);
+                self.step(s, node, None, move |role, fx| {
+                    if let Role::Proposer { plan, next, p } = role {
+                        if let Some(pl) = inst.plans.get(*plan) {
+                            if let Some(&b) = pl.ballots.get(*next) {
+                                *next += 1;
+                                p.start(SLOT, &pl.learners, b, pl.value.clone(), fx);
+                            }
+                        }
+                    }
+                })
+            }
+        }
+    }
+
+    fn properties(&self) -> Vec<stateright::Property<Self>> {
+        let mut props = vec![
+            stateright::Property::always("safety", |m: &CheckModel, s: &SysState| {
+                m.disagreement(s).is_none()
+            }),
+            stateright::Property::sometimes("decided", |m: &CheckModel, s: &SysState| {
+                !m.decisions(s).is_empty()
+            }),
+        ];
+        if self.monitor.is_some() {
+            props.push(stateright::Property::always(
+                "refinement",
+                |_: &CheckModel, s: &SysState| {
+                    s.monitor.as_ref().map_or(true, |m| m.violation().is_none())
+                },
+            ));
+        }
+        props
+    }
+}

@@ -1,17 +1,298 @@
-//! `hpaxos graph check|explain` (issue 2).
+//! `hpaxos graph check|explain` (issue 2): loads a configuration with
+//! `hpaxos-config`, asks `hpaxos_core::graph` (validity with
+//! counterexamples; entanglement and liveness for a faulty set) and only
+//! formats the answer: aligned plain words for people (coloured on a
+//! terminal), or one JSON object with `--json` (fields fixed by PRODUCT.md).
+
 use crate::Outcome;
 use clap::Subcommand;
+use hpaxos_config::Config;
+use hpaxos_core::graph::{self, explain::by_name, Explanation, GraphError, Violation};
+use hpaxos_core::{AccSet, LearnerGraph, LearnerId};
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
 pub enum GraphCmd {
-    /// Validate the learner graph of FILE.
+    /// Validate the learner graph of FILE: exit 0 valid, 1 invalid (with
+    /// counterexamples), 2 unusable input.
     Check {
-        file: std::path::PathBuf,
+        file: PathBuf,
+        /// Print one JSON object: {"valid", "violations"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What holds when the acceptors IDS are faulty: entangled learner
+    /// pairs and live learners.
+    Explain {
+        file: PathBuf,
+        /// Comma-separated acceptor names (may be empty: --faulty "").
+        #[arg(long, value_name = "IDS", allow_hyphen_values = true)]
+        faulty: String,
+        /// Print one JSON object: {"faulty", "entangled", "live"}.
         #[arg(long)]
         json: bool,
     },
 }
 
-pub fn run(_cmd: GraphCmd) -> anyhow::Result<Outcome> {
-    anyhow::bail!("graph commands are not implemented yet")
+pub fn run(cmd: GraphCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        GraphCmd::Check { file, json } => check(&file, json),
+        GraphCmd::Explain { file, faulty, json } => explain(&file, &faulty, json),
+    }
+}
+
+fn load(file: &Path) -> anyhow::Result<Config> {
+    Ok(hpaxos_config::load_file(file)?)
+}
+
+/// ANSI styling, only when stdout is a terminal.
+struct Style(bool);
+
+impl Style {
+    fn detect() -> Style {
+        Style(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+    }
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn good(&self, s: &str) -> String {
+        self.paint("32;1", s)
+    }
+    fn bad(&self, s: &str) -> String {
+        self.paint("31;1", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+fn names(g: &LearnerGraph, s: &AccSet) -> Vec<String> {
+    s.iter()
+        .filter_map(|a| g.acceptors.get(a.index()).cloned())
+        .collect()
+}
+
+fn lname(g: &LearnerGraph, l: LearnerId) -> &str {
+    g.learners
+        .get(l.index())
+        .map(|s| s.name.as_str())
+        .unwrap_or("?")
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "(none)".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// A violation with its learner pair ordered by name (quorums follow).
+fn by_name_order(g: &LearnerGraph, v: &Violation) -> Violation {
+    let (a, b) = v.learners;
+    if lname(g, a) <= lname(g, b) {
+        v.clone()
+    } else {
+        Violation {
+            learners: (b, a),
+            safe: v.safe,
+            quorums: (v.quorums.1, v.quorums.0),
+        }
+    }
+}
+
+fn check(file: &Path, json_out: bool) -> anyhow::Result<Outcome> {
+    let cfg = load(file)?;
+    let g = &cfg.graph;
+    let mut violations = match graph::validate(g.clone()) {
+        Ok(_) => Vec::new(),
+        Err(GraphError::Invalid(v)) => v,
+        Err(e @ GraphError::Shape(_)) => return Err(e.into()),
+    };
+    violations = violations.iter().map(|v| by_name_order(g, v)).collect();
+    violations.sort_by(|x, y| {
+        (lname(g, x.learners.0), lname(g, x.learners.1))
+            .cmp(&(lname(g, y.learners.0), lname(g, y.learners.1)))
+    });
+    let all = g.all_acceptors();
+    if json_out {
+        let vs: Vec<_> = violations
+            .iter()
+            .map(|v| {
+                json!({
+                    "learners": [lname(g, v.learners.0), lname(g, v.learners.1)],
+                    "safe": names(g, &v.safe),
+                    "quorums": [names(g, &v.quorums.0), names(g, &v.quorums.1)],
+                    "faulty": names(g, &all.difference(&v.safe)),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"valid": violations.is_empty(), "violations": vs})
+        );
+    } else {
+        print_check(file, &cfg, &violations);
+    }
+    Ok(if violations.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Violation
+    })
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Learner pairs (self-pairs included) that the closure relates at all.
+fn closure_pairs(g: &LearnerGraph) -> usize {
+    let all = g.all_acceptors();
+    let n = g.learners.len();
+    (0..n)
+        .flat_map(|i| (i..n).map(move |j| (i, j)))
+        .filter(|&(i, j)| g.closure_holds(LearnerId(i as u16), LearnerId(j as u16), &all))
+        .count()
+}
+
+fn print_check(file: &Path, cfg: &Config, violations: &[Violation]) {
+    let st = Style::detect();
+    let g = &cfg.graph;
+    let shape = format!(
+        "{}, {}, {}",
+        plural(g.acceptors.len(), "acceptor", "acceptors"),
+        plural(g.learners.len(), "learner", "learners"),
+        plural(g.edges.len(), "safety edge", "safety edges"),
+    );
+    if violations.is_empty() {
+        let pairs = closure_pairs(g);
+        println!("{}: {} ({shape})", file.display(), st.good("valid"));
+        println!(
+            "{} in the closure; for each, any two quorums meet in a safe acceptor",
+            plural(pairs, "learner pair", "learner pairs")
+        );
+        return;
+    }
+    println!(
+        "{}: {} ({shape}); {} can disagree:",
+        file.display(),
+        st.bad("invalid"),
+        plural(violations.len(), "learner pair", "learner pairs"),
+    );
+    let all = g.all_acceptors();
+    for v in violations {
+        let (l1, l2) = (lname(g, v.learners.0), lname(g, v.learners.1));
+        let faulty = names(g, &all.difference(&v.safe));
+        let who = if v.learners.0 == v.learners.1 {
+            format!("{} can decide two different values", st.bold(l1))
+        } else {
+            format!("{} and {} can decide differently", st.bold(l1), st.bold(l2))
+        };
+        let when = if faulty.is_empty() {
+            "even when every acceptor is safe".to_string()
+        } else {
+            format!(
+                "when only {} {} faulty",
+                list(&faulty),
+                if faulty.len() == 1 { "is" } else { "are" }
+            )
+        };
+        println!();
+        println!("  {who} {when}:");
+        let label1 = format!("quorum of {l1}");
+        let label2 = if v.learners.0 == v.learners.1 {
+            format!("other quorum of {l2}")
+        } else {
+            format!("quorum of {l2}")
+        };
+        let w = label1.len().max(label2.len()).max("safe".len());
+        println!("    {label1:<w$}  {}", list(&names(g, &v.quorums.0)));
+        println!("    {label2:<w$}  {}", list(&names(g, &v.quorums.1)));
+        println!("    {:<w$}  {}", "safe", list(&names(g, &v.safe)));
+        let common = names(g, &v.quorums.0.intersection(&v.quorums.1));
+        if common.is_empty() {
+            println!("    the two quorums share no acceptor at all");
+        } else {
+            println!(
+                "    the two quorums share only {}, none of them safe",
+                list(&common)
+            );
+        }
+    }
+}
+
+fn explain(file: &Path, faulty: &str, json_out: bool) -> anyhow::Result<Outcome> {
+    let cfg = load(file)?;
+    let ids = cfg.parse_acceptor_list(faulty).map_err(|e| match e {
+        hpaxos_config::ConfigError::Entry { message, .. } => anyhow::anyhow!("--faulty: {message}"),
+        other => anyhow::anyhow!("--faulty: {other}"),
+    })?;
+    let faulty_set: AccSet = ids.iter().copied().collect();
+    let g = &cfg.graph;
+    let e = graph::explain(g, &faulty_set);
+    if json_out {
+        let pairs: Vec<_> = e
+            .entangled
+            .iter()
+            .map(|(a, b)| json!([lname(g, *a), lname(g, *b)]))
+            .collect();
+        let live: Vec<_> = e.live.iter().map(|l| lname(g, *l)).collect();
+        println!(
+            "{}",
+            json!({
+                "faulty": names(g, &e.faulty),
+                "safe": names(g, &e.safe),
+                "entangled": pairs,
+                "live": live,
+            })
+        );
+    } else {
+        print_explain(&cfg, &e);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_explain(cfg: &Config, e: &Explanation) {
+    let st = Style::detect();
+    let g = &cfg.graph;
+    let order = by_name(g);
+    let pair = |(a, b): (LearnerId, LearnerId)| format!("{}+{}", lname(g, a), lname(g, b));
+    let mut not_entangled = Vec::new();
+    for (i, &a) in order.iter().enumerate() {
+        for &b in &order[i..] {
+            if !e.entangled.contains(&(a, b)) {
+                not_entangled.push(pair((a, b)));
+            }
+        }
+    }
+    let entangled: Vec<String> = e.entangled.iter().map(|p| pair(*p)).collect();
+    let live: Vec<String> = e.live.iter().map(|l| lname(g, *l).to_string()).collect();
+    let not_live: Vec<String> = order
+        .iter()
+        .filter(|l| !e.live.contains(l))
+        .map(|l| lname(g, *l).to_string())
+        .collect();
+    let rows = [
+        ("faulty", list(&names(g, &e.faulty)), None),
+        ("safe", list(&names(g, &e.safe)), None),
+        ("entangled", list(&entangled), Some(true)),
+        ("not entangled", list(&not_entangled), Some(false)),
+        ("live", list(&live), Some(true)),
+        ("not live", list(&not_live), Some(false)),
+    ];
+    for (label, value, tone) in rows {
+        let value = match (tone, value.as_str()) {
+            (_, "(none)") | (None, _) => value,
+            (Some(true), _) => st.good(&value),
+            (Some(false), _) => st.bad(&value),
+        };
+        println!("{label:<13}  {value}");
+    }
+    println!("(entangled: the closure of the safety edges holds for this safe set; live: has a quorum of safe acceptors)");
 }

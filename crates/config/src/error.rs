@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// Why a configuration file cannot be used (the CLI exits 2 on these).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -144,7 +144,7 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, Column)>, ExprError> {
 const KEYWORDS: [&str; 5] = ["or", "and", "of", "all", "any"];
 
 /// Nesting deeper than this is rejected (keeps recursion bounded).
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 128;
 
 struct Parser {
     toks: Vec<(Tok, Column)>,

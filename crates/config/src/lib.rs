@@ -77,9 +77,19 @@ impl Config {
         let mut out: Vec<AcceptorId> = Vec::new();
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let Some(a) = self.acceptor_id(name) else {
+                let known = &self.graph.acceptors;
+                let shown: Vec<&str> = known.iter().take(12).map(String::as_str).collect();
+                let more = if known.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                };
                 return Err(ConfigError::entry(
                     "acceptor list",
-                    format!("unknown acceptor `{name}`"),
+                    format!(
+                        "unknown acceptor `{name}` (the acceptors are {}{more})",
+                        shown.join(", ")
+                    ),
                 ));
             };
             if out.contains(&a) {

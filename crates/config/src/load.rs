@@ -259,10 +259,27 @@ fn safety(
     Ok(edges)
 }
 
+/// Keeps a parser message readable when the offending line is huge.
+fn shorten(msg: &str) -> String {
+    const MAX: usize = 160;
+    msg.trim_end()
+        .lines()
+        .map(|l| {
+            if l.chars().count() > MAX {
+                let cut: String = l.chars().take(MAX).collect();
+                format!("{cut}...")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let doc: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string().trim_end().to_string()))?;
+        .map_err(|e: toml::de::Error| ConfigError::Toml(shorten(&e.to_string())))?;
     let (acceptor_entries, names) = acceptors(&doc)?;
     let (learner_entries, specs) = learners(&doc, &names)?;
     let edges = safety(&doc, &names, &specs)?;

@@ -47,7 +47,7 @@ struct Problem<'g> {
     touch: Vec<Lit>,
 }
 
-fn build(g: &LearnerGraph) -> Problem<'_> {
+fn build(g: &LearnerGraph, lemmas: bool) -> Problem<'_> {
     let n = g.acceptors.len();
     let nl = g.learners.len();
     let mut enc = Encoder::new(n, 3);
@@ -73,7 +73,9 @@ fn build(g: &LearnerGraph) -> Problem<'_> {
             )
         })
         .collect();
-    add_lemmas(g, &mut enc);
+    if lemmas {
+        add_lemmas(g, &mut enc);
+    }
     // touch[l] -> OR of incident edges.
     let mut touch = Vec::with_capacity(nl);
     for l in 0..nl {
@@ -266,6 +268,12 @@ pub fn is_genuine(g: &LearnerGraph, v: &Violation) -> bool {
 /// One violation per invalid closure learner pair `(i, j)`, `i <= j` by
 /// learner index, in that order. Exact.
 pub fn violations(g: &LearnerGraph) -> Vec<Violation> {
+    violations_with(g, true)
+}
+
+/// [`violations`] with the counting lemmas switched on or off (the answer
+/// is the same; only the time differs). For benchmarks and tests.
+pub fn violations_with(g: &LearnerGraph, lemmas: bool) -> Vec<Violation> {
     let nl = g.learners.len();
     let all = g.all_acceptors();
     let mut p: Option<Problem<'_>> = None;
@@ -276,7 +284,7 @@ pub fn violations(g: &LearnerGraph) -> Vec<Violation> {
             if !g.closure_holds(LearnerId(i as u16), LearnerId(j as u16), &all) {
                 continue;
             }
-            let prob = p.get_or_insert_with(|| build(g));
+            let prob = p.get_or_insert_with(|| build(g, lemmas));
             if let Some(model) = solve_pair(prob, i, j) {
                 // A satisfiable pair whose model failed the check would be an
                 // encoding bug; readable() re-checks, and property tests

@@ -431,7 +431,7 @@ impl stateright::Model for CheckModel {
             props.push(stateright::Property::always(
                 "refinement",
                 |_: &CheckModel, s: &SysState| {
-                    s.monitor.as_ref().map_or(true, |m| m.violation().is_none())
+                    s.monitor.as_ref().is_none_or(|m| m.violation().is_none())
                 },
             ));
         }

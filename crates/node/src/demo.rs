@@ -336,8 +336,8 @@ fn print_report(r: &DemoReport) {
     );
     println!("\nwhat each learner decided, on each node:");
     println!(
-        "  {:<8} {:<5} {:>6} {:>9} {:>5}  {}",
-        "learner", "node", "slots", "commands", "keys", "log hash"
+        "  {:<8} {:<5} {:>6} {:>9} {:>5}  log hash",
+        "learner", "node", "slots", "commands", "keys"
     );
     for x in &r.replicas {
         println!(

@@ -548,6 +548,7 @@ impl Driver {
         let Some(li) = self.learners.iter().position(|l| l.core.id() == d.lr) else {
             return;
         };
+        let n_local = self.learners.len().max(1);
         let l = &mut self.learners[li];
         if l.replica.is_decided(d.slot) {
             return; // the same value again, in a later ballot
@@ -560,17 +561,14 @@ impl Driver {
                 .collect();
             if frames.len() == cert.len() {
                 self.certs.insert((d.lr, d.slot), frames);
-                let n = self
-                    .certs
-                    .range((d.lr, Slot(0))..=(d.lr, Slot(u64::MAX)))
-                    .count();
-                if n > CERTS_KEPT {
-                    if let Some(k) = self
+                if self.certs.len() > CERTS_KEPT * n_local {
+                    // Forget this learner's oldest certificate.
+                    let oldest = self
                         .certs
                         .range((d.lr, Slot(0))..=(d.lr, Slot(u64::MAX)))
                         .next()
-                        .map(|(k, _)| *k)
-                    {
+                        .map(|(k, _)| *k);
+                    if let Some(k) = oldest {
                         self.certs.remove(&k);
                     }
                 }

@@ -297,6 +297,33 @@ mod tests {
         assert!(r.dropped_corrupt.is_some());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any bytes after the magic: opening never panics, and whatever it
+        /// accepts is a prefix of valid records followed by a reported tail.
+        #[test]
+        fn arbitrary_log_bytes_never_panic(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("wal");
+            let mut data = MAGIC.to_vec();
+            data.extend_from_slice(&tail);
+            std::fs::write(&p, &data).unwrap();
+            match Wal::open(&p, false) {
+                Ok((_, _, r)) => {
+                    let kept = std::fs::metadata(&p).unwrap().len();
+                    let cut = r.torn_tail.map_or(0, |t| t.1);
+                    proptest::prop_assert_eq!(kept + cut, data.len() as u64);
+                }
+                Err(WalError::Corrupt { .. }) => {
+                    // Refused: the file is left as it was.
+                    proptest::prop_assert_eq!(std::fs::read(&p).unwrap(), data);
+                }
+                Err(e) => proptest::prop_assert!(false, "unexpected error {e}"),
+            }
+        }
+    }
+
     #[test]
     fn foreign_file_is_rejected() {
         let d = tempfile::tempdir().unwrap();

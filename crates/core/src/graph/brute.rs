@@ -4,6 +4,8 @@
 //! the closure here is the least fixpoint of the closure rules, applied
 //! literally over explicit triples.
 
+#![allow(clippy::needless_range_loop)] // index loops mirror the definitions
+
 use super::Violation;
 use crate::accset::AccSet;
 use crate::ids::{AcceptorId, LearnerId};

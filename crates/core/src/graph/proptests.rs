@@ -4,6 +4,8 @@
 //! pairs, and every reported counterexample genuine), entanglement and
 //! liveness for every faulty set.
 
+#![allow(clippy::needless_range_loop)]
+
 use super::{brute, explain, validity};
 use crate::accset::AccSet;
 use crate::family::Family;

@@ -293,6 +293,10 @@ impl CheckModel {
         if let Some(m) = &s.monitor {
             let mut m2 = m.boxed_clone();
             m2.on_step(&fx.actions);
+            m2.on_node(&next.nodes[to].role);
+            for n in &next.nodes[self.first_learner..self.first_proposer] {
+                m2.on_node(&n.role);
+            }
             next.monitor = Some(Arc::from(m2));
         }
         Some(next)

@@ -9,8 +9,11 @@
 //! reaches it. When the monitor's state is a function of the implementation
 //! state (as a refinement mapping is), this adds no states.
 
-use crate::instance::Instance;
+use crate::instance::{Instance, SLOT};
+use crate::model::Role;
 use hpaxos_core::{Message, SpecAction};
+use hpaxos_spec::Refinement;
+use std::hash::{Hash, Hasher};
 
 /// A per-path checker of model steps.
 pub trait Monitor: std::fmt::Debug + Send + Sync {
@@ -21,6 +24,8 @@ pub trait Monitor: std::fmt::Debug + Send + Sync {
     fn on_fake_sends(&mut self, msgs: &[Message]);
     /// The spec actions of one step, in the order the core took them.
     fn on_step(&mut self, actions: &[SpecAction]);
+    /// The state of the actor a step changed (to compare with the mapping).
+    fn on_node(&mut self, role: &Role);
     /// The first violation seen on this path, if any.
     fn violation(&self) -> Option<String>;
 }
@@ -29,4 +34,88 @@ pub trait Monitor: std::fmt::Debug + Send + Sync {
 pub trait MonitorFactory: Send + Sync {
     fn start(&self, inst: &Instance) -> Box<dyn Monitor>;
     fn name(&self) -> &'static str;
+}
+
+/// The refinement check of `hpaxos-spec` as a monitor: every step's
+/// recorded actions must be spec steps (guards checked on the reference
+/// model), every conjunct of `FullSafetyInvariant` must hold after each, and
+/// the changed acceptor's or learner's state must equal the mapped spec
+/// variables. The fingerprint is the hash of the slot's spec state.
+#[derive(Clone, Debug)]
+pub struct RefinementMonitor {
+    r: Refinement,
+    error: Option<String>,
+}
+
+impl RefinementMonitor {
+    fn fail(&mut self, e: impl std::fmt::Display) {
+        if self.error.is_none() {
+            self.error = Some(e.to_string());
+        }
+    }
+}
+
+impl Monitor for RefinementMonitor {
+    fn fingerprint(&self) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        self.r.state(SLOT).hash(&mut h);
+        self.error.hash(&mut h);
+        h.finish()
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Monitor> {
+        Box::new(self.clone())
+    }
+
+    fn on_fake_sends(&mut self, msgs: &[Message]) {
+        for m in msgs {
+            if let Err(e) = self.r.fake_send(m) {
+                self.fail(e);
+            }
+        }
+    }
+
+    fn on_step(&mut self, actions: &[SpecAction]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.r.apply(actions) {
+            self.fail(e);
+        }
+    }
+
+    fn on_node(&mut self, role: &Role) {
+        if self.error.is_some() {
+            return;
+        }
+        let res = match role {
+            Role::Acceptor(a) => self.r.check_acceptor(a),
+            Role::Learner(l) => self.r.check_learner(l),
+            Role::Proposer { .. } => Ok(()),
+        };
+        if let Err(e) = res {
+            self.fail(e);
+        }
+    }
+
+    fn violation(&self) -> Option<String> {
+        self.error.clone()
+    }
+}
+
+/// Starts a [`RefinementMonitor`] for the instance's trust and fake set.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RefinementCheck;
+
+impl MonitorFactory for RefinementCheck {
+    fn start(&self, inst: &Instance) -> Box<dyn Monitor> {
+        Box::new(RefinementMonitor {
+            r: Refinement::new(&inst.trust, inst.opts.fake),
+            error: None,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "refinement"
+    }
 }

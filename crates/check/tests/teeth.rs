@@ -75,6 +75,7 @@ fn every_mutant_is_caught_and_the_real_core_is_clean_on_the_same_instance() {
             "{what}: the real core must be clean and the exploration complete: {clean:?}"
         );
 
+        let (trust2, opts2) = (trust.clone(), opts.clone());
         mutations::set(mutant);
         let r = explore(trust, opts);
         mutations::set(Mutation::None);
@@ -91,6 +92,26 @@ fn every_mutant_is_caught_and_the_real_core_is_clean_on_the_same_instance() {
             found.trace.join("\n")
         );
         assert!(found.summary.contains("decided"), "{}", found.summary);
+
+        // With the refinement check on, the weakened guard is caught as well
+        // (as a non-spec step, or as the disagreement).
+        mutations::set(mutant);
+        let monitor: std::sync::Arc<dyn hpaxos_check::monitor::MonitorFactory> =
+            std::sync::Arc::new(hpaxos_check::monitor::RefinementCheck);
+        let r2 = run::check(
+            CheckModel::new(
+                Instance::new(trust2, opts2).expect("instance"),
+                Some(monitor),
+            ),
+            &Limits::default(),
+            &mut |_| {},
+        );
+        mutations::set(Mutation::None);
+        let first = r2
+            .violations
+            .first()
+            .unwrap_or_else(|| panic!("{}: not caught with refinement on: {r2:?}", mutant.name()));
+        println!("  with refinement: {}: {}", first.property, first.summary);
         assert!(
             found.trace.iter().filter(|l| l.contains("DECIDES")).count() >= 2,
             "the trace shows the conflicting decisions"

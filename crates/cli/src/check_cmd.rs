@@ -44,6 +44,9 @@ pub struct CheckArgs {
     /// The network may also lose messages (it always reorders and duplicates).
     #[arg(long)]
     pub lossy: bool,
+    /// Also run the refinement check (hpaxos-spec) on every explored step.
+    #[arg(long)]
+    pub refinement: bool,
     /// Run even if the learner graph is invalid (to see what goes wrong).
     #[arg(long)]
     pub allow_invalid: bool,
@@ -145,7 +148,13 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
             let _ = std::io::stderr().flush();
         }
     };
-    let report = run::check(CheckModel::new(inst, None), &limits, &mut progress);
+    let monitor: Option<std::sync::Arc<dyn hpaxos_check::monitor::MonitorFactory>> = if a.refinement
+    {
+        Some(std::sync::Arc::new(hpaxos_check::monitor::RefinementCheck))
+    } else {
+        None
+    };
+    let report = run::check(CheckModel::new(inst, monitor), &limits, &mut progress);
     if tty {
         eprint!("\r{:60}\r", "");
     }

@@ -212,9 +212,22 @@ fn print_check(file: &Path, cfg: &Config, violations: &[Violation]) {
             format!("quorum of {l2}")
         };
         let w = label1.len().max(label2.len()).max("safe".len());
-        println!("    {label1:<w$}  {}", list(&names(g, &v.quorums.0)));
-        println!("    {label2:<w$}  {}", list(&names(g, &v.quorums.1)));
-        println!("    {:<w$}  {}", "safe", list(&names(g, &v.safe)));
+        print_row(&label1, w, &names(g, &v.quorums.0));
+        print_row(&label2, w, &names(g, &v.quorums.1));
+        let safe = names(g, &v.safe);
+        if safe.len() <= 12 || faulty.is_empty() {
+            print_row("safe", w, &safe);
+        } else {
+            print_row(
+                "safe",
+                w,
+                &[format!(
+                    "the other {} of the {} acceptors",
+                    safe.len(),
+                    g.acceptors.len()
+                )],
+            );
+        }
         let common = names(g, &v.quorums.0.intersection(&v.quorums.1));
         if common.is_empty() {
             println!("    the two quorums share no acceptor at all");
@@ -225,6 +238,51 @@ fn print_check(file: &Path, cfg: &Config, violations: &[Violation]) {
             );
         }
     }
+}
+
+/// Width of human output lines before list values wrap.
+const WIDTH: usize = 100;
+
+/// `    label  a, b, c` with the list wrapped under its first item.
+fn print_row(label: &str, w: usize, items: &[String]) {
+    print_row_styled(4, label, w, items, &|x: &str| x.to_string());
+}
+
+/// A labelled, aligned list, wrapped at [`WIDTH`]; `paint` styles each item
+/// (widths are counted before styling).
+fn print_row_styled(
+    margin: usize,
+    label: &str,
+    w: usize,
+    items: &[String],
+    paint: &dyn Fn(&str) -> String,
+) {
+    let indent = margin + w + 2;
+    let mut line = format!("{}{label:<w$}  ", " ".repeat(margin));
+    let mut width = indent;
+    if items.is_empty() {
+        line.push_str("(none)");
+    }
+    let mut first = true;
+    for (i, item) in items.iter().enumerate() {
+        let sep = if i + 1 < items.len() { "," } else { "" };
+        let need = item.chars().count() + sep.len() + usize::from(!first);
+        if !first && width + need > WIDTH {
+            println!("{}", line.trim_end());
+            line = " ".repeat(indent);
+            width = indent;
+            first = true;
+        }
+        if !first {
+            line.push(' ');
+            width += 1;
+        }
+        line.push_str(&paint(item));
+        line.push_str(sep);
+        width += item.chars().count() + sep.len();
+        first = false;
+    }
+    println!("{}", line.trim_end());
 }
 
 fn explain(file: &Path, faulty: &str, json_out: bool) -> anyhow::Result<Outcome> {
@@ -278,21 +336,27 @@ fn print_explain(cfg: &Config, e: &Explanation) {
         .filter(|l| !e.live.contains(l))
         .map(|l| lname(g, *l).to_string())
         .collect();
-    let rows = [
-        ("faulty", list(&names(g, &e.faulty)), None),
-        ("safe", list(&names(g, &e.safe)), None),
-        ("entangled", list(&entangled), Some(true)),
-        ("not entangled", list(&not_entangled), Some(false)),
-        ("live", list(&live), Some(true)),
-        ("not live", list(&not_live), Some(false)),
+    let mut safe = names(g, &e.safe);
+    if safe.len() > 12 && !e.faulty.is_empty() {
+        safe = vec![format!(
+            "the other {} of the {} acceptors",
+            safe.len(),
+            g.acceptors.len()
+        )];
+    }
+    let plain = |x: &str| x.to_string();
+    let good = |x: &str| st.good(x);
+    let bad = |x: &str| st.bad(x);
+    let rows: [(&str, Vec<String>, &dyn Fn(&str) -> String); 6] = [
+        ("faulty", names(g, &e.faulty), &plain),
+        ("safe", safe, &plain),
+        ("entangled", entangled, &good),
+        ("not entangled", not_entangled, &bad),
+        ("live", live, &good),
+        ("not live", not_live, &bad),
     ];
-    for (label, value, tone) in rows {
-        let value = match (tone, value.as_str()) {
-            (_, "(none)") | (None, _) => value,
-            (Some(true), _) => st.good(&value),
-            (Some(false), _) => st.bad(&value),
-        };
-        println!("{label:<13}  {value}");
+    for (label, items, paint) in rows {
+        print_row_styled(0, label, 13, &items, paint);
     }
     println!("(entangled: the closure of the safety edges holds for this safe set; live: has a quorum of safe acceptors)");
 }

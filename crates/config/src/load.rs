@@ -19,8 +19,17 @@ impl Names for NameMap {
     }
 }
 
+/// The TOML type of `v` with its article ("an integer", "a table").
 fn kind(v: &Value) -> &'static str {
-    v.type_str()
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date-time",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
 }
 
 /// Compiles a `quorums` / `safe` value: a set expression or an array of
@@ -44,7 +53,7 @@ fn family(v: &Value, at: &str, key: &str, names: &NameMap) -> Result<Family, Con
                     return Err(ConfigError::entry(
                         where_,
                         format!(
-                            "set {} should be an array of acceptor names, found a {}",
+                            "set {} should be an array of acceptor names, found {}",
                             i + 1,
                             kind(s)
                         ),
@@ -56,7 +65,7 @@ fn family(v: &Value, at: &str, key: &str, names: &NameMap) -> Result<Family, Con
                         return Err(ConfigError::entry(
                             where_,
                             format!(
-                                "set {}: acceptor names are strings, found a {}",
+                                "set {}: acceptor names are strings, found {}",
                                 i + 1,
                                 kind(m)
                             ),
@@ -71,7 +80,7 @@ fn family(v: &Value, at: &str, key: &str, names: &NameMap) -> Result<Family, Con
         other => Err(ConfigError::entry(
             where_,
             format!(
-                "expected a set expression (string) or an array of sets, found a {}",
+                "expected a set expression (string) or an array of sets, found {}",
                 kind(other)
             ),
         )),
@@ -88,7 +97,7 @@ fn acceptors(doc: &toml::Table) -> Result<(Vec<AcceptorEntry>, NameMap), ConfigE
     let Value::Table(t) = v else {
         return Err(ConfigError::entry(
             "[acceptors]",
-            format!("expected a table, found a {}", kind(v)),
+            format!("expected a table, found {}", kind(v)),
         ));
     };
     if t.is_empty() {
@@ -111,7 +120,7 @@ fn acceptors(doc: &toml::Table) -> Result<(Vec<AcceptorEntry>, NameMap), ConfigE
             return Err(ConfigError::entry(
                 at,
                 format!(
-                    "expected a table such as `{name} = {{}}`, found a {}",
+                    "expected a table such as `{name} = {{}}`, found {}",
                     kind(raw)
                 ),
             ));
@@ -122,7 +131,7 @@ fn acceptors(doc: &toml::Table) -> Result<(Vec<AcceptorEntry>, NameMap), ConfigE
             Some(other) => {
                 return Err(ConfigError::entry(
                     at,
-                    format!("`addr` should be a string, found a {}", kind(other)),
+                    format!("`addr` should be a string, found {}", kind(other)),
                 ))
             }
         };
@@ -149,7 +158,7 @@ fn learners(
     let Value::Table(t) = v else {
         return Err(ConfigError::entry(
             "[learners]",
-            format!("expected a table, found a {}", kind(v)),
+            format!("expected a table, found {}", kind(v)),
         ));
     };
     if t.is_empty() {
@@ -165,7 +174,7 @@ fn learners(
         let Value::Table(fields) = raw else {
             return Err(ConfigError::entry(
                 at,
-                format!("expected a table with `quorums`, found a {}", kind(raw)),
+                format!("expected a table with `quorums`, found {}", kind(raw)),
             ));
         };
         let Some(q) = fields.get("quorums") else {
@@ -199,7 +208,7 @@ fn safety(
         return Err(ConfigError::entry(
             "safety",
             format!(
-                "expected `[[safety]]` entries (an array of tables), found a {}",
+                "expected `[[safety]]` entries (an array of tables), found {}",
                 kind(v)
             ),
         ));
@@ -216,7 +225,7 @@ fn safety(
         let Value::Table(fields) = e else {
             return Err(ConfigError::entry(
                 at,
-                format!("expected a table, found a {}", kind(e)),
+                format!("expected a table, found {}", kind(e)),
             ));
         };
         let pair = match fields.get("learners") {
@@ -226,7 +235,7 @@ fn safety(
                     let Value::String(n) = l else {
                         return Err(ConfigError::entry(
                             at,
-                            format!("`learners` holds names (strings), found a {}", kind(l)),
+                            format!("`learners` holds names (strings), found {}", kind(l)),
                         ));
                     };
                     let Some(id) = learner_id(n) else {

@@ -143,3 +143,28 @@ fn io_error_names_the_file() {
     assert!(matches!(e, ConfigError::Io { .. }));
     assert!(e.to_string().contains("/nonexistent/x.toml"));
 }
+
+#[test]
+fn limits_and_unknown_fields() {
+    let mut many = String::from("[acceptors]\n");
+    for i in 0..257 {
+        many.push_str(&format!("a{i} = {{}}\n"));
+    }
+    many.push_str("[learners.x]\nquorums = \"a1\"\n");
+    let e = error_of(&many);
+    assert!(
+        e.contains("257 acceptors, more than the limit of 256"),
+        "{e}"
+    );
+    // Unknown keys in learner and safety entries are kept, not rejected.
+    let c = parse_str(&format!(
+        "{HEAD}[learners.x]\nquorums = \"a1\"\nrole = \"observer\"\n[[safety]]\nlearners = [\"x\", \"x\"]\nsafe = \"a1\"\nnote = \"ok\"\n"
+    ))
+    .unwrap();
+    assert!(c.learners[0].raw.get("role").is_some());
+    let e = error_of(&format!("{HEAD}[learners.x]\nquorums = 3\n"));
+    assert!(
+        e.contains("expected a set expression (string) or an array of sets, found an integer"),
+        "{e}"
+    );
+}

@@ -24,8 +24,7 @@
 use crate::net::Packet;
 use crate::world::{AccNode, World};
 use hpaxos_core::{
-    Acceptor, Ballot, LearnerId, Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Slot, SpecAction,
-    Vote,
+    Acceptor, Ballot, LearnerId, Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Slot, Vote,
 };
 use std::collections::BTreeSet;
 
@@ -380,21 +379,8 @@ impl World<'_> {
         let Some(r) = self.refiner.as_mut() else {
             return;
         };
-        let res = match m {
-            Message::M1a(a) => r.apply(&[SpecAction::Phase1a {
-                slot: a.slot,
-                lr: a.lr,
-                bal: a.bal,
-            }]),
-            Message::M1c(c) => r.apply(&[SpecAction::Phase1c {
-                slot: c.slot,
-                lr: c.lr,
-                bal: c.bal,
-                val: c.val.clone(),
-            }]),
-            _ => r.fake_send(m),
-        };
-        if let Err(what) = res {
+        self.stats.spec_actions += 1;
+        if let Err(what) = r.fake_send(m) {
             self.oracle
                 .violations
                 .push(crate::oracle::Violation::Refinement { t: self.now, what });

@@ -23,9 +23,11 @@ pub mod byz;
 pub mod net;
 pub mod oracle;
 pub mod params;
+pub mod refine;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod sweep;
 pub mod trace;
 pub mod world;
 
@@ -43,10 +45,15 @@ use std::fmt::Write as _;
 pub trait Refiner {
     /// The spec actions one implementation step took, in order.
     fn apply(&mut self, actions: &[SpecAction]) -> Result<(), String>;
-    /// A Byzantine acceptor sent `m` in its own name (`FakeSend`).
+    /// A Byzantine acceptor sent `m`: `FakeSend` for its own 1b/2av/2b,
+    /// `Phase1a`/`Phase1c` for forged proposer messages.
     fn fake_send(&mut self, m: &Message) -> Result<(), String>;
     /// Final check of the spec invariants.
     fn check(&mut self) -> Result<(), String>;
+    /// A safe acceptor's durable state against the mapped spec state.
+    fn check_acceptor(&mut self, _a: &hpaxos_core::Acceptor) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Builds a refiner for a run's configuration and fake set.
@@ -59,6 +66,8 @@ pub struct RunStats {
     pub sent: u64,
     /// Packets delivered to a node and handled.
     pub delivered: u64,
+    /// Deliveries by kind: 1a, 1b, 1c, 2av, 2b, notify, query, status, cert.
+    pub by_kind: [u64; 9],
     pub dropped: u64,
     pub duplicated: u64,
     pub replayed: u64,
@@ -84,6 +93,8 @@ pub struct RunStats {
     pub noops: u64,
     pub requeued: u64,
     pub certificates: u64,
+    /// Spec actions replayed on the refinement checker.
+    pub spec_actions: u64,
     pub virtual_end: Micros,
     /// Slots decided, per learner (the most advanced replica).
     pub decided_per_learner: Vec<u64>,
@@ -177,12 +188,25 @@ impl Sim {
                 second,
             } = v
             {
+                // Every 2b behind either decision, and every 1c and 2av of
+                // that slot and ballot for either value (the competing
+                // announcements and proposals), with their causes.
                 for d in [first, second] {
                     for (id, s) in w.arena.iter().enumerate() {
-                        if let net::Packet::Proto(Message::M2b(m)) = &s.pkt {
-                            if m.slot == *slot && m.lr == d.lr && m.bal == d.bal && m.val == d.val {
-                                roots.push(id as u32);
+                        let hit = match &s.pkt {
+                            net::Packet::Proto(Message::M2b(m)) => {
+                                m.slot == *slot && m.lr == d.lr && m.bal == d.bal && m.val == d.val
                             }
+                            net::Packet::Proto(Message::M2av(m)) => {
+                                m.slot == *slot && m.bal == d.bal && m.val == d.val
+                            }
+                            net::Packet::Proto(Message::M1c(m)) => {
+                                m.slot == *slot && m.bal == d.bal && m.val == d.val
+                            }
+                            _ => false,
+                        };
+                        if hit {
+                            roots.push(id as u32);
                         }
                     }
                 }

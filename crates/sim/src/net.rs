@@ -27,8 +27,9 @@ pub enum Packet {
     },
     /// Proposer → learner replicas: tell me if you decided `slot`.
     Query { slot: Slot },
-    /// Learner replica → its peers: my first undecided slot.
-    Status { frontier: Slot },
+    /// Learner replica → its peers: my first undecided slot, and which of
+    /// the 64 slots after it I have decided (bit i: `frontier + 1 + i`).
+    Status { frontier: Slot, have: u64 },
     /// Learner replica → a lagging peer: a decision certificate.
     Cert { slot: Slot, msgs: Vec<Msg2b> },
 }

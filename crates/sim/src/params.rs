@@ -91,6 +91,21 @@ impl Default for SimParams {
 }
 
 impl SimParams {
+    /// Short runs for sweeping thousands of seeds in CI: 60 ms of chaos,
+    /// 20 ms of work after GST, a lighter client load, a faster network
+    /// after GST (2 ms) and a pacemaker unit of 0.5 ms to match.
+    pub fn quick() -> SimParams {
+        SimParams {
+            gst: 60_000,
+            work_after_gst: 20_000,
+            commands_per_sec: 1_500,
+            stable_max_delay: 2_000,
+            delay_unit: 500,
+            catchup_interval: 10_000,
+            ..SimParams::default()
+        }
+    }
+
     /// The pacemaker's timeouts for these parameters (see
     /// [`hpaxos_core::pacemaker::PacemakerConfig::new`]): base, max.
     pub fn timeouts(&self) -> (Micros, Micros) {

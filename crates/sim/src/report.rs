@@ -34,8 +34,10 @@ impl Summary {
         }
         if !r.violations.is_empty() {
             self.violations += 1;
-            if self.failing_seeds.len() < 20 {
-                self.failing_seeds.push(r.seed);
+            self.failing_seeds.push(r.seed);
+            if self.failing_seeds.len() > 64 {
+                self.failing_seeds.sort_unstable();
+                self.failing_seeds.truncate(20);
             }
         }
         for v in &r.violations {
@@ -50,6 +52,9 @@ impl Summary {
         let t = &mut self.totals;
         t.sent += s.sent;
         t.delivered += s.delivered;
+        for (a, b) in t.by_kind.iter_mut().zip(s.by_kind.iter()) {
+            *a += b;
+        }
         t.dropped += s.dropped;
         t.duplicated += s.duplicated;
         t.replayed += s.replayed;
@@ -72,6 +77,7 @@ impl Summary {
         t.noops += s.noops;
         t.requeued += s.requeued;
         t.certificates += s.certificates;
+        t.spec_actions += s.spec_actions;
         self.virtual_micros += s.virtual_end;
         if self.decided_per_learner.len() < s.decided_per_learner.len() {
             self.decided_per_learner
@@ -108,7 +114,13 @@ impl Summary {
                 self.violations, self.safety, self.liveness, self.refinement, self.forgery
             ),
         );
-        row("refinement-checked", format!("{} runs", self.refined_runs));
+        row(
+            "refinement-checked",
+            format!(
+                "{} runs ({} spec actions replayed)",
+                self.refined_runs, t.spec_actions
+            ),
+        );
         for (i, n) in self.decided_per_learner.iter().enumerate() {
             let name = trust.learner_name(hpaxos_core::LearnerId(i as u16));
             row(&format!("slots decided: {name}"), n.to_string());
@@ -141,6 +153,14 @@ impl Summary {
             "messages",
             format!("{} sent, {} delivered", t.sent, t.delivered),
         );
+        let k = &t.by_kind;
+        row(
+            "delivered by kind",
+            format!(
+                "1a {} 1b {} 1c {} 2av {} 2b {} | notify {} query {} status {} cert {}",
+                k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+            ),
+        );
         row(
             "faults injected",
             format!(
@@ -170,7 +190,9 @@ impl Summary {
             );
         }
         if !self.failing_seeds.is_empty() {
-            let seeds: Vec<String> = self.failing_seeds.iter().map(|s| s.to_string()).collect();
+            let mut seeds: Vec<u64> = self.failing_seeds.clone();
+            seeds.sort_unstable();
+            let seeds: Vec<String> = seeds.iter().take(20).map(|s| s.to_string()).collect();
             row("failing seeds", seeds.join(" "));
         }
         out

@@ -269,21 +269,55 @@ impl Scenario {
             }
         }
         let attack = if p.attacks && !fake.is_empty() {
-            let mut lvl = || if rng.chance(0.3) { 0.0 } else { rng.unit() };
-            Attack {
-                equivocate: lvl(),
-                lie_1b: lvl(),
-                withhold: lvl() * 0.3,
-                compete_1c: lvl(),
-                hijack: lvl(),
-                inflate: lvl() * 0.2,
-                random: lvl(),
-                replay: lvl(),
+            if rng.chance(0.35) {
+                // Split brain: the fakes tell each side its own story on
+                // every message and race the other side's value in.
+                Attack {
+                    equivocate: 1.0,
+                    lie_1b: 0.5,
+                    withhold: 0.0,
+                    compete_1c: 1.0,
+                    hijack: 0.3,
+                    inflate: 0.05,
+                    random: 0.3,
+                    replay: 0.3,
+                }
+            } else {
+                let mut lvl = || if rng.chance(0.3) { 0.0 } else { rng.unit() };
+                Attack {
+                    equivocate: lvl(),
+                    lie_1b: lvl(),
+                    withhold: lvl() * 0.3,
+                    compete_1c: lvl(),
+                    hijack: lvl(),
+                    inflate: lvl() * 0.2,
+                    random: lvl(),
+                    replay: lvl(),
+                }
             }
         } else {
             Attack::default()
         };
-        let side = (0..n).map(|_| rng.chance(0.5)).collect();
+        // Sides of a split: the safe acceptors in two halves, a learner's
+        // replicas alternating, everything else at random.
+        let mut side: Vec<bool> = (0..n).map(|_| rng.chance(0.5)).collect();
+        let mut safe: Vec<u16> = (0..layout.acceptors)
+            .filter(|&a| !fake.contains(AcceptorId(a)))
+            .collect();
+        for i in (1..safe.len()).rev() {
+            let j = rng.below(i as u64 + 1) as usize;
+            safe.swap(i, j);
+        }
+        let half = safe.len() / 2 + usize::from(safe.len() % 2 == 1 && rng.chance(0.5));
+        for (k, a) in safe.iter().enumerate() {
+            side[*a as usize] = k < half;
+        }
+        for l in 0..layout.learners {
+            let flip = rng.chance(0.5);
+            for r in 0..layout.replicas {
+                side[layout.learner_node(l, r) as usize] = (r % 2 == 1) ^ flip;
+            }
+        }
         let refine = match p.refine {
             crate::params::RefineChoice::Off => false,
             crate::params::RefineChoice::On => true,

@@ -118,7 +118,7 @@ impl Names<'_> {
                 format!("notify {slot} {} decided {}", self.lr(*lr), value(val))
             }
             Packet::Query { slot } => format!("query {slot}"),
-            Packet::Status { frontier } => format!("status frontier {frontier}"),
+            Packet::Status { frontier, .. } => format!("status frontier {frontier}"),
             Packet::Cert { slot, msgs } => format!("certificate {slot} ({} 2b)", msgs.len()),
         }
     }

@@ -24,7 +24,7 @@ use hpaxos_core::pacemaker::{
 };
 use hpaxos_core::{
     AccSet, Acceptor, AcceptorDurable, AcceptorId, AcceptorOptions, Durable, Effects, Learner,
-    LearnerId, Message, Msg2b, Proposer, Slot, Trust, Value,
+    LearnerId, Message, Msg2b, Proposer, Slot, SpecAction, Trust, Value,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -33,6 +33,9 @@ pub(crate) struct Pending {
     done: Micros,
     records: Vec<Durable>,
     certs: Vec<(Slot, Vec<Msg2b>)>,
+    /// Spec actions of the step, replayed on the refinement checker when
+    /// the step becomes durable (a crash before that undoes the step).
+    actions: Vec<SpecAction>,
     sends: Vec<(Packet, Dest, u32)>,
 }
 
@@ -74,6 +77,8 @@ pub(crate) struct PropNode {
     pub timer_at: Option<Micros>,
     pub starts: BTreeMap<Slot, u32>,
     pub cmds: u64,
+    /// Highest slot seen in a message (new ones may need a fill/adoption).
+    pub seen_top: Slot,
 }
 
 pub(crate) enum AccNode {
@@ -177,6 +182,7 @@ impl<'a> World<'a> {
                 timer_at: None,
                 starts: BTreeMap::new(),
                 cmds: 0,
+                seen_top: Slot(0),
             });
         }
         let to_acceptors: Vec<u16> = (0..lay.acceptors).collect();
@@ -276,14 +282,51 @@ impl<'a> World<'a> {
         }
         self.now = self.now.max(end);
         self.check_liveness(end);
-        if let Some(r) = self.refiner.as_mut() {
-            if let Err(what) = r.check() {
-                self.oracle
-                    .violations
-                    .push(Violation::Refinement { t: self.now, what });
-            }
+        if self.refiner.is_some() {
+            self.final_refinement_checks();
         }
         self.finish_stats();
+    }
+
+    /// The spec invariants on every slot, and every safe acceptor's durable
+    /// state (what a restart would rebuild) against the mapped spec state.
+    fn final_refinement_checks(&mut self) {
+        let mut errs = Vec::new();
+        let durable: Vec<Acceptor> = self
+            .acc
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match n {
+                AccNode::Safe(s) => {
+                    let mut d = AcceptorDurable::default();
+                    for r in &s.disk.log {
+                        d.apply(r);
+                    }
+                    Some(Acceptor::restore(
+                        AcceptorId(i as u16),
+                        self.trust.clone(),
+                        AcceptorOptions::default(),
+                        d,
+                    ))
+                }
+                AccNode::Fake(_) => None,
+            })
+            .collect();
+        if let Some(r) = self.refiner.as_mut() {
+            if let Err(e) = r.check() {
+                errs.push(e);
+            }
+            for a in &durable {
+                if let Err(e) = r.check_acceptor(a) {
+                    errs.push(e);
+                }
+            }
+        }
+        for what in errs.into_iter().take(4) {
+            self.oracle
+                .violations
+                .push(Violation::Refinement { t: self.now, what });
+        }
     }
 
     fn replay_gap(&mut self) -> Micros {
@@ -519,6 +562,18 @@ impl<'a> World<'a> {
 
     fn deliver(&mut self, id: u32, to: u16) {
         self.stats.delivered += 1;
+        let k = match &self.arena[id as usize].pkt {
+            Packet::Proto(Message::M1a(_)) => 0,
+            Packet::Proto(Message::M1b(_)) => 1,
+            Packet::Proto(Message::M1c(_)) => 2,
+            Packet::Proto(Message::M2av(_)) => 3,
+            Packet::Proto(Message::M2b(_)) => 4,
+            Packet::Notify { .. } => 5,
+            Packet::Query { .. } => 6,
+            Packet::Status { .. } => 7,
+            Packet::Cert { .. } => 8,
+        };
+        self.stats.by_kind[k] += 1;
         if self.p.trace_ring > 0 {
             self.trace.push(TraceEv::Deliver {
                 t: self.now,
@@ -607,18 +662,27 @@ impl<'a> World<'a> {
                     self.queue_send(to, pkt, Dest::To(from), id);
                 }
             }
-            Packet::Status { frontier } => {
-                let frontier = *frontier;
+            Packet::Status { frontier, have } => {
+                let (frontier, have) = (*frontier, *have);
                 let certs: Vec<Packet> = self.lrn[k]
                     .decided
                     .range(frontier..)
+                    .filter(|s| {
+                        let off = s.0 - frontier.0;
+                        // The peer says it has slot `frontier + 1 + i` when bit i is set.
+                        !(1..=64).contains(&off) || have & (1u64 << (off - 1)) == 0
+                    })
                     .take(8)
                     .filter_map(|s| {
+                        // The durable certificate first: after a restart,
+                        // `Learner::certificate` only knows the 2b messages
+                        // received since, which need not be a quorum.
                         let n = &self.lrn[k];
-                        let msgs =
-                            n.l.as_ref()
-                                .and_then(|l| l.certificate(*s))
-                                .or_else(|| n.disk.certs.get(s).cloned())?;
+                        let msgs = n.disk.certs.get(s).cloned().or_else(|| {
+                            let c = n.l.as_ref()?.certificate(*s)?;
+                            let senders: AccSet = c.iter().map(|m| m.acc).collect();
+                            self.trust.is_quorum(n.lr, &senders).then_some(c)
+                        })?;
                         Some(Packet::Cert { slot: *s, msgs })
                     })
                     .collect();
@@ -646,41 +710,47 @@ impl<'a> World<'a> {
         let now = Tick(self.now);
         let mut fx = std::mem::take(&mut self.fx);
         fx.clear();
+        // The pacemaker has new work only when a slot completed (window
+        // space) or a slot was seen for the first time (fill, adoption).
+        let mut poll = false;
         match &self.arena[id as usize].pkt {
             Packet::Proto(m) => {
                 let pn = &mut self.prop[i];
                 pn.prop.handle(m, &mut fx);
                 pn.pm.observe(now, m.slot(), m.bal());
+                if m.slot() > pn.seen_top {
+                    pn.seen_top = m.slot();
+                    poll = true;
+                }
                 if m.slot() > self.max_slot {
                     self.max_slot = m.slot();
                 }
             }
             Packet::Notify { slot, lr, val } => {
                 let pn = &mut self.prop[i];
+                let was = pn.pm.is_complete(*slot);
                 pn.pm.on_decided(now, *slot, *lr, val);
-                if pn.pm.is_complete(*slot) {
+                if !was && pn.pm.is_complete(*slot) {
                     pn.prop.finish(*slot);
+                    poll = true;
                 }
             }
             _ => {}
         }
         self.after_step(to, &mut fx, id);
         self.fx = fx;
-        self.poll_proposer(i);
+        if poll {
+            self.poll_proposer(i);
+        }
     }
 
-    /// Takes a step's effects: refinement, decisions, durable writes, sends.
+    /// Takes a step's effects: decisions, durable writes, refinement, sends.
     fn after_step(&mut self, node: u16, fx: &mut Effects, cause: u32) {
-        if !fx.actions.is_empty() {
-            if let Some(r) = self.refiner.as_mut() {
-                if let Err(what) = r.apply(&fx.actions) {
-                    self.oracle
-                        .violations
-                        .push(Violation::Refinement { t: self.now, what });
-                    self.stopped = self.p.stop_at_first;
-                }
-            }
-        }
+        let actions: Vec<SpecAction> = if self.refiner.is_some() {
+            fx.actions.drain(..).collect()
+        } else {
+            Vec::new()
+        };
         let mut notify = Vec::new();
         let mut certs = Vec::new();
         if !fx.decisions.is_empty() {
@@ -726,12 +796,29 @@ impl<'a> World<'a> {
             .collect();
         sends.extend(notify.into_iter().map(|p| (p, Dest::Route, cause)));
         if node >= self.lay.first_proposer() {
+            self.refine(&actions);
             for (pkt, dest, c) in sends {
                 self.dispatch(node, pkt, dest, c);
             }
             return;
         }
-        self.write_then_send(node, records, certs, sends);
+        self.write_then_send(node, records, certs, actions, sends);
+    }
+
+    /// Replays a step's spec actions on the refinement checker, if any.
+    fn refine(&mut self, actions: &[SpecAction]) {
+        if actions.is_empty() {
+            return;
+        }
+        if let Some(r) = self.refiner.as_mut() {
+            self.stats.spec_actions += actions.len() as u64;
+            if let Err(what) = r.apply(actions) {
+                self.oracle
+                    .violations
+                    .push(Violation::Refinement { t: self.now, what });
+                self.stopped = self.p.stop_at_first;
+            }
+        }
     }
 
     fn disk_mut(&mut self, node: u16) -> Option<&mut Disk> {
@@ -755,6 +842,7 @@ impl<'a> World<'a> {
         node: u16,
         records: Vec<Durable>,
         certs: Vec<(Slot, Vec<Msg2b>)>,
+        actions: Vec<SpecAction>,
         sends: Vec<(Packet, Dest, u32)>,
     ) {
         let now = self.now;
@@ -765,6 +853,7 @@ impl<'a> World<'a> {
         {
             disk.log.extend(records);
             disk.certs.extend(certs);
+            self.refine(&actions);
             for (pkt, dest, c) in sends {
                 self.dispatch(node, pkt, dest, c);
             }
@@ -776,6 +865,7 @@ impl<'a> World<'a> {
             done,
             records,
             certs,
+            actions,
             sends,
         });
         self.stats.fsyncs_delayed += 1;
@@ -796,11 +886,12 @@ impl<'a> World<'a> {
                 if let Some(p) = disk.pending.pop_front() {
                     disk.log.extend(p.records);
                     disk.certs.extend(p.certs);
-                    ready.push(p.sends);
+                    ready.push((p.actions, p.sends));
                 }
             }
         }
-        for sends in ready {
+        for (actions, sends) in ready {
+            self.refine(&actions);
             for (pkt, dest, c) in sends {
                 self.dispatch(node, pkt, dest, c);
             }
@@ -808,7 +899,13 @@ impl<'a> World<'a> {
     }
 
     fn queue_send(&mut self, node: u16, pkt: Packet, dest: Dest, cause: u32) {
-        self.write_then_send(node, Vec::new(), Vec::new(), vec![(pkt, dest, cause)]);
+        self.write_then_send(
+            node,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            vec![(pkt, dest, cause)],
+        );
     }
 
     // ---------------------------------------------------------------- faults
@@ -979,12 +1076,16 @@ impl<'a> World<'a> {
             while n.decided.contains(&frontier) {
                 frontier = Slot(frontier.0 + 1);
             }
+            let mut have = 0u64;
+            for s in n.decided.range(Slot(frontier.0 + 1)..Slot(frontier.0 + 65)) {
+                have |= 1u64 << (s.0 - frontier.0 - 1);
+            }
             let peers: Vec<u16> = self.learner_nodes[n.lr.index()]
                 .iter()
                 .copied()
                 .filter(|&x| x != node)
                 .collect();
-            let id = self.store(node, Packet::Status { frontier }, NO_CAUSE);
+            let id = self.store(node, Packet::Status { frontier, have }, NO_CAUSE);
             for to in peers {
                 self.send_one(id, to);
             }

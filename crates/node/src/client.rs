@@ -8,12 +8,12 @@ use tokio::net::TcpStream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach {addr}: {source}")]
+    #[error("cannot reach {addr}")]
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("{addr}: {source}")]
+    #[error("{addr}")]
     Io {
         addr: SocketAddr,
         source: std::io::Error,

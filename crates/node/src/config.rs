@@ -38,11 +38,11 @@ use std::path::{Path, PathBuf};
 pub enum ConfigError {
     #[error(transparent)]
     File(#[from] hpaxos_config::ConfigError),
-    #[error("the learner graph cannot be run: {0}")]
+    #[error("the learner graph cannot be run (`hpaxos graph check FILE` explains why)")]
     Graph(#[from] hpaxos_core::graph::GraphError),
     #[error("{at}: {msg}")]
     Node { at: String, msg: String },
-    #[error("{at}: {source}")]
+    #[error("{at}")]
     Key { at: String, source: KeyError },
 }
 

@@ -97,11 +97,42 @@ pub fn run_demo(args: DemoArgs) -> Result<DemoReport, DemoError> {
         .build()
         .map_err(|e| DemoError(e.to_string()))?;
     let dir = std::env::temp_dir().join(format!("hpaxos-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let pre: Vec<&str> = args.pre_args.iter().map(String::as_str).collect();
-    let mut cluster = LocalCluster::prepare(DEMO_TOML, &plans(), &args.exe, &pre, &dir, !args.keep)
-        .map_err(|e| DemoError(e.to_string()))?;
     let tty = std::io::stderr().is_terminal() && !args.json;
+    if !args.json {
+        println!("hpaxos demo: 5 acceptors on loopback (one node process each), 2 learners:");
+        println!("  alice  Byzantine-tolerant   quorums: any 4 of 5   safe with 1 faulty acceptor");
+        println!("  bob    crash-tolerant       quorums: any 3 of 5   safe while no acceptor lies");
+        println!(
+            "  proposer on n1; {} commands (put) from {} concurrent HTTP clients",
+            args.commands, args.clients
+        );
+    }
+    // Start the cluster; a free port taken by someone else between picking
+    // and binding makes a node exit at start-up: retry with new ports.
+    let mut attempt = 0;
+    let mut cluster = loop {
+        attempt += 1;
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut c = LocalCluster::prepare(DEMO_TOML, &plans(), &args.exe, &pre, &dir, !args.keep)
+            .map_err(|e| DemoError(e.to_string()))?;
+        let started = c
+            .spawn_all()
+            .and_then(|_| rt.block_on(c.wait_healthy(Duration::from_secs(20))));
+        match started {
+            Ok(()) => break c,
+            Err(e) if attempt >= 3 => {
+                c.kill_all();
+                return Err(DemoError(format!(
+                    "cannot start the cluster: {e} (run with --keep to keep the node logs)"
+                )));
+            }
+            Err(e) => {
+                eprintln!("retrying start-up ({e})");
+                c.kill_all();
+            }
+        }
+    };
     let r = rt.block_on(demo_inner(&mut cluster, &args, tty));
     let bad = cluster.terminate_all(Duration::from_secs(5));
     if !bad.is_empty() && r.is_ok() {
@@ -127,21 +158,6 @@ async fn demo_inner(
     args: &DemoArgs,
     tty: bool,
 ) -> Result<DemoReport, DemoError> {
-    let e = |x: crate::cluster::ClusterError| DemoError(x.to_string());
-    if !args.json {
-        println!("hpaxos demo: 5 acceptors on loopback (one node process each), 2 learners:");
-        println!("  alice  Byzantine-tolerant   quorums: any 4 of 5   safe with 1 faulty acceptor");
-        println!("  bob    crash-tolerant       quorums: any 3 of 5   safe while no acceptor lies");
-        println!(
-            "  proposer on n1; {} commands (put) from {} concurrent HTTP clients",
-            args.commands, args.clients
-        );
-    }
-    cluster.spawn_all().map_err(e)?;
-    cluster
-        .wait_healthy(Duration::from_secs(20))
-        .await
-        .map_err(e)?;
     let proposers: Vec<SocketAddr> = cluster
         .names()
         .iter()

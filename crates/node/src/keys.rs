@@ -11,12 +11,12 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot write key file {path}: {source}")]
+    #[error("cannot write key file {path}")]
     Write {
         path: String,
         source: std::io::Error,

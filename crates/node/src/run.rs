@@ -38,7 +38,7 @@ pub struct NodeArgs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("configuration {path}: {source}")]
+    #[error("configuration {path}")]
     Config { path: String, source: ConfigError },
     #[error("no node named `{0}` in the configuration's [nodes] tables")]
     UnknownNode(String),
@@ -56,7 +56,7 @@ pub enum NodeError {
     DataDir { dir: String, msg: String },
     #[error(transparent)]
     Wal(#[from] WalError),
-    #[error("cannot listen on {what} address {addr}: {source}{hint}")]
+    #[error("cannot listen on {what} address {addr}{hint}")]
     Bind {
         what: &'static str,
         addr: SocketAddr,

@@ -27,7 +27,7 @@ const MAX_RECORD: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
-    #[error("write-ahead log {path}: {source}")]
+    #[error("write-ahead log {path}")]
     Io {
         path: String,
         source: std::io::Error,

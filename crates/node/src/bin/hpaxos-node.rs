@@ -14,7 +14,14 @@ fn main() -> std::process::ExitCode {
     match hpaxos_node::run_node(a) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The whole chain of causes, as `hpaxos` prints it.
+            let mut msg = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            eprintln!("error: {msg}");
             std::process::ExitCode::from(2)
         }
     }

@@ -592,10 +592,9 @@ impl Pacemaker {
             .foreign
             .iter()
             .filter(|(s, (t, _))| {
-                !self
-                    .slots
+                self.slots
                     .get(s)
-                    .is_some_and(|f| f.deadline != Tick(u64::MAX))
+                    .is_none_or(|f| f.deadline == Tick(u64::MAX))
                     && now >= self.adopt_at(**s, *t)
             })
             .map(|(s, _)| *s)
@@ -676,10 +675,10 @@ impl Pacemaker {
             }
         }
         for (s, (seen, _)) in &self.foreign {
-            if !self
+            if self
                 .slots
                 .get(s)
-                .is_some_and(|f| f.deadline != Tick(u64::MAX))
+                .is_none_or(|f| f.deadline == Tick(u64::MAX))
             {
                 take(self.adopt_at(*s, *seen));
             }

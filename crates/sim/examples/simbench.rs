@@ -22,7 +22,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sum.add(&sim.run_seed(seed)?);
     }
     let secs = t.elapsed().as_secs_f64();
-    println!("{file}: {seeds} seeds in {secs:.2} s (one thread)");
+    let cpu = cpu_seconds().unwrap_or(secs);
+    println!("{file}: {seeds} seeds in {secs:.2} s wall, {cpu:.2} s CPU (one thread)");
+    println!(
+        "  per CPU second: {:.0} msgs delivered/s, {:.0} packets sent/s",
+        sum.totals.delivered as f64 / cpu,
+        sum.totals.sent as f64 / cpu
+    );
     println!(
         "  delivered {} msgs: {:.0} msgs/s; sent {} packets: {:.0}/s; {:.1} seeds/s",
         sum.totals.delivered,
@@ -33,4 +39,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     print!("{}", sum.table(&trust, secs));
     Ok(())
+}
+
+/// User + system CPU time of this process, from /proc (Linux), so the
+/// figure means "per core" even on a loaded machine.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }

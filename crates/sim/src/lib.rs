@@ -17,7 +17,38 @@
 //! Modules: [`rng`] (the PRNG), [`params`] (knobs and units), [`scenario`]
 //! (per-seed draws), [`net`] (packets, arena, event queue), [`world`] (the
 //! event loop, nodes, durability, faults), [`byz`] (attacks), [`oracle`]
-//! (safety, liveness), [`trace`] (failure reports), [`report`] (summary).
+//! (safety, liveness), [`refine`] (the spec's refinement check),
+//! [`trace`] (failure reports), [`report`] (summary), [`sweep`] (many seeds).
+//!
+//! ## What the liveness oracle assumes, and why
+//!
+//! Safety is checked unconditionally. Liveness is a property of runs that
+//! stabilise: from GST on, every safe node is up, links deliver within
+//! `stable_max_delay` with no loss, packets sent before GST arrive by
+//! GST + `stable_max_delay`, fake acceptors no longer forge 1a/1c (a real
+//! deployment authenticates proposers) and show each 1b to everyone or no
+//! one; they keep equivocating 2av/2b, lying in 1b, withholding, replaying
+//! and sending random messages. The oracle then demands that every slot
+//! first started after GST is decided by every replica of every live
+//! learner within [`SimParams::liveness_bound`]; slots started before GST
+//! are judged too when the run has no fake acceptor and one learner.
+//!
+//! Why not every pre-GST slot: the simulator found that the spec's
+//! protocol (which has no liveness part) can leave a slot where no value is
+//! ever `KnowsSafeAt`, because `KnowsSafeAt2` needs a whole quorum *of the
+//! learner's own proposals* at the ballot `c` of the highest connected vote:
+//! (1) a fake acceptor completes a 2av quorum for `v` at `c` together with
+//! fewer than a quorum of safe acceptors, a safe acceptor votes `v`, then
+//! the fake hides its proposal in later 1b messages: no quorum ever shows
+//! `v` proposed at `c`, and the vote rules out every other value (seen on
+//! `classic.toml`); (2) with no fault at all, a ballot run for learners
+//! `alice` and `bob` is cut short (timeout, partition) after `alice`'s 2av
+//! quorum formed but before `bob`'s did: `alice`'s votes at `c` are
+//! connected to `bob`, and `bob` has no quorum of proposals at `c`, so `bob`
+//! can never decide that slot (seen on `overlap.toml`, `mixed.toml`,
+//! `two-orgs.toml`). The summary counts such slots ("not judged ... of
+//! those stalled"); the pacemaker's `stuck_after` keeps them from blocking
+//! the window.
 
 pub mod byz;
 pub mod net;

@@ -1118,7 +1118,7 @@ impl<'a> World<'a> {
                 self.stats.unchecked_slots += 1;
                 let undecided = self.lrn.iter().any(|n| {
                     self.oracle.live[n.lr.index()]
-                        && !n.l.as_ref().is_some_and(|l| l.decided(slot).is_some())
+                        && n.l.as_ref().is_none_or(|l| l.decided(slot).is_none())
                 });
                 if undecided {
                     self.stats.stalled_unchecked += 1;

@@ -232,6 +232,9 @@ impl Driver {
                 self.deliver(&msg);
             }
             Event::Certs { msgs } => {
+                self.metrics
+                    .certificates_received
+                    .fetch_add(msgs.len() as u64, Ordering::Relaxed);
                 for (msg, raw) in msgs {
                     self.note_2b(&msg, raw);
                     self.deliver(&msg);
@@ -473,7 +476,7 @@ impl Driver {
 
     fn send_to(&self, peer: NodeIdx, f: Bytes) {
         if let Some(Some(q)) = self.peers.get(peer.index()) {
-            if q.try_send(f).is_err() {
+            if q.try_send((Instant::now(), f)).is_err() {
                 self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -531,13 +534,14 @@ impl Driver {
             }
             _ => None,
         };
+        let now = Instant::now();
         for (i, q) in self.peers.iter().enumerate() {
             let Some(q) = q else { continue };
             let frame = match &lie {
                 Some(l) if i % 2 == 1 => l.clone(),
                 _ => f.clone(),
             };
-            if q.try_send(frame).is_err() {
+            if q.try_send((now, frame)).is_err() {
                 self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }

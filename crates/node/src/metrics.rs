@@ -100,6 +100,7 @@ pub struct Metrics {
     pub wal_records: AtomicU64,
     pub wal_bytes: AtomicU64,
     pub send_dropped: AtomicU64,
+    pub send_stale: AtomicU64,
     pub batches: AtomicU64,
     pub commands_submitted: AtomicU64,
     pub commands_committed: AtomicU64,
@@ -107,6 +108,7 @@ pub struct Metrics {
     pub fsync_latency: Histogram,
     pub ballots_started: AtomicU64,
     pub peers_connected: AtomicU64,
+    pub certificates_received: AtomicU64,
 }
 
 fn counter(out: &mut String, name: &str, help: &str, v: &AtomicU64) {
@@ -171,6 +173,18 @@ impl Metrics {
             "hpaxos_send_dropped_total",
             "Frames dropped on a full peer queue",
             &self.send_dropped,
+        );
+        counter(
+            &mut o,
+            "hpaxos_send_stale_total",
+            "Frames dropped because their peer was unreachable for too long",
+            &self.send_stale,
+        );
+        counter(
+            &mut o,
+            "hpaxos_certificate_messages_received_total",
+            "Signed 2b messages received in decision certificates (catch-up)",
+            &self.certificates_received,
         );
         counter(
             &mut o,

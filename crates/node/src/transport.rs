@@ -25,13 +25,22 @@ use hpaxos_core::Message;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+/// A frame waiting for a peer, with when it was queued.
+pub type Outgoing = (Instant, Bytes);
+
 /// Outgoing queues, indexed by node (none for the node itself).
-pub type PeerQueues = Vec<Option<mpsc::Sender<Bytes>>>;
+pub type PeerQueues = Vec<Option<mpsc::Sender<Outgoing>>>;
+
+/// Frames older than this when their peer's connection can take them are
+/// dropped (counted): after an outage the protocol retransmits what
+/// liveness needs (1a/1c, and acceptors re-send their 2av/2b on a repeated
+/// 1c) and learners catch up from decision certificates.
+pub const STALE: Duration = Duration::from_secs(2);
 
 /// Spawns one writer task per peer and returns their queues.
 pub fn spawn_peers(cfg: &ClusterConfig, me: NodeIdx, metrics: Arc<Metrics>) -> PeerQueues {
@@ -48,7 +57,12 @@ pub fn spawn_peers(cfg: &ClusterConfig, me: NodeIdx, metrics: Arc<Metrics>) -> P
         .collect()
 }
 
-async fn outbound(addr: SocketAddr, name: String, mut rx: mpsc::Receiver<Bytes>, m: Arc<Metrics>) {
+async fn outbound(
+    addr: SocketAddr,
+    name: String,
+    mut rx: mpsc::Receiver<Outgoing>,
+    m: Arc<Metrics>,
+) {
     let mut backoff = Duration::from_millis(20);
     loop {
         let stream = match TcpStream::connect(addr).await {
@@ -70,12 +84,12 @@ async fn outbound(addr: SocketAddr, name: String, mut rx: mpsc::Receiver<Bytes>,
         // Some(()) when the queue closed (shutdown), None on a write error.
         let ok: Option<()> = async {
             loop {
-                let Some(f) = rx.recv().await else {
+                let Some((at, f)) = rx.recv().await else {
                     return Some(());
                 };
-                w.write_all(&f).await.ok()?;
-                while let Ok(f) = rx.try_recv() {
-                    w.write_all(&f).await.ok()?;
+                write_fresh(&mut w, at, &f, &m).await?;
+                while let Ok((at, f)) = rx.try_recv() {
+                    write_fresh(&mut w, at, &f, &m).await?;
                 }
                 w.flush().await.ok()?;
             }
@@ -87,6 +101,19 @@ async fn outbound(addr: SocketAddr, name: String, mut rx: mpsc::Receiver<Bytes>,
         }
         tracing::debug!(peer = %name, "connection lost; reconnecting");
     }
+}
+
+async fn write_fresh(
+    w: &mut BufWriter<TcpStream>,
+    at: Instant,
+    f: &[u8],
+    m: &Metrics,
+) -> Option<()> {
+    if at.elapsed() > STALE {
+        m.send_stale.fetch_add(1, Ordering::Relaxed);
+        return Some(());
+    }
+    w.write_all(f).await.ok()
 }
 
 /// Accepts peer connections forever.

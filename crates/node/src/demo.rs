@@ -68,6 +68,8 @@ pub struct DemoReport {
     /// Do alice and bob (entangled while all acceptors are safe) agree?
     pub all_agree: bool,
     pub fsyncs: u64,
+    /// Durable records written (group commit puts many in one fsync).
+    pub wal_records: u64,
     pub messages_sent: u64,
     pub rejected: u64,
     /// Ballots started by the proposers (one per slot when uncontended).
@@ -285,7 +287,8 @@ async fn demo_inner(
         .first()
         .is_some_and(|f| replicas.iter().all(|r| r.log_hash == f.log_hash));
     // Totals from the metrics.
-    let (mut fsyncs, mut sent, mut rejected, mut ballots) = (0u64, 0u64, 0u64, 0u64);
+    let (mut fsyncs, mut sent, mut rejected, mut ballots, mut records) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
     for n in &names {
         let Some(addr) = cluster.http(n) else {
             continue;
@@ -301,6 +304,8 @@ async fn demo_inner(
                 };
                 if line.starts_with("hpaxos_fsyncs_total ") {
                     fsyncs += v();
+                } else if line.starts_with("hpaxos_wal_records_total ") {
+                    records += v();
                 } else if line.starts_with("hpaxos_messages_sent_total{") {
                     sent += v();
                 } else if line.starts_with("hpaxos_rejected_total{") {
@@ -326,6 +331,7 @@ async fn demo_inner(
         learners_agree,
         all_agree,
         fsyncs,
+        wal_records: records,
         messages_sent: sent,
         rejected,
         ballots,
@@ -381,8 +387,8 @@ fn print_report(r: &DemoReport) {
         if r.all_agree { "the same" } else { "DIFFERENT" }
     );
     println!(
-        "  cluster totals: {} ballots started, {} fsyncs (group commit), {} messages signed and sent, {} rejected",
-        r.ballots, r.fsyncs, r.messages_sent, r.rejected
+        "  cluster totals: {} ballots started, {} durable records in {} fsyncs (group commit), {} messages signed and sent, {} rejected",
+        r.ballots, r.wal_records, r.fsyncs, r.messages_sent, r.rejected
     );
     println!("cluster stopped.");
 }

@@ -54,7 +54,16 @@
 //! driver makes every record of an iteration durable with one fsync before
 //! any message of that iteration leaves (group commit). Restart replays it
 //! into `AcceptorDurable::apply`, `Acceptor::restore` and
-//! `Learner::restore`. Slots are not yet garbage-collected (the log grows).
+//! `Learner::restore`.
+//!
+//! ## Not done yet
+//!
+//! - Slot garbage collection (`Acceptor::compact`, `Learner::compact`) is
+//!   not driven: the log and the in-memory state grow with the run.
+//! - Acceptors do not catch up from certificates (learners do); a restarted
+//!   acceptor resumes from its own log, which is all safety needs.
+//! - Phase 1 is run per slot; no "phase 1 for all future slots" batch.
+//! - Frames are signed, not encrypted (no TLS); membership is static.
 
 pub mod client;
 pub mod cluster;

@@ -28,7 +28,7 @@ use hpaxos_core::{
     Acceptor, AcceptorOptions, Effects, Learner, LearnerId, Message, Proposer, Value,
 };
 use std::collections::BTreeSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// What an actor is.
@@ -44,28 +44,40 @@ pub enum Role {
     },
 }
 
-/// One actor's state plus what was delivered to it, with a cached hash.
+/// One actor's state plus what was delivered to it, with cached hashes.
 #[derive(Clone, Debug)]
 pub struct Node {
     pub role: Role,
     pub delivered: Bits,
+    role_hash: u64,
     hash: u64,
+}
+
+/// A fast hasher with fixed keys (hashes only need to agree within a run).
+fn hasher() -> ahash::AHasher {
+    ahash::RandomState::with_seeds(0x6870, 0x6178, 0x6f73, 0x2e31).build_hasher()
 }
 
 impl Node {
     fn new(role: Role, delivered: Bits) -> Node {
-        let mut h = std::hash::DefaultHasher::new();
-        role.hash(&mut h);
+        let role_hash = Node::role_hash(&role);
+        Node::with_role_hash(role, role_hash, delivered)
+    }
+
+    fn with_role_hash(role: Role, role_hash: u64, delivered: Bits) -> Node {
+        let mut h = hasher();
+        role_hash.hash(&mut h);
         delivered.hash(&mut h);
         Node {
             hash: h.finish(),
+            role_hash,
             role,
             delivered,
         }
     }
 
     fn role_hash(role: &Role) -> u64 {
-        let mut h = std::hash::DefaultHasher::new();
+        let mut h = hasher();
         role.hash(&mut h);
         h.finish()
     }
@@ -184,10 +196,6 @@ impl CheckModel {
         }
     }
 
-    fn msg(&self, id: MsgId) -> Option<Arc<Message>> {
-        self.interner.get(id)
-    }
-
     /// Adds `msgs` to `sent`; returns the ones that are new.
     fn send_all<'m>(&self, sent: &mut Bits, msgs: &'m [Message]) -> Vec<&'m Message> {
         let mut fresh = Vec::new();
@@ -278,7 +286,8 @@ impl CheckModel {
         let mut sent = (*s.sent).clone();
         let sends = std::mem::take(&mut fx.send);
         let fresh = self.send_all(&mut sent, &sends);
-        let changed = Node::role_hash(&role) != Node::role_hash(&node.role) || role != node.role;
+        let role_hash = Node::role_hash(&role);
+        let changed = role_hash != node.role_hash || role != node.role;
         if !changed && fresh.is_empty() {
             return None;
         }
@@ -287,7 +296,7 @@ impl CheckModel {
         if let Some(id) = delivered {
             d.insert(id);
         }
-        next.nodes[to] = Arc::new(Node::new(role, d));
+        next.nodes[to] = Arc::new(Node::with_role_hash(role, role_hash, d));
         self.learn(&mut next.nodes, &fresh, &mut fx);
         next.sent = Arc::new(sent);
         if let Some(m) = &s.monitor {
@@ -385,14 +394,14 @@ impl stateright::Model for CheckModel {
     fn next_state(&self, s: &SysState, action: Action) -> Option<SysState> {
         match action {
             Action::Deliver { to, msg } => {
-                let m = self.msg(msg)?;
+                let e = self.interner.entry(msg)?;
                 if s.nodes.get(to)?.delivered.contains(msg) {
                     return None;
                 }
                 self.step(s, to, Some(msg), |role, fx| match role {
-                    Role::Acceptor(a) => a.handle(&m, fx),
-                    Role::Learner(l) => l.handle(&m, fx),
-                    Role::Proposer { p, .. } => p.handle(&m, fx),
+                    Role::Acceptor(a) => a.handle(&e.msg, fx),
+                    Role::Learner(l) => l.handle(&e.msg, fx),
+                    Role::Proposer { p, .. } => p.handle(&e.msg, fx),
                 })
             }
             Action::Drop { to, msg } => {
@@ -403,7 +412,8 @@ impl stateright::Model for CheckModel {
                 let mut d = node.delivered.clone();
                 d.insert(msg);
                 let mut next = s.clone();
-                next.nodes[to] = Arc::new(Node::new(node.role.clone(), d));
+                next.nodes[to] =
+                    Arc::new(Node::with_role_hash(node.role.clone(), node.role_hash, d));
                 Some(next)
             }
             Action::NextBallot { node } => {

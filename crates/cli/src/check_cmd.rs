@@ -50,9 +50,10 @@ pub struct CheckArgs {
     /// Run even if the learner graph is invalid (to see what goes wrong).
     #[arg(long)]
     pub allow_invalid: bool,
-    /// Stop after about this many generated states (the run is then incomplete).
-    #[arg(long)]
-    pub max_states: Option<usize>,
+    /// Stop after about this many generated states (the run is then
+    /// incomplete). A memory guard: a distinct state takes up to ~10 KB.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub max_states: usize,
     /// Do not explore beyond this depth (the run is then incomplete).
     #[arg(long)]
     pub max_depth: Option<usize>,
@@ -132,7 +133,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
         .collect();
     let limits = Limits {
         threads: a.threads.unwrap_or(Limits::default().threads),
-        max_states: a.max_states,
+        max_states: Some(a.max_states).filter(|n| *n > 0),
         max_depth: a.max_depth,
         timeout: a.timeout.map(Duration::from_secs),
     };

@@ -21,17 +21,25 @@ use std::time::Instant;
 
 /// The model's restriction of `Next` (a state predicate on successors,
 /// `MCConstraint` in the TLA+ model).
-#[derive(Clone, Debug, Default)]
-pub struct Constraint {
+#[derive(Clone, Debug)]
+pub struct Constraint<V> {
     /// `Cardinality(msgs) =< n`.
     pub max_msgs: Option<usize>,
     /// `\A a \in FakeAcceptor : received[a] = {}` (the fake acceptors'
     /// `received` is a ghost no action or invariant reads).
     pub no_fake_receive: bool,
+    /// `\A a \in Acceptor : \A m \in received[a] : m.type \in RecvKinds`
+    /// (acceptors' guards read only 1b and 2av from `received`; 1a and 1c
+    /// are read from `msgs`, 2b never): `None` for no restriction.
+    pub recv_kinds: Option<Vec<&'static str>>,
+    /// `\A m \in msgs : m.type \in {"1a", "1c"} => m \in ProposerDomain`:
+    /// the proposers' messages are a stated set (`None`: unrestricted).
+    pub proposer_domain: Option<Vec<Msg<V>>>,
 }
 
-impl Constraint {
-    pub fn holds<V>(&self, inst: &crate::Instance<V>, s: &State<V>) -> bool {
+impl<V: Val> Constraint<V> {
+    pub fn holds(&self, model: &Model<V>, s: &State<V>) -> bool {
+        let inst = &model.inst;
         if let Some(n) = self.max_msgs {
             if s.msgs.len() > n {
                 return false;
@@ -39,6 +47,23 @@ impl Constraint {
         }
         if self.no_fake_receive && inst.fake.iter().any(|a| !s.received[a.index()].is_empty()) {
             return false;
+        }
+        if let Some(kinds) = &self.recv_kinds {
+            for r in &s.received {
+                for id in r.iter() {
+                    if !kinds.contains(&model.msg(MsgId(id)).type_name()) {
+                        return false;
+                    }
+                }
+            }
+        }
+        if let Some(dom) = &self.proposer_domain {
+            if model
+                .msgs_of(&s.msgs)
+                .any(|m| matches!(m, Msg::M1a { .. } | Msg::M1c { .. }) && !dom.contains(m))
+            {
+                return false;
+            }
         }
         true
     }
@@ -248,7 +273,7 @@ impl Summary {
 /// Breadth-first explorer of a finite instance.
 pub struct Explorer<V> {
     pub model: Model<V>,
-    pub constraint: Constraint,
+    pub constraint: Constraint<V>,
     /// Invariants checked on every distinct state (names of
     /// `FULL_SAFETY_INVARIANT` conjuncts).
     pub invariants: Vec<&'static str>,
@@ -260,7 +285,7 @@ pub struct Explorer<V> {
 }
 
 impl<V: Val> Explorer<V> {
-    pub fn new(mut model: Model<V>, constraint: Constraint) -> Explorer<V> {
+    pub fn new(mut model: Model<V>, constraint: Constraint<V>) -> Explorer<V> {
         let domain: Vec<Msg<V>> = model
             .inst
             .finite
@@ -303,7 +328,7 @@ impl<V: Val> Explorer<V> {
         let mut depth = 0u64;
         let mut violation = None;
         let mut truncated = false;
-        if self.constraint.holds(&self.model.inst, &init) {
+        if self.constraint.holds(&self.model, &init) {
             seen.insert(Fingerprinter::of(&init));
             queue.push_back((init, 1));
         }
@@ -332,7 +357,7 @@ impl<V: Val> Explorer<V> {
                 }
                 let mut t = s.clone();
                 self.model.effect(&mut t, act);
-                if !self.constraint.holds(&self.model.inst, &t) {
+                if !self.constraint.holds(&self.model, &t) {
                     continue;
                 }
                 generated += 1;

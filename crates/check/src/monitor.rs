@@ -56,10 +56,33 @@ impl RefinementMonitor {
 }
 
 impl Monitor for RefinementMonitor {
+    /// Canonical: message sets are hashed by content (the reference model
+    /// numbers messages in the order one path met them, so the ids of equal
+    /// sets differ between paths).
     fn fingerprint(&self) -> u64 {
         let mut h = std::hash::DefaultHasher::new();
-        self.r.state(SLOT).hash(&mut h);
         self.error.hash(&mut h);
+        let (Some(s), Some(model)) = (self.r.state(SLOT), self.r.model(SLOT)) else {
+            return h.finish();
+        };
+        let set = |ids: &hpaxos_spec::sets::IdSet| -> u64 {
+            ids.iter()
+                .map(|id| {
+                    let mut e = std::hash::DefaultHasher::new();
+                    model.msg(hpaxos_spec::msg::MsgId(id)).hash(&mut e);
+                    e.finish()
+                })
+                .fold(0u64, u64::wrapping_add)
+        };
+        set(&s.msgs).hash(&mut h);
+        for r in s.received.iter().chain(s.received_by_learner.iter()) {
+            set(r).hash(&mut h);
+        }
+        s.max_bal.hash(&mut h);
+        s.votes_sent.hash(&mut h);
+        s.two_av_sent.hash(&mut h);
+        s.connected.hash(&mut h);
+        s.decision.hash(&mut h);
         h.finish()
     }
 

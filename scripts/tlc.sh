@@ -56,7 +56,7 @@ trap 'rm -rf "$work"' EXIT
 cp spec/*.tla "$work"/
 cp "$CFG" "$work/model.cfg"
 
-start=$(date +%s)
+start=$(date +%s.%N)
 rc=0
 if [ -t 2 ]; then
     # On a terminal: TLC's progress lines on stderr as they come.
@@ -68,7 +68,7 @@ else
     (cd "$work" && java -XX:+UseParallelGC -cp "$JAR" tlc2.TLC -workers "${TLC_WORKERS:-2}" \
         -deadlock -cleanup -metadir "$work/meta" -config model.cfg MCHPaxos.tla) >"$work/out" 2>&1 || rc=$?
 fi
-secs=$(( $(date +%s) - start ))
+secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
 distinct=$(sed -n 's/^[0-9,]* states generated, \([0-9,]*\) distinct states found.*/\1/p' "$work/out" | tail -1 | tr -d ,)
 fail() {
@@ -83,5 +83,5 @@ if grep -q -E '^Error:|is violated|Assumption .* is false' "$work/out"; then fai
 if [ "$EXPECTED" != "-" ] && [ "$distinct" != "$EXPECTED" ]; then
     fail "$distinct distinct states, pinned $EXPECTED (the count the Rust reference model reaches)"
 fi
-rate=$(( distinct / (secs > 0 ? secs : 1) ))
-printf 'TLC  %-26s %9s distinct states  %4ss  %6s states/s  no violation\n' "$CFG" "$distinct" "$secs" "$rate"
+rate=$(awk -v d="$distinct" -v s="$secs" 'BEGIN { printf "%.0f", d / (s > 0 ? s : 1) }')
+printf 'TLC  %-26s %9s distinct states  %6ss  %7s states/s  no violation\n' "$CFG" "$distinct" "$secs" "$rate"

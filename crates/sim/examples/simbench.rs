@@ -15,11 +15,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(t) => t,
         Err(_) => hpaxos_core::Trust::unchecked(cfg.graph.clone())?,
     };
-    let sim = Sim::new(trust.clone(), SimParams::default());
+    // SIM_REFINE=1: refinement check and spec invariants on every seed
+    // (every 64 actions and at the end); SIM_START: first seed.
+    let refine = std::env::var("SIM_REFINE").is_ok_and(|v| v == "1");
+    let start: u64 = std::env::var("SIM_START")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut params = SimParams::default();
+    // SIM_UNSAFE=1: the deliberately broken send-before-persist driver.
+    params.unsafe_send_before_persist = std::env::var("SIM_UNSAFE").is_ok_and(|v| v == "1");
+    if refine {
+        params.refine = hpaxos_sim::RefineChoice::On;
+    }
+    let mut sim = Sim::new(trust.clone(), params);
+    if refine {
+        sim.refiner = Some(hpaxos_sim::refine::spec_refiner(64));
+    }
     let mut sum = Summary::default();
     let t = Instant::now();
-    for seed in 0..seeds {
-        sum.add(&sim.run_seed(seed)?);
+    for seed in start..start + seeds {
+        let r = sim.run_seed(seed)?;
+        if let Some(f) = &r.failure {
+            println!("{f}");
+        }
+        sum.add(&r);
     }
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds().unwrap_or(secs);

@@ -65,6 +65,10 @@ pub struct SimParams {
     pub trace_ring: usize,
     /// Stop a run at its first violation.
     pub stop_at_first: bool,
+    /// A deliberately broken driver, for the teeth tests only: acceptors
+    /// send a step's messages *before* its records are durable, so a crash
+    /// inside the fsync window forgets votes that others already saw.
+    pub unsafe_send_before_persist: bool,
 }
 
 impl Default for SimParams {
@@ -86,6 +90,7 @@ impl Default for SimParams {
             liveness: true,
             trace_ring: 48,
             stop_at_first: true,
+            unsafe_send_before_persist: false,
         }
     }
 }

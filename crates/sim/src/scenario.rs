@@ -136,6 +136,10 @@ pub struct Scenario {
     pub replays_per_ms: f64,
     pub partitions: Vec<Partition>,
     pub crashes: Vec<Crash>,
+    /// Before GST: probability that a safe acceptor crashes right after
+    /// sending a 2b (the worst moment for a driver that sends before its
+    /// vote is durable); at most three such crashes per run.
+    pub crash_after_vote: f64,
     pub attack: Attack,
     /// `side[node]`: which side a Byzantine split shows this node.
     pub side: Vec<bool>,
@@ -268,6 +272,11 @@ impl Scenario {
                 }
             }
         }
+        let crash_after_vote = if p.crashes && rng.chance(0.4) {
+            0.01 + rng.unit() * 0.04
+        } else {
+            0.0
+        };
         let attack = if p.attacks && !fake.is_empty() {
             if rng.chance(0.35) {
                 // Split brain: the fakes tell each side its own story on
@@ -334,6 +343,7 @@ impl Scenario {
             replays_per_ms,
             partitions,
             crashes,
+            crash_after_vote,
             attack,
             side,
             refine,

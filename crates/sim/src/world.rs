@@ -116,6 +116,7 @@ pub struct World<'a> {
     pub(crate) fakes: Vec<u16>,
     pub(crate) learner_nodes: Vec<Vec<u16>>,
     pub(crate) max_slot: Slot,
+    vote_crashes: u32,
     stopped: bool,
 }
 
@@ -233,6 +234,7 @@ impl<'a> World<'a> {
             fakes,
             learner_nodes,
             max_slot: Slot(0),
+            vote_crashes: 0,
             stopped: false,
             sc,
         })
@@ -530,6 +532,22 @@ impl<'a> World<'a> {
     /// Sends a packet from `from` to its routed recipients.
     pub(crate) fn broadcast(&mut self, from: u16, pkt: Packet, cause: u32) -> u32 {
         let to_fakes_2b = matches!(pkt, Packet::Proto(Message::M2b(_)));
+        if to_fakes_2b
+            && !self.stable
+            && from < self.lay.acceptors
+            && self.vote_crashes < 3
+            && self.sc.crash_after_vote > 0.0
+            && !self.sc.fake.contains(AcceptorId(from))
+            && self.rng.chance(self.sc.crash_after_vote)
+        {
+            // Crash right after the vote leaves (before anything else the
+            // node has pending is durable), restart before GST.
+            self.vote_crashes += 1;
+            let back = (self.now + self.rng.range(1_000, 20_000)).min(self.p.gst);
+            self.q.push(self.now + 1, Ev::Crash { node: from });
+            self.q
+                .push(back.max(self.now + 2), Ev::Restart { node: from });
+        }
         let id = self.store(from, pkt, cause);
         let n = self.route(&self.arena[id as usize].pkt).len();
         for k in 0..n {
@@ -846,6 +864,7 @@ impl<'a> World<'a> {
         sends: Vec<(Packet, Dest, u32)>,
     ) {
         let now = self.now;
+        let unsafe_early = self.p.unsafe_send_before_persist && node < self.lay.acceptors;
         let Some(disk) = self.disk_mut(node) else {
             return;
         };
@@ -861,6 +880,11 @@ impl<'a> World<'a> {
         }
         let done = now + disk.fsync;
         let gen = disk.gen;
+        let (sends, early) = if unsafe_early {
+            (Vec::new(), sends)
+        } else {
+            (sends, Vec::new())
+        };
         disk.pending.push_back(Pending {
             done,
             records,
@@ -870,6 +894,9 @@ impl<'a> World<'a> {
         });
         self.stats.fsyncs_delayed += 1;
         self.q.push(done, Ev::Flush { node, gen });
+        for (pkt, dest, c) in early {
+            self.dispatch(node, pkt, dest, c);
+        }
     }
 
     fn flush(&mut self, node: u16, gen: u32) {

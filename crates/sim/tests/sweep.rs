@@ -67,13 +67,13 @@ fn run(name: &str, trust: hpaxos_core::Trust, start: u64, n: u64, refine_pct: u8
 }
 
 #[test]
-fn classic_1500_seeds() {
-    run("examples/classic.toml", example("classic.toml"), 0, 1500, 3);
+fn classic_2000_seeds() {
+    run("examples/classic.toml", example("classic.toml"), 0, 2000, 3);
 }
 
 #[test]
-fn mixed_250_seeds() {
-    run("examples/mixed.toml", example("mixed.toml"), 0, 250, 2);
+fn mixed_150_seeds() {
+    run("examples/mixed.toml", example("mixed.toml"), 0, 150, 2);
 }
 
 #[test]

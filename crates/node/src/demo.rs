@@ -166,6 +166,9 @@ async fn demo_inner(
         .filter(|n| cluster.plan(n).is_some_and(|p| p.proposer))
         .filter_map(|n| cluster.http(n))
         .collect();
+    if proposers.is_empty() {
+        return Err(DemoError("the demo cluster has no proposer".into()));
+    }
     // Workload.
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));

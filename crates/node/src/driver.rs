@@ -629,7 +629,7 @@ impl Driver {
 
     /// A JSON summary of this node (the `/v1/status` body).
     pub fn status(&self) -> serde_json::Value {
-        let spec = &self.cfg.nodes[self.me.index()];
+        let name = self.cfg.nodes.get(self.me.index()).map(|n| n.name.as_str());
         let learners: Vec<serde_json::Value> = self
             .learners
             .iter()
@@ -661,7 +661,7 @@ impl Driver {
             })
         });
         serde_json::json!({
-            "node": spec.name,
+            "node": name,
             "acceptor": self.acceptor.as_ref().map(|a| self.cfg.trust.acceptor_name(a.id()).to_string()),
             "learners": learners,
             "proposer": proposer,

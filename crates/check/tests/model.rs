@@ -155,3 +155,32 @@ fn every_step_of_the_core_refines_the_spec_and_adds_no_state() {
         r.states, plain.states
     );
 }
+
+/// Two safe acceptors, each quorum a1 plus a2 or the fake a3, one ballot:
+/// complete, safe, decided, and every step refines the spec.
+#[test]
+fn two_safe_acceptors_with_a_fake_refine_the_spec() {
+    let monitor: std::sync::Arc<dyn hpaxos_check::monitor::MonitorFactory> =
+        std::sync::Arc::new(hpaxos_check::monitor::RefinementCheck);
+    let inst = Instance::new(
+        support::two_safe(),
+        Options {
+            ballots: 1,
+            fake: support::set(&[2]),
+            fake_1b: Fake1b::Empty,
+            ..Options::default()
+        },
+    )
+    .expect("instance");
+    let r = run::check(
+        CheckModel::new(inst, Some(monitor)),
+        &Limits::default(),
+        &mut |_| {},
+    );
+    assert!(
+        r.complete && r.violations.is_empty() && r.decided,
+        "{:?}",
+        r.violations
+    );
+    assert!(r.states > 5000, "{}", r.states);
+}

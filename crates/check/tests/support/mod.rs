@@ -145,3 +145,27 @@ pub fn tiny_invalid() -> Trust {
     })
     .expect("shape is fine")
 }
+
+/// Two safe acceptors and a fake: alice's quorums are a1 plus a2 or a3;
+/// alice agrees with herself while a1 is safe (run with a3 fake).
+pub fn two_safe() -> Trust {
+    let q = Family::all(vec![
+        Family::acceptor(AcceptorId(0)),
+        Family::any(vec![
+            Family::acceptor(AcceptorId(1)),
+            Family::acceptor(AcceptorId(2)),
+        ]),
+    ]);
+    graph::validate(LearnerGraph {
+        acceptors: names(3),
+        learners: vec![LearnerSpec {
+            name: "alice".into(),
+            quorums: q,
+        }],
+        edges: vec![SafetyEdge {
+            learners: (LearnerId(0), LearnerId(0)),
+            safe: Family::acceptor(AcceptorId(0)),
+        }],
+    })
+    .expect("two-safe configuration is valid")
+}

@@ -230,8 +230,10 @@ fn print_human(
         r.states,
         if r.complete {
             "complete"
+        } else if r.violations.is_empty() {
+            "INCOMPLETE: a limit was hit"
         } else {
-            "INCOMPLETE: a limit was hit or the run stopped at a violation"
+            "stopped at the first violation"
         },
         r.max_depth,
         r.messages

@@ -32,9 +32,12 @@ const SUBMIT_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct ApiState {
     pub events: mpsc::Sender<Event>,
     pub metrics: Arc<Metrics>,
+    /// Largest request body (a command must fit well inside a frame).
+    pub max_body: usize,
 }
 
 pub fn router(st: ApiState) -> Router {
+    let limit = axum::extract::DefaultBodyLimit::max(st.max_body.max(1024));
     Router::new()
         .route("/v1/commands", post(submit))
         .route("/v1/kv/:learner/:key", get(read_key))
@@ -42,6 +45,7 @@ pub fn router(st: ApiState) -> Router {
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
+        .layer(limit)
         .with_state(st)
 }
 

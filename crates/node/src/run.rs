@@ -211,6 +211,9 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         pc.window = o.window;
         pc.max_batch = o.batch_max;
         pc.batch_delay = 1;
+        // A 1b may carry several values (votes and proposals of every
+        // learner): keep each well below the frame limit.
+        pc.max_batch_bytes = cfg.max_frame / 8;
         pc.adopt_timeout = 2 * o.timeout_ms;
         let mut pm =
             Pacemaker::new(pc).map_err(|e| NodeError::Runtime(format!("proposer: {e}")))?;
@@ -272,6 +275,7 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
             let app = router(ApiState {
                 events: tx.clone(),
                 metrics: metrics.clone(),
+                max_body: cfg.max_frame / 8,
             });
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(l, app).await {

@@ -50,6 +50,14 @@ async fn four_acceptors_decide_and_serve_reads() {
         .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json().unwrap()["results"]["alice"], "v3");
+    // A large value is replicated; one too large for a frame is refused.
+    let big = "x".repeat(100_000);
+    assert!(put(n1, "big", &big).await.is_some());
+    let huge = serde_json::json!({"op": "put", "key": "huge", "value": "y".repeat(1 << 20)});
+    let r = hpaxos_node::client::request(n1, "POST", "/v1/commands", Some(&huge), T)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 413);
     let st = get_json(n1, "/v1/status").await.unwrap();
     assert_eq!(st["learners"][0]["name"], "alice");
     let m = hpaxos_node::client::request(n1, "GET", "/metrics", None, T)

@@ -91,13 +91,17 @@ pub fn check(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
         builder = builder.timeout(t);
     }
     let checker = builder.spawn_bfs();
+    let mut last = Instant::now();
     while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(200));
-        progress(Progress {
-            states: checker.unique_state_count(),
-            depth: checker.max_depth(),
-            elapsed: start.elapsed(),
-        });
+        std::thread::sleep(Duration::from_millis(10));
+        if last.elapsed() >= Duration::from_millis(200) {
+            last = Instant::now();
+            progress(Progress {
+                states: checker.unique_state_count(),
+                depth: checker.max_depth(),
+                elapsed: start.elapsed(),
+            });
+        }
     }
     let checker = checker.join();
     let elapsed = start.elapsed();

@@ -49,7 +49,7 @@ impl<V: Val> Constraint<V> {
             return false;
         }
         if let Some(kinds) = &self.recv_kinds {
-            for r in &s.received {
+            for r in s.received.iter() {
                 for id in r.iter() {
                     if !kinds.contains(&model.msg(MsgId(id)).type_name()) {
                         return false;
@@ -352,7 +352,7 @@ impl<V: Val> Explorer<V> {
                 0
             };
             for act in &acts {
-                if self.model.check(&s, act).is_err() {
+                if !self.model.enabled(&s, act) {
                     continue;
                 }
                 let mut t = s.clone();

@@ -18,6 +18,7 @@ use crate::sets::SortedSet;
 use crate::state::State;
 use hpaxos_core::{AccSet, AcceptorId, Ballot, LearnerId};
 use std::fmt;
+use std::sync::Arc;
 
 /// One action of `Next`, with every existentially chosen argument.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -315,53 +316,65 @@ impl<V: Val> Model<V> {
     /// Checks the guard of `act` on `s` (including the typing of its
     /// arguments: the ranges of the existential quantifiers of `Next`).
     pub fn check(&self, s: &State<V>, act: &Action<V>) -> Result<(), GuardError> {
+        self.guard(s, act, true)
+    }
+
+    /// Whether the guard of `act` holds (no explanation built: the
+    /// explorer's fast path).
+    pub fn enabled(&self, s: &State<V>, act: &Action<V>) -> bool {
+        self.guard(s, act, false).is_ok()
+    }
+
+    fn guard(&self, s: &State<V>, act: &Action<V>, explain: bool) -> Result<(), GuardError> {
         let i = &self.inst;
-        let fail = |conjunct: &'static str, detail: String| {
+        let fail = |conjunct: &'static str, detail: &dyn Fn() -> String| {
             Err(GuardError {
-                action: format!("{act:?}"),
+                action: if explain {
+                    format!("{act:?}")
+                } else {
+                    String::new()
+                },
                 conjunct,
-                detail,
+                detail: if explain { detail() } else { String::new() },
             })
         };
         let learner = |l: LearnerId| -> Result<(), GuardError> {
             if i.is_learner(l) {
                 Ok(())
             } else {
-                fail("lrn \\in Learner", format!("{l} is not a learner"))
+                fail("lrn \\in Learner", &|| format!("{l} is not a learner"))
             }
         };
         let ballot = |b: Ballot| -> Result<(), GuardError> {
             if i.is_ballot(b) {
                 Ok(())
             } else {
-                fail("bal \\in Ballot", format!("{b} is not in Ballot"))
+                fail("bal \\in Ballot", &|| format!("{b} is not in Ballot"))
             }
         };
         let value = |v: &V| -> Result<(), GuardError> {
             if i.is_value(v) {
                 Ok(())
             } else {
-                fail("val \\in Value", format!("{v:?} is not in Value"))
+                fail("val \\in Value", &|| format!("{v:?} is not in Value"))
             }
         };
         let safe = |a: AcceptorId| -> Result<(), GuardError> {
             if i.safe.contains(a) && i.is_acceptor(a) {
                 Ok(())
             } else {
-                fail(
-                    "acc \\in SafeAcceptor",
-                    format!("{a} is not a safe acceptor"),
-                )
+                fail("acc \\in SafeAcceptor", &|| {
+                    format!("{a} is not a safe acceptor")
+                })
             }
         };
         let in_msgs = |m: MsgId| -> Result<(), GuardError> {
             if s.msgs.contains(m.0) {
                 Ok(())
             } else {
-                fail(
-                    "m \\in msgs",
-                    format!("{:?} was never sent", self.table.get(m)),
-                )
+                fail("m \\in msgs", &|| {
+                    format!("{:?} was never sent", self.table.get(m))
+                })
             }
         };
         match act {
@@ -380,10 +393,12 @@ impl<V: Val> Model<V> {
                 safe(*a)?;
                 let mb = s.max_bal(*l, *a);
                 if !(mb <= *b) {
-                    return fail("maxBal[l, a] =< b", format!("maxBal[{l}, {a}] = {mb}"));
+                    return fail("maxBal[l, a] =< b", &|| format!("maxBal[{l}, {a}] = {mb}"));
                 }
                 if !self.initialized_ballot(s, *l, *b) {
-                    return fail("InitializedBallot(l, b)", "no 1a for (l, b) in msgs".into());
+                    return fail("InitializedBallot(l, b)", &|| {
+                        "no 1a for (l, b) in msgs".into()
+                    });
                 }
                 Ok(())
             }
@@ -394,30 +409,32 @@ impl<V: Val> Model<V> {
                 value(v)?;
                 let mb = s.max_bal(*l, *a);
                 if !(mb <= *b) {
-                    return fail("maxBal[l, a] =< b", format!("maxBal[{l}, {a}] = {mb}"));
+                    return fail("maxBal[l, a] =< b", &|| format!("maxBal[{l}, {a}] = {mb}"));
                 }
                 if !self.initialized_ballot(s, *l, *b) {
-                    return fail("InitializedBallot(l, b)", "no 1a for (l, b) in msgs".into());
+                    return fail("InitializedBallot(l, b)", &|| {
+                        "no 1a for (l, b) in msgs".into()
+                    });
                 }
                 if !self.announced_value(s, *l, *b, v) {
-                    return fail("AnnouncedValue(l, b, v)", "no 1c for (b, v) in msgs".into());
+                    return fail("AnnouncedValue(l, b, v)", &|| {
+                        "no 1c for (b, v) in msgs".into()
+                    });
                 }
                 if let Some(p) = s.two_av_sent[a.index()]
                     .iter()
                     .find(|p| p.bal == *b && s.connected(*a, p.lr, *l) && &p.val != v)
                 {
                     return fail(
-                        "\\A P \\in {p \\in 2avSent[a] : p.bal = b /\\ <<p.lr, l>> \\in connected[a]} : P.val = v",
-                        format!("2avSent[{a}] holds {p:?}"),
+"\\A P \\in {p \\in 2avSent[a] : p.bal = b /\\ <<p.lr, l>> \\in connected[a]} : P.val = v", &|| format!("2avSent[{a}] holds {p:?}"),
                     );
                 }
                 if !self.knows_safe_at(s, *l, *a, *b, v) {
-                    return fail(
-                        "KnowsSafeAt(l, a, b, v)",
+                    return fail("KnowsSafeAt(l, a, b, v)", &|| {
                         format!(
                             "received[{a}] holds no quorum of 1b messages for ({l}, {b}) showing {v:?} safe"
-                        ),
-                    );
+                        )
+                    });
                 }
                 Ok(())
             }
@@ -429,10 +446,9 @@ impl<V: Val> Model<V> {
                 for ll in i.learners() {
                     let mb = s.max_bal(ll, *a);
                     if !(mb <= *b) {
-                        return fail(
-                            "\\A L \\in Learner : maxBal[L, a] =< b",
-                            format!("maxBal[{ll}, {a}] = {mb}"),
-                        );
+                        return fail("\\A L \\in Learner : maxBal[L, a] =< b", &|| {
+                            format!("maxBal[{ll}, {a}] = {mb}")
+                        });
                     }
                 }
                 let senders: AccSet = self
@@ -444,15 +460,14 @@ impl<V: Val> Model<V> {
                     .collect();
                 if !i.is_quorum(*l, &senders) {
                     return fail(
-                        "\\E Q \\in ByzQuorum : [lr |-> l, q |-> Q] \\in TrustLive /\\ \\A aa \\in Q : <2av (l, b, v) from aa in received[a]>",
-                        format!("2av senders received: {senders:?}, not a quorum of {l}"),
+"\\E Q \\in ByzQuorum : [lr |-> l, q |-> Q] \\in TrustLive /\\ \\A aa \\in Q : <2av (l, b, v) from aa in received[a]>", &|| format!("2av senders received: {senders:?}, not a quorum of {l}"),
                     );
                 }
                 Ok(())
             }
             Action::Recv { a, m } => {
                 if !i.is_acceptor(*a) {
-                    return fail("acc \\in Acceptor", format!("{a} is not an acceptor"));
+                    return fail("acc \\in Acceptor", &|| format!("{a} is not an acceptor"));
                 }
                 in_msgs(*m)
             }
@@ -464,7 +479,7 @@ impl<V: Val> Model<V> {
                     if i.ent(*l1, *l2) {
                         return fail(
                             "P \\in SUBSET {LL \\in Learner \\X Learner : LL \\notin Ent}",
-                            format!("<<{l1}, {l2}>> is in Ent"),
+                            &|| format!("<<{l1}, {l2}>> is in Ent"),
                         );
                     }
                 }
@@ -472,24 +487,25 @@ impl<V: Val> Model<V> {
             }
             Action::FakeSend { a, m } => {
                 if !(i.fake.contains(*a) && i.is_acceptor(*a)) {
-                    return fail("a \\in FakeAcceptor", format!("{a} is not a fake acceptor"));
+                    return fail("a \\in FakeAcceptor", &|| {
+                        format!("{a} is not a fake acceptor")
+                    });
                 }
                 let rec = self.table.get(*m);
                 if rec.acc() != Some(*a) {
                     return fail(
                         "mm.acc = a /\\ mm.type \\in {\"1b\", \"2av\", \"2b\"}",
-                        format!("{rec:?} is not a 1b/2av/2b of {a}"),
+                        &|| format!("{rec:?} is not a 1b/2av/2b of {a}"),
                     );
                 }
                 if !self.typed_msg(rec) {
-                    return fail("mm \\in Message", format!("{rec:?} is not well typed"));
+                    return fail("mm \\in Message", &|| format!("{rec:?} is not well typed"));
                 }
                 if let Some(f) = &i.finite {
                     if !f.fake_domain.contains(rec) {
-                        return fail(
-                            "mm \\in FakeDomain (the model's stated domain)",
-                            format!("{rec:?}"),
-                        );
+                        return fail("mm \\in FakeDomain (the model's stated domain)", &|| {
+                            format!("{rec:?}")
+                        });
                     }
                 }
                 Ok(())
@@ -499,10 +515,9 @@ impl<V: Val> Model<V> {
                 ballot(*b)?;
                 value(v)?;
                 if !self.chosen_in(s, *l, *b, v) {
-                    return fail(
-                        "v \\in {vv \\in Value : ChosenIn(l, b, vv)}",
-                        format!("receivedByLearner[{l}] holds no quorum of 2b for ({b}, {v:?})"),
-                    );
+                    return fail("v \\in {vv \\in Value : ChosenIn(l, b, vv)}", &|| {
+                        format!("receivedByLearner[{l}] holds no quorum of 2b for ({b}, {v:?})")
+                    });
                 }
                 Ok(())
             }
@@ -513,7 +528,7 @@ impl<V: Val> Model<V> {
                 if !matches!(rec, Msg::M2b { lr, .. } if lr == l) {
                     return fail(
                         "m \\in {mm \\in msgs : mm.type = \"2b\" /\\ mm.lr = l}",
-                        format!("{rec:?} is not a 2b for {l}"),
+                        &|| format!("{rec:?} is not a 2b for {l}"),
                     );
                 }
                 Ok(())
@@ -551,7 +566,7 @@ impl<V: Val> Model<V> {
                     val: v.clone(),
                 });
                 s.msgs.insert(id.0);
-                s.two_av_sent[a.index()].insert(Vote {
+                Arc::make_mut(&mut s.two_av_sent)[a.index()].insert(Vote {
                     lr: *l,
                     bal: *b,
                     val: v.clone(),
@@ -565,14 +580,14 @@ impl<V: Val> Model<V> {
                     val: v.clone(),
                 });
                 s.msgs.insert(id.0);
-                s.votes_sent[a.index()].insert(Vote {
+                Arc::make_mut(&mut s.votes_sent)[a.index()].insert(Vote {
                     lr: *l,
                     bal: *b,
                     val: v.clone(),
                 });
             }
             Action::Recv { a, m } => {
-                s.received[a.index()].insert(m.0);
+                Arc::make_mut(&mut s.received)[a.index()].insert(m.0);
             }
             Action::Disconnect { a, pairs } => {
                 for (l1, l2) in pairs {
@@ -583,10 +598,10 @@ impl<V: Val> Model<V> {
                 s.msgs.insert(m.0);
             }
             Action::LearnerDecide { l, b, v } => {
-                s.decision.insert((*l, *b, v.clone()));
+                Arc::make_mut(&mut s.decision).insert((*l, *b, v.clone()));
             }
             Action::LearnerRecv { l, m } => {
-                s.received_by_learner[l.index()].insert(m.0);
+                Arc::make_mut(&mut s.received_by_learner)[l.index()].insert(m.0);
             }
         }
     }

@@ -7,95 +7,106 @@
 //! plain sets: the model's operations on them are the spec's `\in`, `\cup`,
 //! `\` and set comprehension.
 
-/// A set of dense ids (bitset, canonical form).
+/// A set of dense ids (bitset, canonical form). The first 64 ids live
+/// inline, so cloning a small set allocates nothing.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IdSet(Vec<u64>);
+pub struct IdSet {
+    first: u64,
+    /// Words 1.. (no trailing zero words).
+    rest: Vec<u64>,
+}
 
 impl IdSet {
     pub const fn new() -> IdSet {
-        IdSet(Vec::new())
+        IdSet {
+            first: 0,
+            rest: Vec::new(),
+        }
+    }
+
+    fn nwords(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    fn word(&self, i: usize) -> u64 {
+        if i == 0 {
+            self.first
+        } else {
+            self.rest.get(i - 1).copied().unwrap_or(0)
+        }
     }
 
     pub fn contains(&self, id: u32) -> bool {
-        let (w, b) = (id as usize / 64, id % 64);
-        self.0.get(w).is_some_and(|x| x & (1u64 << b) != 0)
+        self.word(id as usize / 64) & (1u64 << (id % 64)) != 0
     }
 
     /// Adds `id`; returns whether it was new.
     pub fn insert(&mut self, id: u32) -> bool {
-        let (w, b) = (id as usize / 64, id % 64);
-        if self.0.len() <= w {
-            self.0.resize(w + 1, 0);
-        }
-        let fresh = self.0[w] & (1u64 << b) == 0;
-        self.0[w] |= 1u64 << b;
+        let (w, b) = (id as usize / 64, 1u64 << (id % 64));
+        let x = if w == 0 {
+            &mut self.first
+        } else {
+            if self.rest.len() < w {
+                self.rest.resize(w, 0);
+            }
+            &mut self.rest[w - 1] // ok: resized just above
+        };
+        let fresh = *x & b == 0;
+        *x |= b;
         fresh
     }
 
     /// Removes `id`; returns whether it was present.
     pub fn remove(&mut self, id: u32) -> bool {
-        let (w, b) = (id as usize / 64, id % 64);
-        let Some(x) = self.0.get_mut(w) else {
-            return false;
-        };
-        let was = *x & (1u64 << b) != 0;
-        *x &= !(1u64 << b);
-        while self.0.last() == Some(&0) {
-            self.0.pop();
+        let was = self.contains(id);
+        let (w, b) = (id as usize / 64, 1u64 << (id % 64));
+        if w == 0 {
+            self.first &= !b;
+        } else if let Some(x) = self.rest.get_mut(w - 1) {
+            *x &= !b;
+        }
+        while self.rest.last() == Some(&0) {
+            self.rest.pop();
         }
         was
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.first == 0 && self.rest.is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.0.iter().map(|w| w.count_ones() as usize).sum()
+        (0..self.nwords())
+            .map(|i| self.word(i).count_ones() as usize)
+            .sum()
     }
 
     /// `self \subseteq o`.
     pub fn is_subset(&self, o: &IdSet) -> bool {
-        self.0
-            .iter()
-            .enumerate()
-            .all(|(i, w)| w & !o.0.get(i).copied().unwrap_or(0) == 0)
+        (0..self.nwords()).all(|i| self.word(i) & !o.word(i) == 0)
     }
 
     /// Members in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, word)| {
-            let mut bits = *word;
-            std::iter::from_fn(move || {
-                if bits == 0 {
-                    return None;
-                }
-                let t = bits.trailing_zeros();
-                bits &= bits - 1;
-                Some(w as u32 * 64 + t)
-            })
-        })
+        (0..self.nwords()).flat_map(move |w| bits(w, self.word(w)))
     }
 
     /// Members of `self` not in `o`.
     pub fn iter_minus<'a>(&'a self, o: &'a IdSet) -> impl Iterator<Item = u32> + 'a {
-        self.0.iter().enumerate().flat_map(move |(w, word)| {
-            let mut bits = *word & !o.0.get(w).copied().unwrap_or(0);
-            std::iter::from_fn(move || {
-                if bits == 0 {
-                    return None;
-                }
-                let t = bits.trailing_zeros();
-                bits &= bits - 1;
-                Some(w as u32 * 64 + t)
-            })
-        })
+        (0..self.nwords()).flat_map(move |w| bits(w, self.word(w) & !o.word(w)))
     }
+}
 
-    /// Raw words, for fingerprinting.
-    pub fn words(&self) -> &[u64] {
-        &self.0
-    }
+fn bits(w: usize, word: u64) -> impl Iterator<Item = u32> {
+    let mut bits = word;
+    std::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let t = bits.trailing_zeros();
+        bits &= bits - 1;
+        Some(w as u32 * 64 + t)
+    })
 }
 
 impl FromIterator<u32> for IdSet {

@@ -7,12 +7,15 @@
 //! Functions over `Acceptor`, `Learner` and `Learner \X Acceptor` are vectors
 //! indexed by ids; `decision[l, b]` is kept as the set of triples
 //! `<<l, b, v>>` with `v \in decision[l, b]`. Sets of messages are sets of
-//! hash-consed ids ([`crate::msg::MsgTable`]).
+//! hash-consed ids ([`crate::msg::MsgTable`]). Per-acceptor and
+//! per-learner vectors are shared between states (`Arc`, copied on write),
+//! so a successor state shares everything its action did not change.
 
 use crate::instance::Instance;
 use crate::msg::Vote;
 use crate::sets::{IdSet, SortedSet};
 use hpaxos_core::{AcceptorId, Ballot, LearnerId};
+use std::sync::Arc;
 
 /// One state of the spec.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -20,19 +23,19 @@ pub struct State<V> {
     /// `msgs`.
     pub msgs: IdSet,
     /// `maxBal[l, a]` at `l * n_acceptors + a`.
-    pub max_bal: Vec<Ballot>,
+    pub max_bal: Arc<Vec<Ballot>>,
     /// `votesSent[a]`.
-    pub votes_sent: Vec<SortedSet<Vote<V>>>,
+    pub votes_sent: Arc<Vec<SortedSet<Vote<V>>>>,
     /// `2avSent[a]`.
-    pub two_av_sent: Vec<SortedSet<Vote<V>>>,
+    pub two_av_sent: Arc<Vec<SortedSet<Vote<V>>>>,
     /// `received[a]`.
-    pub received: Vec<IdSet>,
+    pub received: Arc<Vec<IdSet>>,
     /// `connected[a]`: pair `<<l1, l2>>` at id `l1 * n_learners + l2`.
-    pub connected: Vec<IdSet>,
+    pub connected: Arc<Vec<IdSet>>,
     /// `receivedByLearner[l]`.
-    pub received_by_learner: Vec<IdSet>,
+    pub received_by_learner: Arc<Vec<IdSet>>,
     /// `decision`: `<<l, b, v>>` for every `v \in decision[l, b]`.
-    pub decision: SortedSet<(LearnerId, Ballot, V)>,
+    pub decision: Arc<SortedSet<(LearnerId, Ballot, V)>>,
 }
 
 impl<V: Ord + Clone> State<V> {
@@ -58,18 +61,18 @@ impl<V: Ord + Clone> State<V> {
         let all_pairs: IdSet = (0..(nl * nl) as u32).collect();
         State {
             msgs: IdSet::new(),
-            max_bal: vec![Ballot(0); nl * na],
-            votes_sent: vec![SortedSet::new(); na],
-            two_av_sent: vec![SortedSet::new(); na],
-            received: vec![IdSet::new(); na],
-            connected: vec![all_pairs; na],
-            received_by_learner: vec![IdSet::new(); nl],
-            decision: SortedSet::new(),
+            max_bal: Arc::new(vec![Ballot(0); nl * na]),
+            votes_sent: Arc::new(vec![SortedSet::new(); na]),
+            two_av_sent: Arc::new(vec![SortedSet::new(); na]),
+            received: Arc::new(vec![IdSet::new(); na]),
+            connected: Arc::new(vec![all_pairs; na]),
+            received_by_learner: Arc::new(vec![IdSet::new(); nl]),
+            decision: Arc::new(SortedSet::new()),
         }
     }
 }
 
-impl<V> State<V> {
+impl<V: Clone> State<V> {
     /// `maxBal[l, a]`.
     pub fn max_bal(&self, l: LearnerId, a: AcceptorId) -> Ballot {
         let na = self.votes_sent.len();
@@ -78,7 +81,7 @@ impl<V> State<V> {
 
     pub fn set_max_bal(&mut self, l: LearnerId, a: AcceptorId, b: Ballot) {
         let na = self.votes_sent.len();
-        self.max_bal[l.index() * na + a.index()] = b; // ok: ids validated by the caller
+        Arc::make_mut(&mut self.max_bal)[l.index() * na + a.index()] = b; // ok: ids validated by the caller
     }
 
     /// `<<l1, l2>> \in connected[a]`.
@@ -90,7 +93,7 @@ impl<V> State<V> {
     /// Removes `<<l1, l2>>` from `connected[a]`.
     pub fn disconnect(&mut self, a: AcceptorId, l1: LearnerId, l2: LearnerId) {
         let nl = self.received_by_learner.len();
-        self.connected[a.index()].remove((l1.index() * nl + l2.index()) as u32);
+        Arc::make_mut(&mut self.connected)[a.index()].remove((l1.index() * nl + l2.index()) as u32);
     }
 
     /// The pairs of `connected[a]`, in order.

@@ -38,8 +38,8 @@ impl Net {
                     self.refinement
                         .apply(&fx.actions)
                         .unwrap_or_else(|e| panic!("{e}"));
-                    self.logs[i].extend(fx.persist.drain(..));
-                    next.extend(fx.send.drain(..));
+                    self.logs[i].append(&mut fx.persist);
+                    next.append(&mut fx.send);
                 }
                 for l in &mut self.learners {
                     let mut fx = Effects::recording();

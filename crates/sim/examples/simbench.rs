@@ -22,9 +22,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let mut params = SimParams::default();
     // SIM_UNSAFE=1: the deliberately broken send-before-persist driver.
-    params.unsafe_send_before_persist = std::env::var("SIM_UNSAFE").is_ok_and(|v| v == "1");
+    let mut params = SimParams {
+        unsafe_send_before_persist: std::env::var("SIM_UNSAFE").is_ok_and(|v| v == "1"),
+        ..SimParams::default()
+    };
     if refine {
         params.refine = hpaxos_sim::RefineChoice::On;
     }

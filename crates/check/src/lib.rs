@@ -11,6 +11,28 @@
 //! Data flow: [`Instance`] (trust + options) -> [`model::CheckModel`] ->
 //! [`run::check`] (stateright BFS) -> [`run::Report`] with traces
 //! ([`trace`]) for the command line (`hpaxos check`).
+//!
+//! What keeps the state space small, and why each is exact for the
+//! properties checked:
+//! - the fake acceptors' whole bounded domain is in the network from the
+//!   start ([`fake`]): the network never forgets a message, so "sent at the
+//!   start, delivered later" covers "sent later";
+//! - each sent message is delivered at most once to each actor: a second
+//!   delivery is a no-op for every core state machine (`tests/duplicates.rs`
+//!   checks this on every reachable state), and a delivery that changes
+//!   nothing is not a transition (the message stays deliverable);
+//! - learners receive each 2b in the step that sends it: they send nothing
+//!   and their decisions only grow, so delaying a 2b only hides decisions;
+//! - 2b messages are not routed to acceptors (they only keep them as
+//!   evidence, which no guard reads), 1b messages only to acceptors and the
+//!   proposer of their ballot;
+//! - loss (`--lossy`) is optional: dropping an envelope is, for safety, the
+//!   same as never delivering it, which the non-lossy model already
+//!   explores; it only adds states.
+//!
+//! Even so, full interleavings of several acceptors grow fast: the classic
+//! 4-acceptor cluster does not finish within minutes. The instances that do
+//! (one or two safe acceptors plus a fake) are the CI instances.
 
 pub mod fake;
 pub mod instance;

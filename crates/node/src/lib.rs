@@ -45,8 +45,13 @@
 //!
 //! The cost is one signature per message sent (once, whatever the number of
 //! peers) and one verification per message received, done by the connection
-//! reader tasks in parallel with the driver. Measured figures are printed by
-//! `cargo test -p hpaxos-node --release -- --ignored --nocapture sig_cost`.
+//! reader tasks in parallel with the driver. Measured (release build, on the
+//! 2-core development machine while other builds ran, so upper bounds):
+//! signing a 2b frame costs 38-73 us and verifying it 74-86 us for values
+//! of 64 B-1 KiB, against 2-5 us to encode and decode it unsigned; per
+//! decided slot that is a few dozen signatures per node, far below the
+//! fsync cost (~5 ms). Rerun with
+//! `cargo test -p hpaxos-node --release --lib -- --ignored --nocapture sig_cost`.
 //!
 //! ## Durability
 //!

@@ -60,10 +60,13 @@ start=$(date +%s.%N)
 rc=0
 if [ -t 2 ]; then
     # On a terminal: TLC's progress lines on stderr as they come.
+    set +e
     (cd "$work" && java -XX:+UseParallelGC -cp "$JAR" tlc2.TLC -workers "${TLC_WORKERS:-2}" \
         -deadlock -cleanup -metadir "$work/meta" -config model.cfg MCHPaxos.tla) 2>&1 \
-        | tee "$work/out" | grep --line-buffered -E '^Progress' >&2 || true
-    rc=${PIPESTATUS[0]}
+        | tee "$work/out" | grep --line-buffered -E '^Progress' >&2
+    status=("${PIPESTATUS[@]}")
+    set -e
+    rc=${status[0]}
 else
     (cd "$work" && java -XX:+UseParallelGC -cp "$JAR" tlc2.TLC -workers "${TLC_WORKERS:-2}" \
         -deadlock -cleanup -metadir "$work/meta" -config model.cfg MCHPaxos.tla) >"$work/out" 2>&1 || rc=$?

@@ -14,8 +14,8 @@ use crate::accset::AccSet;
 use crate::connected::Connected;
 use crate::effects::{Durable, Effects, Evidence, Rejection, SpecAction};
 use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
-use crate::msg::{Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Vote};
 use crate::ksa_index::OneBBucket;
+use crate::msg::{Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Vote};
 use crate::trust::Trust;
 use crate::value::{Digest, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -393,7 +393,8 @@ impl Acceptor {
     pub fn phase_1b(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
         let id = self.id;
         let st = self.slot(slot);
-        if !(st.max_bal(l) <= b) || !st.idx.initialized.contains(&(l, b)) {
+        let enabled = st.max_bal(l) <= b && st.idx.initialized.contains(&(l, b));
+        if !enabled {
             return;
         }
         if st.max_bal(l) != b {
@@ -461,26 +462,25 @@ impl Acceptor {
             bal: b,
             val: v.clone(),
         };
-        let enabled =
-            st.max_bal(l) <= b
-                && st.idx.initialized.contains(&(l, b))
-                && st
-                    .idx
-                    .announced
-                    .get(&b)
-                    .is_some_and(|vs| vs.contains_key(&v.digest()))
-                && !st.d.two_av_sent.contains(&vote)
-                && st
-                    .d
-                    .two_av_sent
-                    .iter()
-                    .filter(|p| p.bal == b && self.connected.contains(p.lr, l))
-                    .all(|p| &p.val == v)
-                && st
-                    .idx
-                    .one_b
-                    .get(&(l, b))
-                    .is_some_and(|bucket| bucket.knows_safe_at(&self.trust, v));
+        let enabled = st.max_bal(l) <= b
+            && st.idx.initialized.contains(&(l, b))
+            && st
+                .idx
+                .announced
+                .get(&b)
+                .is_some_and(|vs| vs.contains_key(&v.digest()))
+            && !st.d.two_av_sent.contains(&vote)
+            && st
+                .d
+                .two_av_sent
+                .iter()
+                .filter(|p| p.bal == b && self.connected.contains(p.lr, l))
+                .all(|p| &p.val == v)
+            && st
+                .idx
+                .one_b
+                .get(&(l, b))
+                .is_some_and(|bucket| bucket.knows_safe_at(&self.trust, v));
         if !enabled {
             return;
         }

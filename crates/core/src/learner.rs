@@ -103,11 +103,22 @@ impl Learner {
     }
 
     /// A decision certificate: a quorum's 2b messages for the decided value.
+    ///
+    /// `None` when the 2b messages held do not form a quorum, which happens
+    /// after a restart: decisions are durable, the 2b messages behind them
+    /// are not (a node that must serve certificates stores them itself).
     pub fn certificate(&self, slot: Slot) -> Option<Vec<Msg2b>> {
         let s = self.slots.get(&slot)?;
-        let (b, vs) = s.decided.iter().next()?;
-        let v = vs.iter().next()?;
-        s.msgs.get(&(*b, v.digest())).cloned()
+        s.decided.iter().find_map(|(b, vs)| {
+            vs.iter().find_map(|v| {
+                let key = (*b, v.digest());
+                let senders = &s.two_b.get(&key)?.1;
+                if !self.trust.is_quorum(self.id, senders) {
+                    return None;
+                }
+                s.msgs.get(&key).cloned()
+            })
+        })
     }
 
     pub fn compact(&mut self, below: Slot, fx: &mut Effects) {

@@ -588,6 +588,9 @@ fn learner_restores_its_decisions() {
     }
     let restored = Learner::restore(ALICE, trust, &fx.persist);
     assert_eq!(restored.decided(S), Some(&v("x")));
+    // The decision is durable, the 2b behind it are not: no certificate
+    // until a quorum of 2b is held again.
+    assert_eq!(restored.certificate(S), None);
 }
 
 #[test]

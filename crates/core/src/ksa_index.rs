@@ -67,7 +67,10 @@ impl std::hash::Hash for OneBBucket {
 
 /// `\A p \in {pp \in m.votes : <<pp.lr, l>> \in connected[ac]} : b =< p.bal`.
 fn supports_ksa1(m: &Msg1b, conn: &Connected, l: LearnerId, b: Ballot) -> bool {
-    m.votes.iter().filter(|p| conn.contains(p.lr, l)).all(|p| b <= p.bal)
+    m.votes
+        .iter()
+        .filter(|p| conn.contains(p.lr, l))
+        .all(|p| b <= p.bal)
 }
 
 /// `\A p \in {pp \in m.votes : <<pp.lr, l>> \in connected[ac]} :
@@ -126,7 +129,14 @@ impl OneBBucket {
                     .filter(|o| supports_bq(o, conn, l, p.bal, &p.val))
                     .map(|o| o.acc)
                     .collect();
-                self.cands.insert(key, Candidate { val: p.val.clone(), wq: AccSet::EMPTY, bq });
+                self.cands.insert(
+                    key,
+                    Candidate {
+                        val: p.val.clone(),
+                        wq: AccSet::EMPTY,
+                        bq,
+                    },
+                );
             }
             if let Some(c) = self.cands.get_mut(&key) {
                 c.wq.insert(m.acc);
@@ -157,9 +167,9 @@ impl OneBBucket {
 
     /// `KnowsSafeAt2(l, ac, b, v)`.
     pub fn knows_safe_at2(&self, trust: &Trust, v: &Value) -> bool {
-        self.cands
-            .values()
-            .any(|c| &c.val == v && trust.is_quorum(self.l, &c.wq) && trust.is_quorum(self.l, &c.bq))
+        self.cands.values().any(|c| {
+            &c.val == v && trust.is_quorum(self.l, &c.wq) && trust.is_quorum(self.l, &c.bq)
+        })
     }
 
     /// `KnowsSafeAt(l, ac, b, v)`.

@@ -21,13 +21,13 @@ pub mod effects;
 pub mod family;
 pub mod graph;
 pub mod ids;
+pub mod ksa_index;
 pub mod learner;
 pub mod msg;
-pub mod pacemaker;
 #[cfg(feature = "mutations")]
 pub mod mutations;
+pub mod pacemaker;
 pub mod proposer;
-pub mod ksa_index;
 pub mod safety;
 pub mod trust;
 pub mod value;

@@ -12,8 +12,8 @@
 use crate::connected::Connected;
 use crate::effects::{Effects, SpecAction};
 use crate::ids::{Ballot, LearnerId, Slot};
-use crate::msg::{Message, Msg1a, Msg1c};
 use crate::ksa_index::OneBBucket;
+use crate::msg::{Message, Msg1a, Msg1c};
 use crate::trust::Trust;
 use crate::value::Value;
 use std::collections::BTreeMap;

@@ -13,8 +13,14 @@ fn trust() -> Trust {
     let g = LearnerGraph {
         acceptors: (0..5).map(|i| format!("a{i}")).collect(),
         learners: vec![
-            LearnerSpec { name: "l0".into(), quorums: Family::threshold(3, all, vec![]) },
-            LearnerSpec { name: "l1".into(), quorums: Family::threshold(4, all, vec![]) },
+            LearnerSpec {
+                name: "l0".into(),
+                quorums: Family::threshold(3, all, vec![]),
+            },
+            LearnerSpec {
+                name: "l1".into(),
+                quorums: Family::threshold(4, all, vec![]),
+            },
         ],
         edges: vec![],
     };
@@ -30,13 +36,23 @@ fn vote() -> impl Strategy<Value = Vote> {
 }
 
 fn msg1b(l: LearnerId, b: Ballot) -> impl Strategy<Value = Msg1b> {
-    (0u16..5, prop::collection::vec(vote(), 0..3), prop::collection::vec(vote(), 0..3)).prop_map(
-        move |(acc, votes, proposals)| {
-            let mut m = Msg1b { slot: Slot(0), lr: l, acc: AcceptorId(acc), bal: b, votes, proposals };
+    (
+        0u16..5,
+        prop::collection::vec(vote(), 0..3),
+        prop::collection::vec(vote(), 0..3),
+    )
+        .prop_map(move |(acc, votes, proposals)| {
+            let mut m = Msg1b {
+                slot: Slot(0),
+                lr: l,
+                acc: AcceptorId(acc),
+                bal: b,
+                votes,
+                proposals,
+            };
             m.canonicalize();
             m
-        },
-    )
+        })
 }
 
 fn connected(mask: u8) -> Connected {

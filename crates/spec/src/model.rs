@@ -95,12 +95,21 @@ pub struct GuardError {
 /// spec's operators on a [`State`].
 #[derive(Clone, Debug)]
 pub struct Model<V> {
-    pub inst: Instance<V>,
+    /// The constants (shared: cloning a model is cheap).
+    pub inst: Arc<Instance<V>>,
     pub table: MsgTable<V>,
 }
 
 impl<V: Val> Model<V> {
     pub fn new(inst: Instance<V>) -> Model<V> {
+        Model {
+            inst: Arc::new(inst),
+            table: MsgTable::default(),
+        }
+    }
+
+    /// A model over shared constants (one per slot of a refinement run).
+    pub fn shared(inst: Arc<Instance<V>>) -> Model<V> {
         Model {
             inst,
             table: MsgTable::default(),

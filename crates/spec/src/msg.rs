@@ -11,6 +11,7 @@ use hpaxos_core::{AcceptorId, Ballot, LearnerId};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
+use std::sync::Arc;
 
 /// What a model value must support: the spec only compares values.
 pub trait Val: Clone + Ord + Hash + fmt::Debug {}
@@ -137,18 +138,20 @@ impl<V: fmt::Debug> fmt::Debug for Msg<V> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MsgId(pub u32);
 
-/// The hash-consing table of messages.
+/// The hash-consing table of messages. Cloning is cheap (shared, copied
+/// on the first new message a clone interns), so harnesses can clone a
+/// checker per explored state.
 #[derive(Clone, Debug)]
 pub struct MsgTable<V> {
-    table: Vec<Msg<V>>,
-    index: HashMap<Msg<V>, MsgId>,
+    table: Arc<Vec<Msg<V>>>,
+    index: Arc<HashMap<Msg<V>, MsgId>>,
 }
 
 impl<V: Val> Default for MsgTable<V> {
     fn default() -> Self {
         MsgTable {
-            table: Vec::new(),
-            index: HashMap::new(),
+            table: Arc::new(Vec::new()),
+            index: Arc::new(HashMap::new()),
         }
     }
 }
@@ -160,8 +163,8 @@ impl<V: Val> MsgTable<V> {
             return *id;
         }
         let id = MsgId(self.table.len() as u32);
-        self.table.push(m.clone());
-        self.index.insert(m, id);
+        Arc::make_mut(&mut self.table).push(m.clone());
+        Arc::make_mut(&mut self.index).insert(m, id);
         id
     }
 

@@ -51,6 +51,7 @@ use hpaxos_core::{
     AccSet, Acceptor, AcceptorId, Ballot, Learner, LearnerId, Message, SpecAction, Trust, Value,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Why a run is not a behaviour of the spec.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,7 +95,7 @@ struct SlotSpec {
 /// The refinement checker of one cluster run (all slots).
 #[derive(Clone, Debug)]
 pub struct Refinement {
-    inst: Instance<Value>,
+    inst: Arc<Instance<Value>>,
     slots: BTreeMap<Slot, SlotSpec>,
     /// `Disconnect` steps taken so far, replayed on slots created later.
     disconnects: Vec<(AcceptorId, Vec<(LearnerId, LearnerId)>)>,
@@ -111,7 +112,7 @@ impl Refinement {
     /// quorum families. Invariants are checked after every action.
     pub fn new(trust: &Trust, fake: AccSet) -> Refinement {
         Refinement {
-            inst: Instance::open(trust, fake),
+            inst: Arc::new(Instance::open(trust, fake)),
             slots: BTreeMap::new(),
             disconnects: Vec::new(),
             check_every: 1,
@@ -153,7 +154,7 @@ impl Refinement {
 
     fn slot(&mut self, slot: Slot) -> Result<&mut SlotSpec, RefinementError> {
         if !self.slots.contains_key(&slot) {
-            let mut model = Model::new(self.inst.clone());
+            let mut model = Model::shared(self.inst.clone());
             let mut state = model.init();
             for (i, (a, pairs)) in self.disconnects.iter().enumerate() {
                 let act = Action::Disconnect {
@@ -208,7 +209,7 @@ impl Refinement {
             };
             // The guard does not depend on the state: check it once even
             // when no slot exists yet.
-            let probe = Model::new(self.inst.clone());
+            let probe = Model::shared(self.inst.clone());
             probe
                 .check(&probe.init(), &act)
                 .map_err(guard(Slot(0), format!("{sa:?}")))?;

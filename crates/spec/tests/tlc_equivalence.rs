@@ -34,3 +34,32 @@ fn smaller_bounds_reach_tlc_counts() {
     assert_eq!(explore(5).distinct, 8804);
     assert_eq!(explore(4).distinct, 2470);
 }
+
+/// `spec/MCHPaxosRecvAll.cfg`: acceptors receive every message type
+/// (MaxMsgs = 4): TLC reports 45073 distinct states.
+#[test]
+fn receiving_every_kind_reaches_tlc_count() {
+    let mut p = McParams::ci();
+    p.max_msgs = 4;
+    p.recv_kinds = vec!["1a", "1b", "1c", "2av", "2b"];
+    let (model, constraint) = p.build();
+    let s = Explorer::new(model, constraint).run(false);
+    assert!(s.violation.is_none(), "{:?}", s.violation);
+    assert_eq!(s.distinct, 45073);
+}
+
+/// `spec/MCHPaxosDisconnect.cfg`: no pair entangled, so `Disconnect` removes
+/// any subset of pairs (MaxMsgs = 2): TLC reports 27904 distinct states.
+#[test]
+fn disconnect_instance_reaches_tlc_count() {
+    let mut p = McParams::ci();
+    p.max_msgs = 2;
+    p.edge_core = [0u16, 2].into_iter().map(hpaxos_core::AcceptorId).collect();
+    let (model, constraint) = p.build();
+    assert!(!model
+        .inst
+        .ent(hpaxos_core::LearnerId(0), hpaxos_core::LearnerId(1)));
+    let s = Explorer::new(model, constraint).run(false);
+    assert!(s.violation.is_none(), "{:?}", s.violation);
+    assert_eq!(s.distinct, 27904);
+}

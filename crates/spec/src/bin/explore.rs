@@ -4,7 +4,7 @@
 //! distinct states and the rate.
 //!
 //! Usage: `hpaxos-spec-explore [--max-msgs N] [--max-ballot B] [--recv KINDS]
-//!         [--any-proposer] [--no-invariants] [--json]`
+//!         [--edge-core a1,a3] [--any-proposer] [--no-invariants] [--json]`
 
 use hpaxos_spec::explore::Explorer;
 use hpaxos_spec::instances::McParams;
@@ -41,6 +41,15 @@ fn main() -> ExitCode {
                     .collect();
             }
             "--any-proposer" => p.proposer_domain = None,
+            "--edge-core" => {
+                let accs = it.next().cloned().unwrap_or_default();
+                p.edge_core = accs
+                    .split(',')
+                    .filter_map(|a| a.strip_prefix('a')?.parse::<u16>().ok())
+                    .filter(|i| (1..=3).contains(i))
+                    .map(|i| hpaxos_core::AcceptorId(i - 1))
+                    .collect();
+            }
             "--no-invariants" => invariants = false,
             "--json" => json = true,
             other => {

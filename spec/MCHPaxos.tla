@@ -121,7 +121,7 @@ MCReceivedByLearnerSpec ==
 \* HeterogeneousSpec with its quantifiers reordered (M first) and the
 \* one-point rule applied to L2, A2, B2, V2 (bound to M's fields): the same
 \* condition on every state where TypeOK holds (TypeOK is checked too), and
-\* ~50x cheaper for TLC than enumerating all nine bound variables.
+\* much cheaper for TLC than enumerating all nine bound variables.
 MCHeterogeneousSpec ==
     \A M \in msgs :
         M.type = "2av" /\ M.acc \in SafeAcceptor =>

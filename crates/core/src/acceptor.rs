@@ -206,6 +206,11 @@ impl Acceptor {
         self.slots.keys().copied()
     }
 
+    /// Slots below this were garbage-collected.
+    pub fn compacted_below(&self) -> Slot {
+        self.compacted_below
+    }
+
     /// Garbage-collects every slot below `below` (the node calls this once
     /// all learners it serves have applied them). Later messages for those
     /// slots are rejected as [`Rejection::CompactedSlot`].

@@ -121,6 +121,16 @@ impl Learner {
         })
     }
 
+    /// Slots with state (2b received or a decision), in order.
+    pub fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.slots.keys().copied()
+    }
+
+    /// Slots below this were garbage-collected.
+    pub fn compacted_below(&self) -> Slot {
+        self.compacted_below
+    }
+
     pub fn compact(&mut self, below: Slot, fx: &mut Effects) {
         if below > self.compacted_below {
             self.compacted_below = below;

@@ -10,6 +10,7 @@
 //! batch_max = 256                 # commands per value
 //! timeout_ms = 400                # first ballot timeout (doubles, capped)
 //! max_timeout_ms = 4000
+//! retain_slots = 65536            # decided slots kept before compaction
 //!
 //! [nodes.n1]
 //! addr = "127.0.0.1:7101"         # peer-to-peer TCP (default: its acceptor's addr)
@@ -62,6 +63,7 @@ struct RawCluster {
     batch_max: Option<usize>,
     timeout_ms: Option<u64>,
     max_timeout_ms: Option<u64>,
+    retain_slots: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -128,7 +130,14 @@ pub struct ClusterConfig {
     pub proposer: ProposerOptions,
     /// Node hosting each acceptor, by acceptor index.
     pub acceptor_node: Vec<Option<NodeIdx>>,
+    /// Slots kept below the low-water mark (every learner's applied or
+    /// known-decided prefix) before they are garbage-collected; see
+    /// `driver` ("Slot garbage collection").
+    pub retain_slots: u64,
 }
+
+/// Default of `[cluster] retain_slots`.
+pub const DEFAULT_RETAIN_SLOTS: u64 = 65536;
 
 impl ClusterConfig {
     pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
@@ -267,6 +276,7 @@ impl ClusterConfig {
             peer_queue: cluster.peer_queue.unwrap_or(4096).max(16),
             proposer,
             acceptor_node,
+            retain_slots: cluster.retain_slots.unwrap_or(DEFAULT_RETAIN_SLOTS).max(1),
         })
     }
 

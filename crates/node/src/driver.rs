@@ -11,6 +11,31 @@
 //! commit over many messages and slots); **only then** are the iteration's
 //! messages signed and sent, decisions applied to the key-value replicas and
 //! clients answered.
+//!
+//! ## Slot garbage collection
+//!
+//! The **low-water mark** is the first slot not known decided-and-done for
+//! some learner: for a learner this node runs, its replica's applied prefix
+//! (`Replica::next_slot`); for every other learner, when this node runs an
+//! acceptor, the contiguous prefix its *shadow learner* decided (a core
+//! `Learner` fed with every authenticated 2b this node receives, including
+//! the 2b of decision certificates asked from learner nodes; it decides only
+//! on a quorum of that learner (`Trust::is_quorum`) of signature-verified
+//! 2b, and its decisions are never persisted nor applied). Once the mark
+//! minus `[cluster] retain_slots` has advanced by half the retention since
+//! the last time, every slot below it is compacted (`Acceptor::compact`,
+//! `Learner::compact`, `Replica::compact`) and the write-ahead log is
+//! rewritten as a snapshot (`snapshot`, `Wal::rewrite`).
+//!
+//! Why this weakens no guard: only slots that every learner has decided
+//! (and every local learner applied) are dropped; the acceptor then rejects
+//! every later message of those slots (`Rejection::CompactedSlot`), which is
+//! an acceptor that stops taking steps in them, a behaviour the spec allows
+//! any acceptor; it never acts in them again from a forgotten state. A
+//! learner elsewhere that still lacks one of those slots catches up from the
+//! decision certificates learner nodes serve (they keep the last
+//! `CERTS_KEPT` per learner in memory, independently of compaction); the
+//! retention keeps the recent slots' acceptor state for stragglers.
 
 use crate::config::ClusterConfig;
 use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
@@ -26,7 +51,7 @@ use hpaxos_core::{
     Slot, Value,
 };
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -99,6 +124,40 @@ struct Waiter {
     slot: Slot,
 }
 
+/// A learner this node does not run, followed (when this node runs an
+/// acceptor) only to know which slots it has decided, so that they can be
+/// compacted. Nothing it learns is persisted or applied.
+pub struct Shadow {
+    pub core: Learner,
+    decided: BTreeSet<Slot>,
+    /// Every slot below this is decided for this learner (or compacted).
+    pub next: Slot,
+    last_next: Slot,
+    sync_rr: usize,
+}
+
+impl Shadow {
+    pub fn new(core: Learner, me: NodeIdx) -> Shadow {
+        let next = core.compacted_below();
+        Shadow {
+            core,
+            decided: BTreeSet::new(),
+            next,
+            last_next: next,
+            sync_rr: me.index(),
+        }
+    }
+
+    fn decided(&mut self, slot: Slot) {
+        if slot >= self.next && self.decided.len() < HORIZON as usize {
+            self.decided.insert(slot);
+        }
+        while self.decided.remove(&self.next) {
+            self.next = Slot(self.next.0 + 1);
+        }
+    }
+}
+
 /// A learner run by this node and its replica.
 pub struct LocalLearner {
     pub core: Learner,
@@ -113,6 +172,12 @@ pub struct Driver {
     key: SigningKey,
     pub acceptor: Option<Acceptor>,
     pub learners: Vec<LocalLearner>,
+    pub shadows: Vec<Shadow>,
+    shadow_fx: Effects,
+    /// Slots below this are garbage-collected.
+    pub compacted_below: Slot,
+    /// Snapshots written (log rewrites).
+    pub snapshots: u64,
     pub proposer: Option<(Proposer, Pacemaker)>,
     wal: Wal,
     peers: PeerQueues,
@@ -154,6 +219,32 @@ impl Driver {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0)
             << 8;
+        let mut compacted_below = acceptor
+            .as_ref()
+            .map(|a| a.compacted_below())
+            .unwrap_or_default();
+        for (l, _) in &learners {
+            compacted_below = compacted_below.max(l.compacted_below());
+        }
+        // An acceptor node follows every learner it does not run.
+        let shadows = match &acceptor {
+            None => Vec::new(),
+            Some(_) => cfg
+                .trust
+                .learners()
+                .filter(|lr| !learners.iter().any(|(l, _)| l.id() == *lr))
+                .map(|lr| {
+                    let core = Learner::restore(
+                        lr,
+                        cfg.trust.clone(),
+                        &[hpaxos_core::Durable::Compacted {
+                            below: compacted_below,
+                        }],
+                    );
+                    Shadow::new(core, me)
+                })
+                .collect(),
+        };
         let learners = learners
             .into_iter()
             .map(|(core, replica)| LocalLearner {
@@ -169,6 +260,10 @@ impl Driver {
             key,
             acceptor,
             learners,
+            shadows,
+            shadow_fx: Effects::default(),
+            compacted_below,
+            snapshots: 0,
             proposer,
             wal,
             peers,
@@ -277,6 +372,15 @@ impl Driver {
                 for l in &mut self.learners {
                     if l.core.id() == b.lr {
                         l.core.handle(&m, &mut self.fx);
+                    }
+                }
+                for sh in &mut self.shadows {
+                    if sh.core.id() == b.lr {
+                        self.shadow_fx.clear();
+                        sh.core.handle(&m, &mut self.shadow_fx);
+                        for d in self.shadow_fx.decisions.drain(..) {
+                            sh.decided(d.slot);
+                        }
                     }
                 }
             }
@@ -441,6 +545,26 @@ impl Driver {
             }
             l.last_next = next;
         }
+        // An acceptor behind on another learner's decisions asks for its
+        // certificates too (to compact; it never votes from them).
+        for sh in &mut self.shadows {
+            let next = sh.next;
+            let behind = self.max_slot_seen >= next && self.max_slot_seen.0 > 0;
+            if behind && next == sh.last_next {
+                let holders: Vec<NodeIdx> = self
+                    .cfg
+                    .nodes
+                    .iter()
+                    .filter(|n| n.idx != self.me && n.learners.contains(&sh.core.id()))
+                    .map(|n| n.idx)
+                    .collect();
+                if !holders.is_empty() {
+                    sh.sync_rr = sh.sync_rr.wrapping_add(1);
+                    reqs.push((holders[sh.sync_rr % holders.len()], sh.core.id(), next));
+                }
+            }
+            sh.last_next = next;
+        }
         for (peer, lr, from) in reqs {
             let p = Payload::SyncRequest {
                 lr,
@@ -516,6 +640,87 @@ impl Driver {
         let decisions = std::mem::take(&mut self.decisions);
         for d in decisions {
             self.apply_decision(d);
+        }
+        self.maybe_compact();
+    }
+
+    /// The first slot not known decided for some learner (see the module
+    /// doc): local replicas' applied prefixes and shadows' decided ones.
+    pub fn low_water(&self) -> Option<Slot> {
+        self.learners
+            .iter()
+            .map(|l| l.replica.next_slot())
+            .chain(self.shadows.iter().map(|s| s.next))
+            .min()
+    }
+
+    /// Compacts the slots below `low_water - retain_slots` once that mark
+    /// advanced by half the retention, then rewrites the log as a snapshot.
+    fn maybe_compact(&mut self) {
+        let retain = self.cfg.retain_slots;
+        let Some(low) = self.low_water() else {
+            return;
+        };
+        let target = Slot(low.0.saturating_sub(retain));
+        let step = (retain / 2).max(1);
+        if target.0 < self.compacted_below.0.saturating_add(step) {
+            return;
+        }
+        self.compact(target);
+    }
+
+    /// Garbage-collects every slot below `below` and rewrites the log.
+    pub fn compact(&mut self, below: Slot) {
+        if below <= self.compacted_below {
+            return;
+        }
+        // The Compacted records go into the snapshot, not the old log.
+        let mut fx = Effects::default();
+        if let Some(a) = &mut self.acceptor {
+            a.compact(below, &mut fx);
+        }
+        for l in &mut self.learners {
+            l.core.compact(below, &mut fx);
+            l.replica.compact(below);
+        }
+        for sh in &mut self.shadows {
+            sh.core.compact(below, &mut fx);
+            sh.next = sh.next.max(below);
+            sh.decided = sh.decided.split_off(&below);
+        }
+        self.compacted_below = below;
+        self.sig2b = self
+            .sig2b
+            .split_off(&(below, LearnerId(0), Ballot(0), AcceptorId(0)));
+        let ls: Vec<(&Learner, &Replica)> = self
+            .learners
+            .iter()
+            .map(|l| (&l.core, &l.replica))
+            .collect();
+        let (snap, recs) =
+            crate::snapshot::build(&self.cfg.trust, below, self.acceptor.as_ref(), &ls);
+        let before = self.wal.len_bytes();
+        match self.wal.rewrite(&snap, &recs) {
+            Ok(len) => {
+                self.snapshots += 1;
+                self.metrics.snapshots.fetch_add(1, Ordering::Relaxed);
+                self.metrics.wal_bytes.store(len, Ordering::Relaxed);
+                tracing::info!(
+                    below = below.0,
+                    bytes_before = before,
+                    bytes_after = len,
+                    "compacted; write-ahead log rewritten as a snapshot"
+                );
+            }
+            Err((e, false)) => {
+                // The old log is intact and complete (it still holds the
+                // compacted slots): carry on; the next compaction retries.
+                tracing::warn!("snapshot not written, keeping the log: {e}");
+            }
+            Err((e, true)) => {
+                tracing::error!("write-ahead log failed after its rewrite: {e}");
+                self.failed = Some(e.to_string());
+            }
         }
     }
 
@@ -669,20 +874,17 @@ impl Driver {
             "max_slot_seen": self.max_slot_seen.0,
             "peers_connected": self.metrics.peers_connected.load(Ordering::Relaxed),
             "fsyncs": self.metrics.fsyncs.load(Ordering::Relaxed),
+            "compacted_below": self.compacted_below.0,
+            "low_water": self.low_water().map(|s| s.0),
+            "snapshots": self.snapshots,
+            "wal_bytes": self.wal.len_bytes(),
         })
     }
 }
 
 /// A hash of the applied log (slot, digest), to compare replicas at a glance.
 pub fn log_hash(r: &Replica) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for e in r.log() {
-        for b in e.slot.to_le_bytes().iter().chain(e.digest.as_bytes()) {
-            h ^= *b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
-    format!("{h:016x}")
+    format!("{:016x}", r.log_hash())
 }
 
 fn kind_label(k: Kind) -> &'static str {

@@ -19,7 +19,7 @@
 //! (Ed25519 identities), [`wire`] (frames and signed envelopes),
 //! [`transport`] (TCP), [`wal`] (durability), [`driver`] (the loop),
 //! [`hpaxos_core::pacemaker`] (proposer liveness, shared with the simulator),
-//! [`kv`] (state machine), [`http`] (API), [`client`] (HTTP client),
+//! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`client`] (HTTP client),
 //! [`metrics`], [`run`] (process startup), [`demo`].
 //!
 //! ## Authentication: every message is signed
@@ -61,12 +61,29 @@
 //! into `AcceptorDurable::apply`, `Acceptor::restore` and
 //! `Learner::restore`.
 //!
+//! Slot garbage collection ([`driver`], "Slot garbage collection"): slots
+//! more than `[cluster] retain_slots` below the low-water mark (every
+//! learner's decided-and-applied prefix as this node knows it) are
+//! compacted, and the log is rewritten as a snapshot ([`snapshot`]: the
+//! compaction mark, each local replica's key-value state, the remaining
+//! acceptor state and decisions) via a fsynced temporary file and an atomic
+//! rename, so it stays bounded; a restart resumes from the snapshot.
+//! An acceptor node follows the learners it does not run with *shadow*
+//! learners (core `Learner`s fed with the signature-verified 2b it receives
+//! and with certificates it asks learner nodes for when it lags); they only
+//! tell it which slots are decided so that it can compact them: nothing
+//! they learn is persisted, and the acceptor never votes from them.
+//!
 //! ## Not done yet
 //!
-//! - Slot garbage collection (`Acceptor::compact`, `Learner::compact`) is
-//!   not driven: the log and the in-memory state grow with the run.
-//! - Acceptors do not catch up from certificates (learners do); a restarted
-//!   acceptor resumes from its own log, which is all safety needs.
+//! - The replica's set of applied command ids (deduplication of re-proposed
+//!   commands) is never pruned: it grows by ~12 bytes per command, in
+//!   memory and in every snapshot.
+//! - Decision certificates are served from memory only (the last
+//!   `CERTS_KEPT` per learner); after a restart a learner node serves none
+//!   for the slots decided before it, and there is no state transfer: a
+//!   learner elsewhere that lags more than `retain_slots` behind every
+//!   other learner node's certificate store cannot catch up.
 //! - Phase 1 is run per slot; no "phase 1 for all future slots" batch.
 //! - Frames are signed, not encrypted (no TLS); membership is static.
 
@@ -80,6 +97,7 @@ pub mod keys;
 pub mod kv;
 pub mod metrics;
 pub mod run;
+pub mod snapshot;
 pub mod transport;
 pub mod wal;
 pub mod wire;

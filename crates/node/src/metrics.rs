@@ -99,6 +99,7 @@ pub struct Metrics {
     pub fsyncs: AtomicU64,
     pub wal_records: AtomicU64,
     pub wal_bytes: AtomicU64,
+    pub snapshots: AtomicU64,
     pub send_dropped: AtomicU64,
     pub send_stale: AtomicU64,
     pub batches: AtomicU64,
@@ -167,6 +168,12 @@ impl Metrics {
             "hpaxos_wal_bytes",
             "Write-ahead log size in bytes",
             &self.wal_bytes,
+        );
+        counter(
+            &mut o,
+            "hpaxos_wal_snapshots_total",
+            "Write-ahead log rewrites as a snapshot after slot compaction",
+            &self.snapshots,
         );
         counter(
             &mut o,

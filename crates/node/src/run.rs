@@ -175,12 +175,34 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         }
         Acceptor::restore(a, trust.clone(), AcceptorOptions::default(), d)
     });
+    if let Some(n) = rec.removed_tmp {
+        tracing::warn!(
+            bytes = n,
+            "removed an unfinished snapshot (a crash before its rename); the log is complete"
+        );
+    }
+    let snapshot = rec.snapshot.clone();
     let learners: Vec<(Learner, Replica)> = spec
         .learners
         .iter()
         .map(|&lr| {
             let core = Learner::restore(lr, trust.clone(), &records);
-            let mut replica = Replica::new();
+            let from_snap = snapshot
+                .as_ref()
+                .and_then(|s| s.replicas.iter().find(|(l, _)| *l == lr))
+                .map(|(_, r)| Replica::from_snapshot(r.clone()));
+            let mut replica = match (from_snap, &snapshot) {
+                (Some(r), _) => r,
+                (None, None) => Replica::new(),
+                (None, Some(s)) => {
+                    tracing::warn!(
+                        learner = trust.learner_name(lr),
+                        below = s.compacted_below.0,
+                        "the snapshot holds no replica of this learner: its slots below the mark are gone"
+                    );
+                    Replica::new()
+                }
+            };
             for r in &records {
                 if let Durable::Decided {
                     slot,

@@ -8,20 +8,65 @@
 //! file; the records rebuild the acceptor (`AcceptorDurable::apply`) and
 //! the learners (`Learner::restore`).
 //!
+//! Compaction: once the driver garbage-collected the slots below a mark,
+//! [`Wal::rewrite`] replaces the log by a **snapshot**: a [`NodeSnapshot`]
+//! record (the mark and each local replica's applied key-value state)
+//! followed by the `Durable` records of everything still held (acceptor
+//! state of the remaining slots, disconnected pairs, the `Compacted` mark,
+//! the learners' decisions of the remaining slots). It is written to
+//! `<log>.tmp`, fsynced, atomically renamed over the log, and the directory
+//! fsynced. A crash before the rename leaves the old, complete log plus a
+//! partial or complete `<log>.tmp`, which [`Wal::open`] removes; a crash
+//! after it leaves the complete new log. So the log size stays bounded by
+//! the snapshot plus the records appended since.
+//!
 //! File: an 8-byte magic, then records `[len: u32 LE][crc32: u32 LE][body]`
-//! where the body is `postcard(Durable)`. A final record cut short (a torn
+//! where the body is `postcard(WalRecord)`. A final record cut short (a torn
 //! write: the process or machine died mid-append, before the fsync, so no
 //! message ever depended on it) is reported and cut off. A complete record
 //! whose checksum fails is corruption of data that may have been
 //! acknowledged: opening fails and names the offset, unless the operator
 //! explicitly asks to truncate there.
 
+use crate::snapshot::NodeSnapshot;
 use hpaxos_core::Durable;
+use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"HPXWAL01";
+const MAGIC: &[u8; 8] = b"HPXWAL02";
+
+/// One record of the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WalRecord {
+    Core(Durable),
+    /// First record of a compacted log.
+    Snapshot(NodeSnapshot),
+}
+
+/// Where a snapshot is written before it is renamed over the log.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".tmp");
+    PathBuf::from(p)
+}
+
+fn encode_record(out: &mut Vec<u8>, r: &WalRecord) -> usize {
+    let body = postcard::to_stdvec(r).unwrap_or_default(); // ok: encoding to a Vec cannot fail
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    body.len()
+}
+
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
 /// No single record may exceed this (a corrupt length is caught early).
 const MAX_RECORD: usize = 64 << 20;
 
@@ -34,6 +79,8 @@ pub enum WalError {
     },
     #[error("write-ahead log {path} is not an hpaxos log (bad magic)")]
     BadMagic { path: String },
+    #[error("snapshot of {path} is too large ({bytes} bytes in one record)")]
+    SnapshotTooLarge { path: String, bytes: usize },
     #[error("write-ahead log {path} is corrupt at byte {offset}: {why} ({tail} bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset")]
     Corrupt {
         path: String,
@@ -51,6 +98,11 @@ pub struct Recovery {
     pub torn_tail: Option<(u64, u64)>,
     /// Bytes of corrupt tail dropped on the operator's request, and where.
     pub dropped_corrupt: Option<(u64, u64)>,
+    /// The snapshot the log starts with, if it was compacted.
+    pub snapshot: Option<NodeSnapshot>,
+    /// Bytes of an unfinished snapshot (`<log>.tmp`, a crash before its
+    /// rename) that were removed.
+    pub removed_tmp: Option<u64>,
 }
 
 pub struct Wal {
@@ -82,14 +134,17 @@ impl Wal {
         let mut data = Vec::new();
         file.read_to_end(&mut data).map_err(io)?;
         let mut rec = Recovery::default();
+        // A snapshot that was never renamed: the log itself is complete.
+        let tmp = tmp_path(path);
+        if let Ok(m) = std::fs::metadata(&tmp) {
+            std::fs::remove_file(&tmp).map_err(io)?;
+            sync_dir(path);
+            rec.removed_tmp = Some(m.len());
+        }
         if data.is_empty() {
             file.write_all(MAGIC).map_err(io)?;
             file.sync_all().map_err(io)?;
-            if let Some(dir) = path.parent() {
-                if let Ok(d) = File::open(dir) {
-                    let _ = d.sync_all();
-                }
-            }
+            sync_dir(path);
             let w = Wal {
                 path: path.to_path_buf(),
                 file,
@@ -102,8 +157,15 @@ impl Wal {
         if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
             return Err(WalError::BadMagic { path: ps });
         }
-        let (records, good_len, problem) = parse(&data);
-        rec.records = records.len();
+        let (all, good_len, problem) = parse(&data);
+        rec.records = all.len();
+        let mut records = Vec::with_capacity(all.len());
+        for r in all {
+            match r {
+                WalRecord::Core(d) => records.push(d),
+                WalRecord::Snapshot(s) => rec.snapshot = Some(s),
+            }
+        }
         let total = data.len() as u64;
         match problem {
             None => {}
@@ -139,13 +201,67 @@ impl Wal {
 
     /// Buffers one record for the next [`Wal::commit`].
     pub fn append(&mut self, d: &Durable) {
-        let body = postcard::to_stdvec(d).unwrap_or_default(); // ok: encoding to a Vec cannot fail
-        self.pending
-            .extend_from_slice(&(body.len() as u32).to_le_bytes());
-        self.pending
-            .extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        self.pending.extend_from_slice(&body);
+        encode_record(&mut self.pending, &WalRecord::Core(d.clone()));
         self.pending_records += 1;
+    }
+
+    /// Writes `<log>.tmp` holding the snapshot and `records`, fsynced; the
+    /// first half of [`Wal::rewrite`]. Nothing changes if this fails.
+    pub fn write_snapshot(
+        &self,
+        snap: &NodeSnapshot,
+        records: &[Durable],
+    ) -> Result<PathBuf, WalError> {
+        let tmp = tmp_path(&self.path);
+        let io = |source| WalError::Io {
+            path: tmp.display().to_string(),
+            source,
+        };
+        let mut buf = MAGIC.to_vec();
+        let n = encode_record(&mut buf, &WalRecord::Snapshot(snap.clone()));
+        if n > MAX_RECORD {
+            return Err(WalError::SnapshotTooLarge {
+                path: self.path.display().to_string(),
+                bytes: n,
+            });
+        }
+        for d in records {
+            encode_record(&mut buf, &WalRecord::Core(d.clone()));
+        }
+        let mut f = File::create(&tmp).map_err(io)?;
+        f.write_all(&buf).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        Ok(tmp)
+    }
+
+    /// Replaces the log by a snapshot (see the module doc): commits what
+    /// is pending, writes and fsyncs `<log>.tmp`, renames it over the log,
+    /// fsyncs the directory and appends to the new file from then on.
+    /// Returns the new length. An error before the rename leaves the old
+    /// log in use (the flag is `false`); after it (`true`) the node
+    /// must stop.
+    pub fn rewrite(
+        &mut self,
+        snap: &NodeSnapshot,
+        records: &[Durable],
+    ) -> Result<u64, (WalError, bool)> {
+        self.commit().map_err(|e| (e, false))?;
+        let tmp = self.write_snapshot(snap, records).map_err(|e| (e, false))?;
+        let io = |source| WalError::Io {
+            path: self.path.display().to_string(),
+            source,
+        };
+        std::fs::rename(&tmp, &self.path).map_err(|e| (io(e), false))?;
+        sync_dir(&self.path);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| (io(e), true))?;
+        let len = file.seek(SeekFrom::End(0)).map_err(|e| (io(e), true))?;
+        self.file = file;
+        self.len = len;
+        Ok(len)
     }
 
     pub fn has_pending(&self) -> bool {
@@ -181,7 +297,7 @@ enum Problem {
 
 /// Parses records after the magic; returns them, the length of the valid
 /// prefix, and what stopped the parse early.
-fn parse(data: &[u8]) -> (Vec<Durable>, u64, Option<Problem>) {
+fn parse(data: &[u8]) -> (Vec<WalRecord>, u64, Option<Problem>) {
     let mut out = Vec::new();
     let mut pos = MAGIC.len();
     loop {
@@ -212,7 +328,7 @@ fn parse(data: &[u8]) -> (Vec<Durable>, u64, Option<Problem>) {
                 Some(Problem::Corrupt("checksum mismatch".into())),
             );
         }
-        match postcard::from_bytes::<Durable>(body) {
+        match postcard::from_bytes::<WalRecord>(body) {
             Ok(d) => out.push(d),
             Err(e) => {
                 return (
@@ -321,6 +437,66 @@ mod tests {
                 }
                 Err(e) => proptest::prop_assert!(false, "unexpected error {e}"),
             }
+        }
+    }
+
+    fn snap(below: u64) -> NodeSnapshot {
+        let mut r = crate::kv::Replica::new();
+        r.decide(Slot(0), Ballot(1), hpaxos_core::Value::new(vec![1, 2, 3]));
+        NodeSnapshot {
+            compacted_below: Slot(below),
+            replicas: vec![(LearnerId(0), r.snapshot())],
+        }
+    }
+
+    /// A rewrite replaces the log by the snapshot and the records given;
+    /// later appends follow it, and a reopen sees exactly that.
+    #[test]
+    fn rewrite_replaces_the_log_by_a_snapshot() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("wal");
+        write_n(&p, 200);
+        let before = std::fs::metadata(&p).unwrap().len();
+        let (mut w, got, _) = Wal::open(&p, false).unwrap();
+        assert_eq!(got.len(), 200);
+        let keep = vec![Durable::Compacted { below: Slot(190) }, rec(195)];
+        let len = w.rewrite(&snap(190), &keep).unwrap();
+        assert!(len < before / 4, "{len} vs {before}");
+        w.append(&rec(300));
+        w.commit().unwrap();
+        let (_, got, r) = Wal::open(&p, false).unwrap();
+        assert_eq!(r.snapshot, Some(snap(190)));
+        assert_eq!(
+            got,
+            vec![Durable::Compacted { below: Slot(190) }, rec(195), rec(300)]
+        );
+        assert!(!tmp_path(&p).exists());
+    }
+
+    /// A crash after the snapshot file was written (completely or in part)
+    /// but before its rename: the old log is used as it was and the
+    /// unfinished snapshot is removed.
+    #[test]
+    fn crash_between_snapshot_write_and_rename_recovers_the_old_log() {
+        for partial in [false, true] {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("wal");
+            write_n(&p, 20);
+            let old = std::fs::read(&p).unwrap();
+            let (w, _, _) = Wal::open(&p, false).unwrap();
+            let tmp = w.write_snapshot(&snap(15), &[rec(16)]).unwrap();
+            drop(w); // the process dies here: no rename
+            if partial {
+                let n = std::fs::metadata(&tmp).unwrap().len();
+                let f = OpenOptions::new().write(true).open(&tmp).unwrap();
+                f.set_len(n / 2).unwrap();
+            }
+            let (_, got, r) = Wal::open(&p, false).unwrap();
+            assert_eq!(got, (0..20).map(rec).collect::<Vec<_>>());
+            assert_eq!(r.snapshot, None);
+            assert!(r.removed_tmp.is_some());
+            assert!(!tmp.exists());
+            assert_eq!(std::fs::read(&p).unwrap(), old);
         }
     }
 

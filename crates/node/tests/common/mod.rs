@@ -61,6 +61,11 @@ impl std::ops::DerefMut for TestCluster {
 
 /// Four nodes n1..n4 running a1..a4 and both learners; n1 proposes.
 pub fn four_nodes() -> TestCluster {
+    four_nodes_with(FOUR)
+}
+
+/// [`four_nodes`] with another base configuration.
+pub fn four_nodes_with(base: &str) -> TestCluster {
     let plans: Vec<NodePlan> = (1..=4)
         .map(|i| NodePlan {
             name: format!("n{i}"),
@@ -71,7 +76,7 @@ pub fn four_nodes() -> TestCluster {
         .collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hpaxos-node"));
-    let c = LocalCluster::prepare(FOUR, &plans, &exe, &["node"], dir.path(), false)
+    let c = LocalCluster::prepare(base, &plans, &exe, &["node"], dir.path(), false)
         .expect("prepare cluster");
     TestCluster { c, _dir: dir }
 }

@@ -113,7 +113,7 @@ fn check(file: &Path, json_out: bool) -> anyhow::Result<Outcome> {
     let mut violations = match graph::validate(g.clone()) {
         Ok(_) => Vec::new(),
         Err(GraphError::Invalid(v)) => v,
-        Err(e @ GraphError::Shape(_)) => return Err(e.into()),
+        Err(e @ (GraphError::Shape(_) | GraphError::Unconfirmed(_))) => return Err(e.into()),
     };
     violations = violations.iter().map(|v| by_name_order(g, v)).collect();
     violations.sort_by(|x, y| {

@@ -18,6 +18,10 @@ use crate::trust::Trust;
 use crate::value::{Digest, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Different 1b messages kept per sender in one bucket (the second one is
+/// the proof of equivocation; more add nothing a safe acceptor needs).
+pub const MAX_PER_SENDER: usize = 2;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Candidate {
     val: Value,
@@ -104,11 +108,22 @@ impl OneBBucket {
         self.msgs.iter().find(|o| o.acc == m.acc && *o != m)
     }
 
-    /// Adds a (canonical) 1b of this bucket; false if it was already there.
+    /// Adds a (canonical) 1b of this bucket; false if it was already there,
+    /// or if its sender already has [`MAX_PER_SENDER`] different 1b here.
+    ///
+    /// The cap bounds what one Byzantine acceptor can make a bucket hold.
+    /// It is sound: `KnowsSafeAt` is monotone in `S`, so deciding on a subset
+    /// of the received 1b messages is stricter than the spec, never weaker;
+    /// and two different 1b from one sender already prove it faulty.
     pub fn insert(&mut self, m: Msg1b, conn: &Connected) -> bool {
-        if m.lr != self.l || m.bal != self.b || !self.distinct.insert(m.clone()) {
+        if m.lr != self.l
+            || m.bal != self.b
+            || self.distinct.contains(&m)
+            || self.msgs.iter().filter(|o| o.acc == m.acc).count() >= MAX_PER_SENDER
+        {
             return false;
         }
+        self.distinct.insert(m.clone());
         self.index(&m, conn);
         self.msgs.push(m);
         true

@@ -149,6 +149,15 @@ impl Proposer {
     /// 1b messages from which a value is safe, announces it.
     pub fn handle(&mut self, msg: &Message, fx: &mut Effects) {
         let Message::M1b(m) = msg else { return };
+        let (na, nl) = (self.trust.n_acceptors(), self.trust.n_learners());
+        let well_formed = m.acc.index() < na
+            && m.votes
+                .iter()
+                .chain(m.proposals.iter())
+                .all(|p| p.lr.index() < nl);
+        if !well_formed {
+            return;
+        }
         let Some(r) = self.rounds.get_mut(&m.slot) else {
             return;
         };

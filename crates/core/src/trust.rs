@@ -206,6 +206,8 @@ pub enum ShapeError {
     UnknownAcceptor { learner: String },
     #[error("a safety edge names a learner index {0} that does not exist")]
     UnknownLearner(u16),
+    #[error("a safety edge refers to acceptors that do not exist")]
+    UnknownSafeAcceptor,
     #[error("learner {0} has no quorum")]
     NoQuorum(String),
 }
@@ -240,6 +242,9 @@ pub fn check_shape(g: &LearnerGraph) -> Result<(), ShapeError> {
             if l.index() >= g.learners.len() {
                 return Err(ShapeError::UnknownLearner(l.0));
             }
+        }
+        if !e.safe.support().is_subset(&all) {
+            return Err(ShapeError::UnknownSafeAcceptor);
         }
     }
     Ok(())

@@ -618,3 +618,55 @@ fn unknown_ids_and_compacted_slots_are_rejected() {
     let fx = feed(&mut a, m1a(ALICE, 1));
     assert_eq!(fx.rejected, vec![Rejection::CompactedSlot(S.0)]);
 }
+
+#[test]
+fn a_byzantine_sender_keeps_at_most_two_1b_per_bucket() {
+    // Memory bound: the second 1b is the proof; further ones are dropped
+    // (sound: KnowsSafeAt is monotone in the set of 1b messages).
+    let mut a = a0();
+    for i in 0..50u64 {
+        feed(
+            &mut a,
+            m1b(1, ALICE, 1, vec![vote(ALICE, 0, &format!("v{i}"))], vec![]),
+        );
+    }
+    let mut bucket = hpaxos_core::ksa_index::OneBBucket::new(ALICE, Ballot(1));
+    let conn = Connected::all(2);
+    let accepted = (0..50)
+        .filter(|i| {
+            let mut m = Msg1b {
+                slot: S,
+                lr: ALICE,
+                acc: AcceptorId(1),
+                bal: Ballot(1),
+                votes: vec![vote(ALICE, 0, &format!("v{i}"))],
+                proposals: vec![],
+            };
+            m.canonicalize();
+            bucket.insert(m, &conn)
+        })
+        .count();
+    assert_eq!(accepted, hpaxos_core::ksa_index::MAX_PER_SENDER);
+    assert_eq!(bucket.msgs().len(), 2);
+}
+
+#[test]
+fn a_safety_edge_naming_an_unknown_acceptor_is_a_shape_error() {
+    let g = LearnerGraph {
+        acceptors: vec!["a0".into()],
+        learners: vec![LearnerSpec {
+            name: "alice".into(),
+            quorums: Family::acceptor(AcceptorId(0)),
+        }],
+        edges: vec![SafetyEdge {
+            learners: (ALICE, ALICE),
+            safe: Family::acceptor(AcceptorId(200)),
+        }],
+    };
+    assert_eq!(
+        graph::validate(g).map(|_| ()),
+        Err(graph::GraphError::Shape(
+            hpaxos_core::trust::ShapeError::UnknownSafeAcceptor
+        ))
+    );
+}

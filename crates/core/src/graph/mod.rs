@@ -35,6 +35,10 @@ pub enum GraphError {
     Shape(#[from] ShapeError),
     #[error("the learner graph is invalid: {} violation(s)", .0.len())]
     Invalid(Vec<Violation>),
+    /// The checker found a violation it could not confirm against the
+    /// definitions: an internal error, reported rather than read as "valid".
+    #[error("internal error in the graph checker: a violation for learners {0:?} could not be confirmed")]
+    Unconfirmed((LearnerId, LearnerId)),
 }
 
 /// All validity violations of the closure, one per invalid learner pair
@@ -48,6 +52,9 @@ pub fn violations(g: &LearnerGraph) -> Vec<Violation> {
 pub fn validate(g: LearnerGraph) -> Result<Trust, GraphError> {
     check_shape(&g)?;
     let violations = validity::violations(&g);
+    if let Some(v) = violations.iter().find(|v| !validity::is_genuine(&g, v)) {
+        return Err(GraphError::Unconfirmed(v.learners));
+    }
     if violations.is_empty() {
         Ok(Trust::from_validated(g))
     } else {

@@ -154,3 +154,96 @@ async fn small_retention_keeps_the_wal_bounded_and_a_restart_resumes() {
     let bad = c.terminate_all(Duration::from_secs(10));
     assert!(bad.is_empty(), "nodes {bad:?} did not exit 0 on SIGTERM");
 }
+
+/// Issue 5, "lagging acceptors catch up from decision certificates": n4
+/// runs acceptor a4 and no learner, so it can only compact the slots its
+/// shadow learners know decided for alice and for bob. While it is down
+/// the others decide more slots; after its restart it sees messages far
+/// ahead of its decided prefix, fetches certificates for the gap from the
+/// learner nodes (each 2b signature-checked by the transport, each decision
+/// on a quorum of that learner, `Trust::is_quorum` in `LearnerDecide`), and
+/// compacts past the gap. Its learners-free WAL never records a decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acceptor_only_node_catches_up_from_certificates_and_compacts() {
+    use hpaxos_node::cluster::NodePlan;
+    let cfg = FOUR.replace("batch_max = 32", "batch_max = 2\nretain_slots = 16");
+    let plans: Vec<NodePlan> = (1..=4)
+        .map(|i| NodePlan {
+            name: format!("n{i}"),
+            acceptor: Some(format!("a{i}")),
+            learners: if i == 4 {
+                Vec::new()
+            } else {
+                vec!["alice".into(), "bob".into()]
+            },
+            proposer: i == 1,
+        })
+        .collect();
+    let mut c = cluster_of(&cfg, &plans);
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n1 = c.http("n1").unwrap();
+    puts(n1, 0..100, &c).await;
+    let n4 = c.http("n4").unwrap();
+    // Live: the shadows follow the 2b broadcast and n4 compacts.
+    let t = Instant::now();
+    let mut st = serde_json::Value::Null;
+    while t.elapsed() < T {
+        st = get_json(n4, "/v1/status").await.unwrap_or_default();
+        if st["compacted_below"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(st["compacted_below"].as_u64().unwrap_or(0) > 0, "{st}");
+
+    c.kill9("n4").unwrap();
+    puts(n1, 100..260, &c).await;
+    let down_end = learner_state(n1).await.unwrap()[0].0;
+    let was = st["low_water"].as_u64().unwrap_or(0);
+    assert!(
+        down_end > was + 16,
+        "too few slots decided while n4 was down"
+    );
+    c.spawn("n4").unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n4 = c.http("n4").unwrap();
+    // New load shows n4 slots far ahead of its decided prefix.
+    let t = Instant::now();
+    let mut i = 260;
+    while t.elapsed() < T {
+        puts(n1, i..i + 6, &c).await;
+        i += 6;
+        st = get_json(n4, "/v1/status").await.unwrap_or_default();
+        if st["low_water"].as_u64().unwrap_or(0) >= down_end
+            && st["compacted_below"].as_u64().unwrap_or(0) > down_end - 16
+        {
+            break;
+        }
+    }
+    let m = hpaxos_node::client::request(n4, "GET", "/metrics", None, T)
+        .await
+        .unwrap();
+    let certs = metric(&m.body, "hpaxos_certificate_messages_received_total");
+    eprintln!(
+        "acceptor catch-up figures: decided_while_down={} certificate_2b_received={certs} status={st}",
+        down_end - was
+    );
+    assert!(
+        st["low_water"].as_u64().unwrap_or(0) >= down_end,
+        "n4 did not learn the slots decided while it was down: {st}\n{}",
+        node_logs(&c)
+    );
+    assert!(
+        st["compacted_below"].as_u64().unwrap_or(0) > down_end - 16,
+        "{st}"
+    );
+    assert!(certs > 0, "no certificate reached n4");
+    let bad = c.terminate_all(Duration::from_secs(10));
+    assert!(bad.is_empty(), "nodes {bad:?} did not exit 0 on SIGTERM");
+    // No decision was ever written by the acceptor-only node.
+    let (_, recs, _) = hpaxos_node::wal::Wal::open(&c.dir().join("data/n4/wal"), false).unwrap();
+    assert!(!recs
+        .iter()
+        .any(|r| matches!(r, hpaxos_core::Durable::Decided { .. })));
+}

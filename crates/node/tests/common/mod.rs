@@ -74,9 +74,14 @@ pub fn four_nodes_with(base: &str) -> TestCluster {
             proposer: i == 1,
         })
         .collect();
+    cluster_of(base, &plans)
+}
+
+/// A cluster of the given node plans in a fresh temporary directory.
+pub fn cluster_of(base: &str, plans: &[NodePlan]) -> TestCluster {
     let dir = tempfile::tempdir().expect("temp dir");
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_hpaxos-node"));
-    let c = LocalCluster::prepare(base, &plans, &exe, &["node"], dir.path(), false)
+    let c = LocalCluster::prepare(base, plans, &exe, &["node"], dir.path(), false)
         .expect("prepare cluster");
     TestCluster { c, _dir: dir }
 }

@@ -148,6 +148,10 @@ impl Shadow {
         }
     }
 
+    fn is_decided(&self, slot: Slot) -> bool {
+        slot < self.next || self.decided.contains(&slot)
+    }
+
     fn decided(&mut self, slot: Slot) {
         if slot >= self.next && self.decided.len() < HORIZON as usize {
             self.decided.insert(slot);
@@ -374,13 +378,30 @@ impl Driver {
                         l.core.handle(&m, &mut self.fx);
                     }
                 }
+                let mut certs = Vec::new();
                 for sh in &mut self.shadows {
                     if sh.core.id() == b.lr {
                         self.shadow_fx.clear();
                         sh.core.handle(&m, &mut self.shadow_fx);
                         for d in self.shadow_fx.decisions.drain(..) {
+                            if !sh.is_decided(d.slot) {
+                                if let Some(c) = sh.core.certificate(d.slot) {
+                                    certs.push((d.lr, d.slot, c));
+                                }
+                            }
                             sh.decided(d.slot);
                         }
+                    }
+                }
+                // An acceptor node serves the certificates of the learners
+                // it follows too (their own nodes may all have been down).
+                for (lr, slot, c) in certs {
+                    self.store_cert(lr, slot, &c);
+                    let lo = (slot, lr, Ballot(0), AcceptorId(0));
+                    let hi = (slot, lr, Ballot(u64::MAX), AcceptorId(u16::MAX));
+                    let keys: Vec<_> = self.sig2b.range(lo..=hi).map(|(k, _)| *k).collect();
+                    for k in keys {
+                        self.sig2b.remove(&k);
                     }
                 }
             }
@@ -437,7 +458,12 @@ impl Driver {
                 .learners
                 .iter()
                 .filter(|l| l.core.id() == b.lr)
-                .all(|l| l.replica.is_decided(b.slot));
+                .all(|l| l.replica.is_decided(b.slot))
+                && self
+                    .shadows
+                    .iter()
+                    .filter(|s| s.core.id() == b.lr)
+                    .all(|s| s.is_decided(b.slot));
             if !done {
                 self.sig2b.insert((b.slot, b.lr, b.bal, b.acc), raw);
             }
@@ -535,7 +561,10 @@ impl Driver {
                     .cfg
                     .nodes
                     .iter()
-                    .filter(|n| n.idx != self.me && n.learners.contains(&l.core.id()))
+                    .filter(|n| {
+                        n.idx != self.me
+                            && (n.learners.contains(&l.core.id()) || n.acceptor.is_some())
+                    })
                     .map(|n| n.idx)
                     .collect();
                 if !holders.is_empty() {
@@ -555,7 +584,10 @@ impl Driver {
                     .cfg
                     .nodes
                     .iter()
-                    .filter(|n| n.idx != self.me && n.learners.contains(&sh.core.id()))
+                    .filter(|n| {
+                        n.idx != self.me
+                            && (n.learners.contains(&sh.core.id()) || n.acceptor.is_some())
+                    })
                     .map(|n| n.idx)
                     .collect();
                 if !holders.is_empty() {
@@ -757,32 +789,14 @@ impl Driver {
         let Some(li) = self.learners.iter().position(|l| l.core.id() == d.lr) else {
             return;
         };
-        let n_local = self.learners.len().max(1);
-        let l = &mut self.learners[li];
-        if l.replica.is_decided(d.slot) {
+        if self.learners[li].replica.is_decided(d.slot) {
             return; // the same value again, in a later ballot
         }
         self.metrics.decisions.inc(&name);
-        if let Some(cert) = l.core.certificate(d.slot) {
-            let frames: Vec<Bytes> = cert
-                .iter()
-                .filter_map(|b| self.sig2b.get(&(b.slot, b.lr, b.bal, b.acc)).cloned())
-                .collect();
-            if frames.len() == cert.len() {
-                self.certs.insert((d.lr, d.slot), frames);
-                if self.certs.len() > CERTS_KEPT * n_local {
-                    // Forget this learner's oldest certificate.
-                    let oldest = self
-                        .certs
-                        .range((d.lr, Slot(0))..=(d.lr, Slot(u64::MAX)))
-                        .next()
-                        .map(|(k, _)| *k);
-                    if let Some(k) = oldest {
-                        self.certs.remove(&k);
-                    }
-                }
-            }
+        if let Some(cert) = self.learners[li].core.certificate(d.slot) {
+            self.store_cert(d.lr, d.slot, &cert);
         }
+        let l = &mut self.learners[li];
         let results = l.replica.decide(d.slot, d.bal, d.val.clone());
         let now = self.now_ms();
         if let Some((_, pm)) = &mut self.proposer {
@@ -792,6 +806,31 @@ impl Driver {
             self.command_applied(&name, id, res);
         }
         self.after_decision(d.slot);
+    }
+
+    /// Keeps the signed frames of a decision certificate to serve lagging
+    /// peers (the last `CERTS_KEPT` per learner followed).
+    fn store_cert(&mut self, lr: LearnerId, slot: Slot, cert: &[hpaxos_core::Msg2b]) {
+        let frames: Vec<Bytes> = cert
+            .iter()
+            .filter_map(|b| self.sig2b.get(&(b.slot, b.lr, b.bal, b.acc)).cloned())
+            .collect();
+        if frames.len() != cert.len() {
+            return;
+        }
+        self.certs.insert((lr, slot), frames);
+        let followed = (self.learners.len() + self.shadows.len()).max(1);
+        if self.certs.len() > CERTS_KEPT * followed {
+            // Forget this learner's oldest certificate.
+            let oldest = self
+                .certs
+                .range((lr, Slot(0))..=(lr, Slot(u64::MAX)))
+                .next()
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.certs.remove(&k);
+            }
+        }
     }
 
     fn command_applied(&mut self, learner: &str, id: CmdId, res: CmdResult) {
@@ -829,7 +868,11 @@ impl Driver {
         if let Some((p, _)) = &mut self.proposer {
             p.finish(slot);
         }
-        self.sig2b.retain(|k, _| k.0 != slot);
+        // Frames of the learners this node only follows stay until they are
+        // decided for them too (certificates) or compacted.
+        let local: Vec<LearnerId> = self.learners.iter().map(|l| l.core.id()).collect();
+        self.sig2b
+            .retain(|k, _| k.0 != slot || !local.contains(&k.1));
     }
 
     /// A JSON summary of this node (the `/v1/status` body).
@@ -877,6 +920,7 @@ impl Driver {
             "compacted_below": self.compacted_below.0,
             "low_water": self.low_water().map(|s| s.0),
             "snapshots": self.snapshots,
+            "certificates_held": self.certs.len(),
             "wal_bytes": self.wal.len_bytes(),
         })
     }

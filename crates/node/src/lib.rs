@@ -72,7 +72,8 @@
 //! learners (core `Learner`s fed with the signature-verified 2b it receives
 //! and with certificates it asks learner nodes for when it lags); they only
 //! tell it which slots are decided so that it can compact them: nothing
-//! they learn is persisted, and the acceptor never votes from them.
+//! they learn is persisted, and the acceptor never votes from them. It
+//! serves their certificates to lagging peers like a learner node does.
 //!
 //! ## Not done yet
 //!
@@ -80,10 +81,13 @@
 //!   commands) is never pruned: it grows by ~12 bytes per command, in
 //!   memory and in every snapshot.
 //! - Decision certificates are served from memory only (the last
-//!   `CERTS_KEPT` per learner); after a restart a learner node serves none
-//!   for the slots decided before it, and there is no state transfer: a
-//!   learner elsewhere that lags more than `retain_slots` behind every
-//!   other learner node's certificate store cannot catch up.
+//!   `CERTS_KEPT` per followed learner); after a restart a node serves none
+//!   for the slots decided before it, and there is no key-value state
+//!   transfer: a learner replica that lags behind every peer's certificate
+//!   store (e.g. a brand-new node joining a long-running cluster) cannot
+//!   catch up.
+//! - After compaction `/v1/log` returns only the entries from the
+//!   compaction mark on (the status `log_hash` still covers the whole log).
 //! - Phase 1 is run per slot; no "phase 1 for all future slots" batch.
 //! - Frames are signed, not encrypted (no TLS); membership is static.
 

@@ -239,6 +239,13 @@ async fn an_acceptor_only_node_catches_up_from_certificates_and_compacts() {
         "{st}"
     );
     assert!(certs > 0, "no certificate reached n4");
+
+    // n4 serves the certificates of the learners it follows: ask it in the
+    // name of n3 (killed; its peer port is now ours) for alice's.
+    let slots_n4 = sync_from_acceptor_only_node(&mut c, 0).await;
+    eprintln!("acceptor-only n4 served certificates for alice's slots {slots_n4:?}");
+    assert!(!slots_n4.is_empty(), "n4 served no certificate");
+
     let bad = c.terminate_all(Duration::from_secs(10));
     assert!(bad.is_empty(), "nodes {bad:?} did not exit 0 on SIGTERM");
     // No decision was ever written by the acceptor-only node.
@@ -246,4 +253,91 @@ async fn an_acceptor_only_node_catches_up_from_certificates_and_compacts() {
     assert!(!recs
         .iter()
         .any(|r| matches!(r, hpaxos_core::Durable::Decided { .. })));
+}
+
+/// Sends a `SyncRequest` for alice's slots from `from` on to n4 signed as n3 (killed
+/// first, its peer port taken over) and returns the slots of the
+/// certificates n4 answers with, each checked: every 2b frame opens under
+/// its sender's key, is alice's, and the senders form a quorum of alice.
+async fn sync_from_acceptor_only_node(c: &mut TestCluster, from: u64) -> Vec<u64> {
+    use hpaxos_core::{LearnerId, Message, Slot};
+    use hpaxos_node::wire::{open, open_frame, seal, FrameReader, NodeIdx, Payload};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = hpaxos_node::ClusterConfig::load(c.config_path()).unwrap();
+    let keys = cfg.keys();
+    let n3 = cfg.node_by_name("n3").unwrap().idx;
+    let n3_addr = c.peer_addr("n3").unwrap();
+    c.kill9("n3").unwrap();
+    let listener = tokio::net::TcpListener::bind(n3_addr).await.unwrap();
+    let k3 = hpaxos_node::keys::read_secret(&c.dir().join("keys/n3.key")).unwrap();
+    let req = seal(
+        NodeIdx(n3.0),
+        &k3,
+        &Payload::SyncRequest {
+            lr: LearnerId(0),
+            from: Slot(from),
+            limit: 8,
+        },
+    );
+    let t = Instant::now();
+    let mut s = tokio::net::TcpStream::connect(c.peer_addr("n4").unwrap())
+        .await
+        .unwrap();
+    s.write_all(&req).await.unwrap();
+    // n4's writer learns that n3's old connection is dead only when a
+    // write fails (that frame is lost), then reconnects: ask until answered.
+    let mut conn: Option<tokio::net::TcpStream> = None;
+    let mut r = FrameReader::new(cfg.max_frame);
+    let mut buf = vec![0u8; 64 * 1024];
+    while t.elapsed() < T {
+        let Some(cn) = conn.as_mut() else {
+            match tokio::time::timeout(Duration::from_millis(500), listener.accept()).await {
+                Ok(Ok((x, _))) => {
+                    conn = Some(x);
+                    r = FrameReader::new(cfg.max_frame);
+                }
+                _ => {
+                    let _ = s.write_all(&req).await;
+                }
+            }
+            continue;
+        };
+        let n = match tokio::time::timeout(Duration::from_millis(500), cn.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            Ok(_) => {
+                conn = None;
+                continue;
+            }
+            Err(_) => {
+                let _ = s.write_all(&req).await;
+                continue;
+            }
+        };
+        r.extend(&buf[..n]);
+        while let Ok(Some(body)) = r.next_frame() {
+            let Ok((_, Payload::SyncResponse { lr, certs })) = open(&body, &keys) else {
+                continue;
+            };
+            assert_eq!(lr, LearnerId(0));
+            let mut slots = Vec::new();
+            for cert in certs {
+                let mut senders = hpaxos_core::AccSet::default();
+                let mut slot = None;
+                for f in cert {
+                    let (who, p) = open_frame(&f, &keys, cfg.max_frame).unwrap();
+                    let Payload::Protocol(Message::M2b(b)) = p else {
+                        panic!("not a 2b in a certificate");
+                    };
+                    assert_eq!(cfg.acceptor_node[b.acc.index()], Some(who));
+                    assert_eq!(b.lr, LearnerId(0));
+                    senders.insert(b.acc);
+                    slot = Some(b.slot.0);
+                }
+                assert!(cfg.trust.is_quorum(LearnerId(0), &senders));
+                slots.extend(slot);
+            }
+            return slots;
+        }
+    }
+    Vec::new()
 }

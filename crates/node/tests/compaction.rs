@@ -341,3 +341,28 @@ async fn sync_from_acceptor_only_node(c: &mut TestCluster, from: u64) -> Vec<u64
     }
     Vec::new()
 }
+
+/// The baseline for the figures above (run with `--ignored --nocapture`):
+/// the same workload with the default retention, where nothing is
+/// compacted and every log grows with the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn baseline_wal_growth_without_compaction() {
+    let cfg = FOUR.replace("batch_max = 32", "batch_max = 2");
+    let mut c = four_nodes_with(&cfg);
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n1 = c.http("n1").unwrap();
+    let addrs: Vec<_> = c.names().iter().filter_map(|n| c.http(n)).collect();
+    puts(n1, 0..120, &c).await;
+    agree(&addrs, T).await;
+    let mid: Vec<u64> = c.names().iter().map(|n| wal_size(&c, n)).collect();
+    puts(n1, 120..300, &c).await;
+    let states = agree(&addrs, T).await;
+    let end: Vec<u64> = c.names().iter().map(|n| wal_size(&c, n)).collect();
+    eprintln!(
+        "baseline figures (no compaction): slots={} wal_bytes_mid={mid:?} wal_bytes_end={end:?}",
+        states[0][0].0
+    );
+    c.terminate_all(Duration::from_secs(10));
+}

@@ -79,6 +79,11 @@ pub trait Refiner {
     /// A Byzantine acceptor sent `m`: `FakeSend` for its own 1b/2av/2b,
     /// `Phase1a`/`Phase1c` for forged proposer messages.
     fn fake_send(&mut self, m: &Message) -> Result<(), String>;
+    /// Every protocol message a safe node sends must already be in the
+    /// spec's `msgs` (called after the step's actions were applied).
+    fn check_sent(&mut self, _sent: &[Message]) -> Result<(), String> {
+        Ok(())
+    }
     /// Final check of the spec invariants.
     fn check(&mut self) -> Result<(), String>;
     /// A safe acceptor's durable state against the mapped spec state.

@@ -35,6 +35,10 @@ impl Refiner for SpecRefiner {
         self.r.fake_send(m).map_err(|e| e.to_string())
     }
 
+    fn check_sent(&mut self, sent: &[Message]) -> Result<(), String> {
+        self.r.check_sent(sent).map_err(|e| e.to_string())
+    }
+
     fn check(&mut self) -> Result<(), String> {
         self.r.check_invariants().map_err(|e| e.to_string())
     }

@@ -814,7 +814,7 @@ impl<'a> World<'a> {
             .collect();
         sends.extend(notify.into_iter().map(|p| (p, Dest::Route, cause)));
         if node >= self.lay.first_proposer() {
-            self.refine(&actions);
+            self.refine(&actions, &sends);
             for (pkt, dest, c) in sends {
                 self.dispatch(node, pkt, dest, c);
             }
@@ -823,14 +823,22 @@ impl<'a> World<'a> {
         self.write_then_send(node, records, certs, actions, sends);
     }
 
-    /// Replays a step's spec actions on the refinement checker, if any.
-    fn refine(&mut self, actions: &[SpecAction]) {
-        if actions.is_empty() {
-            return;
-        }
+    /// Replays a step's spec actions on the refinement checker, if any, then
+    /// checks that every protocol message the step sends is in the spec's
+    /// `msgs` (what leaves a node is exactly what the spec allows, including
+    /// messages no one ever receives).
+    fn refine(&mut self, actions: &[SpecAction], sends: &[(Packet, Dest, u32)]) {
         if let Some(r) = self.refiner.as_mut() {
             self.stats.spec_actions += actions.len() as u64;
-            if let Err(what) = r.apply(actions) {
+            let sent: Vec<Message> = sends
+                .iter()
+                .filter_map(|(p, _, _)| match p {
+                    Packet::Proto(m) => Some(m.clone()),
+                    _ => None,
+                })
+                .collect();
+            let res = r.apply(actions).and_then(|()| r.check_sent(&sent));
+            if let Err(what) = res {
                 self.oracle
                     .violations
                     .push(Violation::Refinement { t: self.now, what });
@@ -872,7 +880,7 @@ impl<'a> World<'a> {
         {
             disk.log.extend(records);
             disk.certs.extend(certs);
-            self.refine(&actions);
+            self.refine(&actions, &sends);
             for (pkt, dest, c) in sends {
                 self.dispatch(node, pkt, dest, c);
             }
@@ -918,7 +926,7 @@ impl<'a> World<'a> {
             }
         }
         for (actions, sends) in ready {
-            self.refine(&actions);
+            self.refine(&actions, &sends);
             for (pkt, dest, c) in sends {
                 self.dispatch(node, pkt, dest, c);
             }

@@ -316,6 +316,8 @@ fn explain(file: &Path, faulty: &str, json_out: bool) -> anyhow::Result<Outcome>
     Ok(Outcome::Ok)
 }
 
+/// One line of `explain`'s human output: label, names, colouring.
+type Row<'a> = (&'a str, Vec<String>, &'a dyn Fn(&str) -> String);
 fn print_explain(cfg: &Config, e: &Explanation) {
     let st = Style::detect();
     let g = &cfg.graph;
@@ -347,7 +349,7 @@ fn print_explain(cfg: &Config, e: &Explanation) {
     let plain = |x: &str| x.to_string();
     let good = |x: &str| st.good(x);
     let bad = |x: &str| st.bad(x);
-    let rows: [(&str, Vec<String>, &dyn Fn(&str) -> String); 6] = [
+    let rows: [Row<'_>; 6] = [
         ("faulty", names(g, &e.faulty), &plain),
         ("safe", safe, &plain),
         ("entangled", entangled, &good),

@@ -872,7 +872,7 @@ mod tests {
         p.poll(Tick(1000), &mut out);
         assert!(starts(&out).contains(&(Slot(1), Ballot(1))));
         assert_eq!(p.stats().slots_stuck, 1);
-        assert_eq!(p.ballot(Slot(0)).is_some(), true);
+        assert!(p.ballot(Slot(0)).is_some());
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Net {
             }
             self.learner.handle(&m, &mut fx);
             self.proposer.handle(&m, &mut fx);
-            self.decisions.extend(fx.decisions.drain(..));
+            self.decisions.append(&mut fx.decisions);
             self.queue.extend(fx.send);
         }
     }

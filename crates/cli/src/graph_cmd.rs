@@ -318,6 +318,7 @@ fn explain(file: &Path, faulty: &str, json_out: bool) -> anyhow::Result<Outcome>
 
 /// One line of `explain`'s human output: label, names, colouring.
 type Row<'a> = (&'a str, Vec<String>, &'a dyn Fn(&str) -> String);
+
 fn print_explain(cfg: &Config, e: &Explanation) {
     let st = Style::detect();
     let g = &cfg.graph;

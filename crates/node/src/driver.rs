@@ -557,16 +557,7 @@ impl Driver {
             let behind = self.max_slot_seen >= next && self.max_slot_seen.0 > 0
                 || l.replica.highest_decided().is_some_and(|h| h >= next);
             if behind && next == l.last_next {
-                let holders: Vec<NodeIdx> = self
-                    .cfg
-                    .nodes
-                    .iter()
-                    .filter(|n| {
-                        n.idx != self.me
-                            && (n.learners.contains(&l.core.id()) || n.acceptor.is_some())
-                    })
-                    .map(|n| n.idx)
-                    .collect();
+                let holders = sync_holders(&self.cfg, self.me, l.core.id());
                 if !holders.is_empty() {
                     l.sync_rr = l.sync_rr.wrapping_add(1);
                     reqs.push((holders[l.sync_rr % holders.len()], l.core.id(), next));
@@ -580,16 +571,7 @@ impl Driver {
             let next = sh.next;
             let behind = self.max_slot_seen >= next && self.max_slot_seen.0 > 0;
             if behind && next == sh.last_next {
-                let holders: Vec<NodeIdx> = self
-                    .cfg
-                    .nodes
-                    .iter()
-                    .filter(|n| {
-                        n.idx != self.me
-                            && (n.learners.contains(&sh.core.id()) || n.acceptor.is_some())
-                    })
-                    .map(|n| n.idx)
-                    .collect();
+                let holders = sync_holders(&self.cfg, self.me, sh.core.id());
                 if !holders.is_empty() {
                     sh.sync_rr = sh.sync_rr.wrapping_add(1);
                     reqs.push((holders[sh.sync_rr % holders.len()], sh.core.id(), next));
@@ -960,4 +942,15 @@ fn equivocate(m: &Message) -> Message {
         }
         other => other,
     }
+}
+
+/// Nodes other than `me` that can serve certificates of learner `lr`: those
+/// that run it, and acceptor nodes (they keep the certificates of the
+/// learners they follow).
+fn sync_holders(cfg: &ClusterConfig, me: NodeIdx, lr: LearnerId) -> Vec<NodeIdx> {
+    cfg.nodes
+        .iter()
+        .filter(|n| n.idx != me && (n.learners.contains(&lr) || n.acceptor.is_some()))
+        .map(|n| n.idx)
+        .collect()
 }

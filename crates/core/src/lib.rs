@@ -24,6 +24,7 @@ pub mod ids;
 pub mod ksa_index;
 pub mod learner;
 pub mod msg;
+pub mod node;
 #[cfg(feature = "mutations")]
 pub mod mutations;
 pub mod pacemaker;

@@ -45,6 +45,10 @@ pub enum NodeCmd {
         addr: SocketAddr,
         #[arg(long)]
         json: bool,
+        /// The learner whose decision a put/get/delete waits for (default:
+        /// the node's first learner); the command returns once it applied it.
+        #[arg(long)]
+        learner: Option<String>,
         #[command(subcommand)]
         op: ClientOp,
     },
@@ -131,7 +135,12 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        NodeCmd::Client { addr, json, op } => client(addr, json, op),
+        NodeCmd::Client {
+            addr,
+            json,
+            learner,
+            op,
+        } => client(addr, json, learner, op),
         NodeCmd::Demo {
             commands,
             clients,
@@ -152,21 +161,30 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
     }
 }
 
-fn client(addr: SocketAddr, json: bool, op: ClientOp) -> anyhow::Result<Outcome> {
+fn client(
+    addr: SocketAddr,
+    json: bool,
+    learner: Option<String>,
+    op: ClientOp,
+) -> anyhow::Result<Outcome> {
+    let submit = match &learner {
+        Some(l) => format!("/v1/commands?learner={l}"),
+        None => "/v1/commands".to_string(),
+    };
     let (method, path, body) = match &op {
         ClientOp::Put { key, value } => (
             "POST",
-            "/v1/commands".to_string(),
+            submit.clone(),
             Some(serde_json::json!({"op": "put", "key": key, "value": value})),
         ),
         ClientOp::Get { key } => (
             "POST",
-            "/v1/commands".to_string(),
+            submit.clone(),
             Some(serde_json::json!({"op": "get", "key": key})),
         ),
         ClientOp::Delete { key } => (
             "POST",
-            "/v1/commands".to_string(),
+            submit.clone(),
             Some(serde_json::json!({"op": "delete", "key": key})),
         ),
         ClientOp::Read { learner, key } => ("GET", format!("/v1/kv/{learner}/{key}"), None),
@@ -208,8 +226,9 @@ fn client(addr: SocketAddr, json: bool, op: ClientOp) -> anyhow::Result<Outcome>
     match op {
         ClientOp::Put { .. } | ClientOp::Get { .. } | ClientOp::Delete { .. } => {
             println!(
-                "decided in slot {} after {:.1} ms",
+                "decided in slot {} for {} after {:.1} ms",
                 j["slot"],
+                j["learner"].as_str().unwrap_or("?"),
                 j["latency_ms"].as_f64().unwrap_or(0.0)
             );
             if let Some(m) = j["results"].as_object() {

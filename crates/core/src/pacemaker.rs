@@ -300,6 +300,8 @@ pub struct Pacemaker {
     decided: BTreeMap<Slot, Decided>,
     /// Every slot below this is decided by every learner.
     done_below: Slot,
+    /// Highest ballot at which a 2b (a vote) was seen per slot not done, and its value.
+    voted: BTreeMap<Slot, (Ballot, Value)>,
     /// Highest slot seen anywhere.
     highest_seen: Option<Slot>,
     stats: PacemakerStats,
@@ -329,6 +331,7 @@ impl Pacemaker {
             slots: BTreeMap::new(),
             seen: BTreeMap::new(),
             decided: BTreeMap::new(),
+            voted: BTreeMap::new(),
             done_below: Slot(0),
             highest_seen: None,
             stats: PacemakerStats::default(),
@@ -391,6 +394,7 @@ impl Pacemaker {
         self.next_slot = self.next_slot.max(slot);
         self.decided = self.decided.split_off(&slot);
         self.seen = self.seen.split_off(&slot);
+        self.voted = self.voted.split_off(&slot);
         let below: Vec<Slot> = self.slots.range(..slot).map(|(s, _)| *s).collect();
         for s in below {
             self.slots.remove(&s);
@@ -483,6 +487,20 @@ impl Pacemaker {
         }
     }
 
+    /// Reports a vote (2b) seen at `ballot` for `value` in `slot`: the
+    /// ballot a retry is pinned to first (see the module doc).
+    pub fn observe_vote(&mut self, slot: Slot, ballot: Ballot, value: &Value) {
+        if self.is_complete(slot) {
+            return;
+        }
+        match self.voted.get(&slot) {
+            Some((b, _)) if *b >= ballot => {}
+            _ => {
+                self.voted.insert(slot, (ballot, value.clone()));
+            }
+        }
+    }
+
     /// Reports that learner `lr` decided `value` at `bal` in `slot`.
     pub fn on_decided(&mut self, _now: Tick, slot: Slot, lr: LearnerId, bal: Ballot, value: &Value) {
         if slot < self.done_below || !self.cfg.learners.contains(&lr) {
@@ -520,6 +538,7 @@ impl Pacemaker {
                 self.stats.slots_completed += 1;
             }
             self.seen.remove(&slot);
+            self.voted.remove(&slot);
             while self.is_complete(self.done_below) {
                 self.decided.remove(&self.done_below);
                 self.done_below = Slot(self.done_below.0 + 1);
@@ -666,10 +685,16 @@ impl Pacemaker {
         let (me, np) = (self.cfg.me, self.cfg.proposers);
         let missing = self.missing(slot);
         // The ballot some learner decided in, and its value.
-        let pin = self
+        // The highest ballot with a vote seen, or some learner decided in:
+        // missing learners are retried there first.
+        let decided = self
             .decided
             .get(&slot)
             .and_then(|d| d.values().max_by_key(|(b, _)| *b).cloned());
+        let pin = match (decided, self.voted.get(&slot).cloned()) {
+            (Some(d), Some(v)) => Some(if v.0 > d.0 { v } else { d }),
+            (d, v) => d.or(v),
+        };
         let pin_tries = self.cfg.pin_tries;
         let retransmits = self.cfg.retransmits;
         let Some(f) = self.slots.get(&slot) else {

@@ -173,6 +173,7 @@ pub struct NodeCore<P> {
     compacted_below: Slot,
     max_slot_seen: Slot,
     fx: Effects,
+    shadow_fx: Effects,
     local: VecDeque<Message>,
     pub stats: NodeStats,
 }
@@ -248,6 +249,7 @@ impl<P: Clone> NodeCore<P> {
             compacted_below,
             max_slot_seen: Slot(0),
             fx,
+            shadow_fx: Effects::default(),
             local: VecDeque::new(),
             stats: NodeStats::default(),
         }
@@ -375,7 +377,15 @@ impl<P: Clone> NodeCore<P> {
             let admitted = self.fx.rejected.is_empty();
             if let Message::M2b(b) = &m {
                 for f in self.learners.iter_mut().filter(|f| f.core.id() == b.lr) {
-                    f.core.handle(&m, &mut self.fx);
+                    if f.local {
+                        f.core.handle(&m, &mut self.fx);
+                    } else {
+                        // A followed learner is never persisted: keep only
+                        // its decisions.
+                        self.shadow_fx.clear();
+                        f.core.handle(&m, &mut self.shadow_fx);
+                        self.fx.decisions.append(&mut self.shadow_fx.decisions);
+                    }
                 }
             }
             if let Some((p, pm)) = &mut self.proposer {
@@ -385,6 +395,9 @@ impl<P: Clone> NodeCore<P> {
                 let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b);
                 if used && admitted {
                     pm.observe(now, m.slot(), m.bal());
+                    if let Message::M2b(b) = &m {
+                        pm.observe_vote(b.slot, b.bal, &b.val);
+                    }
                 }
             }
             self.absorb(now, out);

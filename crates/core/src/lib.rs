@@ -24,9 +24,9 @@ pub mod ids;
 pub mod ksa_index;
 pub mod learner;
 pub mod msg;
-pub mod node;
 #[cfg(feature = "mutations")]
 pub mod mutations;
+pub mod node;
 pub mod pacemaker;
 pub mod proposer;
 pub mod safety;

@@ -502,7 +502,14 @@ impl Pacemaker {
     }
 
     /// Reports that learner `lr` decided `value` at `bal` in `slot`.
-    pub fn on_decided(&mut self, _now: Tick, slot: Slot, lr: LearnerId, bal: Ballot, value: &Value) {
+    pub fn on_decided(
+        &mut self,
+        _now: Tick,
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        value: &Value,
+    ) {
         if slot < self.done_below || !self.cfg.learners.contains(&lr) {
             return;
         }
@@ -714,7 +721,11 @@ impl Pacemaker {
             }
             return;
         }
-        let level = if started { level.saturating_add(1) } else { level };
+        let level = if started {
+            level.saturating_add(1)
+        } else {
+            level
+        };
         let d = self.timeout(slot, level);
         let Some(f) = self.slots.get_mut(&slot) else {
             return;
@@ -1027,7 +1038,11 @@ mod tests {
         s.sort();
         assert_eq!(
             s,
-            vec![(Slot(0), Ballot(1)), (Slot(2), Ballot(1)), (Slot(3), Ballot(3))]
+            vec![
+                (Slot(0), Ballot(1)),
+                (Slot(2), Ballot(1)),
+                (Slot(3), Ballot(3))
+            ]
         );
         assert_eq!(p.stats().takeovers, 1);
         // New commands go above every slot seen.

@@ -169,7 +169,9 @@ async fn demo_inner(
         .filter_map(|n| cluster.http(n))
         .collect();
     if proposers.is_empty() {
-        return Err(DemoError("the demo cluster has no node with a learner".into()));
+        return Err(DemoError(
+            "the demo cluster has no node with a learner".into(),
+        ));
     }
     // Workload.
     let next = Arc::new(AtomicUsize::new(0));

@@ -53,9 +53,15 @@ pub enum Byzantine {
 /// What the driver reacts to.
 pub enum Event {
     /// An authenticated protocol message and its signed frame.
-    Net { msg: Message, raw: Bytes },
+    Net {
+        msg: Message,
+        raw: Bytes,
+    },
     /// An authenticated control message (certificates already verified).
-    Control { from: NodeIdx, msg: Control<Bytes> },
+    Control {
+        from: NodeIdx,
+        msg: Control<Bytes>,
+    },
     /// A client command; answered once `learner` (or the node's first
     /// learner) applied it.
     Submit {
@@ -463,6 +469,9 @@ impl Driver {
     fn broadcast(&mut self, m: &Message) {
         self.metrics.msgs_out.inc(kind_label(m.kind()));
         let f = seal(self.me, &self.key, &Payload::Protocol(m.clone()));
+        if let Message::M2b(b) = m {
+            self.core.own_proof(b, f.clone());
+        }
         let lie = match (self.byz, m) {
             (Some(Byzantine::Equivocate), Message::M1b(_) | Message::M2av(_) | Message::M2b(_)) => {
                 Some(seal(self.me, &self.key, &Payload::Protocol(equivocate(m))))

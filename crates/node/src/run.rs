@@ -16,10 +16,10 @@ use crate::kv::Replica;
 use crate::metrics::Metrics;
 use crate::transport::{listen, spawn_peers};
 use crate::wal::{Wal, WalError};
+use bytes::Bytes;
 use hpaxos_core::node::{NodeCore, NodeId, NodeSetup, NodeTiming, DEFAULT_HORIZON};
 use hpaxos_core::pacemaker::{Pacemaker, PacemakerConfig, ProposerIndex};
 use hpaxos_core::{Acceptor, AcceptorDurable, AcceptorOptions, Durable, Learner, Slot};
-use bytes::Bytes;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::SocketAddr;
@@ -222,7 +222,13 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
             (core, replica)
         })
         .collect();
-    let core = build_core(&cfg, &spec, acceptor, learners_core(&learners, &records), &records)?;
+    let core = build_core(
+        &cfg,
+        &spec,
+        acceptor,
+        learners_core(&learners, &records),
+        &records,
+    )?;
     let replicas: Vec<LocalReplica> = learners
         .into_iter()
         .map(|(l, replica)| LocalReplica {

@@ -18,10 +18,10 @@
 
 use crate::config::ClusterConfig;
 use crate::driver::Event;
-use hpaxos_core::node::Control;
 use crate::metrics::Metrics;
 use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
 use bytes::Bytes;
+use hpaxos_core::node::Control;
 use hpaxos_core::Message;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;

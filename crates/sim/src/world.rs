@@ -24,8 +24,8 @@ use hpaxos_core::node::{
 };
 use hpaxos_core::pacemaker::{Pacemaker, PacemakerConfig, PacemakerError, ProposerIndex, Tick};
 use hpaxos_core::{
-    AccSet, Acceptor, AcceptorDurable, AcceptorId, AcceptorOptions, Durable, Learner,
-    LearnerId, Message, Slot, SpecAction, Trust, Value,
+    AccSet, Acceptor, AcceptorDurable, AcceptorId, AcceptorOptions, Durable, Learner, LearnerId,
+    Message, Slot, SpecAction, Trust, Value,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -292,7 +292,9 @@ impl<'a> World<'a> {
             acceptor,
             learners,
             pacemaker,
-            proposers: (0..lay.proposers).map(|i| NodeId(lay.proposer_node(i))).collect(),
+            proposers: (0..lay.proposers)
+                .map(|i| NodeId(lay.proposer_node(i)))
+                .collect(),
             acceptor_nodes,
             timing,
             retain_slots: u64::MAX / 4,
@@ -767,6 +769,13 @@ impl<'a> World<'a> {
             Vec::new()
         };
         let mut sends: Vec<(Packet, Dest, u32)> = Vec::new();
+        if let Some(core) = self.node_mut(n).and_then(|sn| sn.core.as_mut()) {
+            for m in &ready.broadcast {
+                if let Message::M2b(b) = m {
+                    core.own_proof(b, ());
+                }
+            }
+        }
         for m in ready.broadcast.drain(..) {
             sends.push((Packet::Proto(m), Dest::Route, cause));
         }
@@ -951,7 +960,11 @@ impl<'a> World<'a> {
         };
         let cmd = format!("p{i}c{cmds}").into_bytes();
         let targets: Vec<u16> = (self.lay.acceptors..self.lay.first_proposer())
-            .filter(|n| self.nodes[*n as usize].as_ref().is_some_and(|x| x.core.is_some()))
+            .filter(|n| {
+                self.nodes[*n as usize]
+                    .as_ref()
+                    .is_some_and(|x| x.core.is_some())
+            })
             .collect();
         if let Some(&at) = self.rng.pick(&targets) {
             self.stats.commands += 1;

@@ -44,7 +44,11 @@ impl<P: Clone> NodeCore<P> {
                 }
                 self.on_view(now, s.view, out);
             }
-            Control::SyncRequest { lr, from: slot, limit } => {
+            Control::SyncRequest {
+                lr,
+                from: slot,
+                limit,
+            } => {
                 let certs = self
                     .certs
                     .serve(lr, slot, limit.min(1024) as usize, SERVE_BUDGET);

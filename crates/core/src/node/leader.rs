@@ -102,7 +102,13 @@ impl<P: Clone> NodeCore<P> {
     }
 
     /// Commands forwarded by a peer.
-    pub(crate) fn on_forward(&mut self, now: Tick, from: NodeId, cmds: Vec<Vec<u8>>, out: &mut Ready<P>) {
+    pub(crate) fn on_forward(
+        &mut self,
+        now: Tick,
+        from: NodeId,
+        cmds: Vec<Vec<u8>>,
+        out: &mut Ready<P>,
+    ) {
         match self.leader_node() {
             Some(l) if l == self.me => {
                 if let Some((_, pm)) = &mut self.proposer {

@@ -3,8 +3,8 @@
 //! through exactly the code the tokio node and the simulator run.
 
 use super::*;
-use crate::accset::AccSet;
 use crate::acceptor::AcceptorOptions;
+use crate::accset::AccSet;
 use crate::family::Family;
 use crate::graph;
 use crate::ids::AcceptorId;
@@ -147,7 +147,10 @@ impl Cluster {
         }
         for d in out.decided {
             let prev = self.decided[i].insert((d.lr, d.slot), d.val.clone());
-            assert!(prev.is_none() || prev == Some(d.val), "a learner changed its mind");
+            assert!(
+                prev.is_none() || prev == Some(d.val),
+                "a learner changed its mind"
+            );
         }
     }
 
@@ -322,5 +325,8 @@ fn messages_beyond_the_slot_horizon_are_dropped_before_any_role() {
     );
     assert!(out.persist.is_empty() && out.broadcast.is_empty());
     assert_eq!(c.nodes[1].stats.beyond_horizon, 1);
-    assert_eq!(c.nodes[1].acceptor.as_ref().map(|a| a.slots().count()), Some(0));
+    assert_eq!(
+        c.nodes[1].acceptor.as_ref().map(|a| a.slots().count()),
+        Some(0)
+    );
 }

@@ -44,7 +44,11 @@ pub enum Control<P> {
     /// The periodic heartbeat of every node.
     Status(Status),
     /// A lagging node asks for decision certificates of `lr` from `from`.
-    SyncRequest { lr: LearnerId, from: Slot, limit: u32 },
+    SyncRequest {
+        lr: LearnerId,
+        from: Slot,
+        limit: u32,
+    },
     /// Decision certificates of `lr`: per slot, a quorum of 2b with proofs.
     /// The driver verifies every proof before handing them over.
     Certs {

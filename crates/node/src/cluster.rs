@@ -212,6 +212,20 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// SIGSTOP (`pause`) or SIGCONT (`!pause`): the process stays alive
+    /// but does nothing, as a partitioned or stalled host would.
+    pub fn pause(&mut self, name: &str, pause: bool) -> Result<(), ClusterError> {
+        let m = self.member(name)?;
+        if let Some(c) = &m.child {
+            let sig = if pause { libc::SIGSTOP } else { libc::SIGCONT };
+            // SAFETY: kill(2) with a pid of our own child and a valid signal.
+            unsafe {
+                libc::kill(c.id() as libc::pid_t, sig);
+            }
+        }
+        Ok(())
+    }
+
     /// SIGTERM, then wait up to `grace` before killing. Returns whether the
     /// node exited on its own with status 0.
     pub fn terminate(&mut self, name: &str, grace: Duration) -> Result<bool, ClusterError> {

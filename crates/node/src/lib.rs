@@ -9,11 +9,19 @@
 //! peer TCP ──frames──> transport (split, verify signature, check acc)
 //!                         │ Event::Net (bounded queue: backpressure)
 //! HTTP (axum) ─Submit─>   ▼
-//!                       driver thread: core.handle ─> Effects
+//!                       driver thread: NodeCore::step ─> Ready
 //!                         ├─ persist ─> wal (append; ONE fsync per iteration)
 //!                         ├─ send ────> sign once ─> per-peer bounded queues
 //!                         └─ decisions > kv replicas (in slot order) ─> clients
 //! ```
+//!
+//! Everything above the per-role state machines (routing between roles,
+//! the leader and its failover, forwarding of client commands to the
+//! leader, heartbeats, catch-up, certificates, compaction decisions, the
+//! slot horizon) is `hpaxos_core::node::NodeCore`, the same code the
+//! simulator runs; the driver only does the I/O around it. Any node that
+//! runs a learner accepts commands; a client waits for the learner it names
+//! (`?learner=L`), whatever the other learners can do.
 //!
 //! Modules: [`config`] (node tables in the PRODUCT.md file), [`keys`]
 //! (Ed25519 identities), [`wire`] (frames and signed envelopes),
@@ -89,6 +97,9 @@
 //! - After compaction `/v1/log` returns only the entries from the
 //!   compaction mark on (the status `log_hash` still covers the whole log).
 //! - Phase 1 is run per slot; no "phase 1 for all future slots" batch.
+//! - 1a/1c are accepted from any authenticated node, and a Byzantine
+//!   proposer's 1a at ballot `u64::MAX` still kills that slot for its
+//!   learner (no ballot is above it).
 //! - Frames are signed, not encrypted (no TLS); membership is static.
 
 pub mod client;

@@ -185,3 +185,117 @@ async fn a_restarted_node_catches_up_in_an_idle_cluster() {
     );
     c.kill_all();
 }
+
+/// Figures for the liveness note (run with `--ignored --nocapture`):
+/// failover times over 20 leader kills, bob's throughput with and without
+/// alice's quorum, and catch-up after a node is paused 12 s under load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn liveness_figures() {
+    // Failover: kill -9 of the leader, time to the next acknowledged command.
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let mut c = demo_cluster();
+        c.spawn_all().unwrap();
+        c.wait_healthy(T).await.unwrap();
+        let n4 = c.http("n4").unwrap();
+        assert!(put_for(n4, "bob", "warm", "up", T).await.is_some());
+        c.kill9("n1").unwrap();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if put_for(n4, "bob", "after", "kill", Duration::from_secs(5))
+                .await
+                .is_some()
+            {
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+                break;
+            }
+        }
+        c.kill_all();
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "failover over {} runs: median {:.0} ms, max {:.0} ms",
+        times.len(),
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    // Bob's throughput, healthy and with two acceptors down (closed loop,
+    // 16 clients, 3 s each).
+    let mut c = demo_cluster();
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n2 = c.http("n2").unwrap();
+    let rate = |addr: SocketAddr| async move {
+        let stop = Instant::now() + Duration::from_secs(3);
+        let mut tasks = Vec::new();
+        for k in 0..16 {
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while Instant::now() < stop {
+                    if put_for(
+                        addr,
+                        "bob",
+                        &format!("t{k}-{n}"),
+                        "v",
+                        Duration::from_secs(5),
+                    )
+                    .await
+                    .is_some()
+                    {
+                        n += 1;
+                    }
+                }
+                n
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap_or(0);
+        }
+        total as f64 / 3.0
+    };
+    let healthy = rate(n2).await;
+    c.kill9("n4").unwrap();
+    c.kill9("n5").unwrap();
+    let _ = put_for(n2, "bob", "settle", "x", T).await;
+    let degraded = rate(n2).await;
+    println!("bob commands/s: healthy {healthy:.0}, alice's quorum gone {degraded:.0}");
+    c.kill_all();
+    // Pause a node 12 s under load, then time its catch-up.
+    let mut c = demo_cluster();
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n1 = c.http("n1").unwrap();
+    let n5 = c.http("n5").unwrap();
+    c.pause("n5", true).unwrap();
+    let stop = Instant::now() + Duration::from_secs(12);
+    let mut tasks = Vec::new();
+    for k in 0..8 {
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0;
+            while Instant::now() < stop {
+                let _ = put_for(n1, "bob", &format!("p{k}-{i}"), "v", Duration::from_secs(5)).await;
+                i += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let target = applied(n1, "bob").await.unwrap_or(0);
+    c.pause("n5", false).unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(60) {
+        if applied(n5, "bob").await.unwrap_or(0) >= target {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "catch-up of {target} slots after a 12 s pause under load: {:?} (n5 at {:?})",
+        t.elapsed(),
+        applied(n5, "bob").await
+    );
+    c.kill_all();
+}

@@ -1,12 +1,15 @@
 //! # hpaxos-sim
 //!
-//! A deterministic simulator of whole Heterogeneous Paxos clusters: the real
-//! core state machines (acceptors, learners, proposers with the shared
-//! [`hpaxos_core::pacemaker`]) in one process, under a hostile network,
-//! crashes and restarts, and Byzantine acceptors, with virtual time and one
-//! seeded PRNG. The same seed on the same build replays the same run bit for
-//! bit; a failing run comes with its seed, a one-line replay command and a
-//! readable trace.
+//! A deterministic simulator of whole Heterogeneous Paxos clusters: every
+//! safe node is the real node layer (`hpaxos_core::node::NodeCore`, the
+//! code the tokio node runs: routing between roles, leader and failover,
+//! forwarding, heartbeats, catch-up from certificates, per-learner
+//! retries) over the real core state machines, in one process, under a
+//! hostile network, crashes and restarts of any node (the leading proposer
+//! too, and sometimes for good), and Byzantine acceptors, with virtual time
+//! and one seeded PRNG. The same seed on the same build replays the same
+//! run bit for bit; a failing run comes with its seed, a one-line replay
+//! command and a readable trace.
 //!
 //! Data flow: a [`Sim`] holds the validated (or deliberately unchecked)
 //! [`Trust`] and the [`SimParams`]; [`Sim::run_seed`] draws a
@@ -23,32 +26,36 @@
 //! ## What the liveness oracle assumes, and why
 //!
 //! Safety is checked unconditionally. Liveness is a property of runs that
-//! stabilise: from GST on, every safe node is up, links deliver within
-//! `stable_max_delay` with no loss, packets sent before GST arrive by
-//! GST + `stable_max_delay`, fake acceptors no longer forge 1a/1c (a real
-//! deployment authenticates proposers) and show each 1b to everyone or no
-//! one; they keep equivocating 2av/2b, lying in 1b, withholding, replaying
-//! and sending random messages. The oracle then demands that every slot
-//! first started after GST is decided by every replica of every live
-//! learner within [`SimParams::liveness_bound`]; slots started before GST
-//! are judged too when the run has no fake acceptor and one learner.
+//! stabilise: from GST on, every safe node is up (but a proposer killed
+//! for good), links deliver within `stable_max_delay` with no loss, packets
+//! sent before GST arrive by GST + `stable_max_delay`, fake acceptors no
+//! longer forge 1a/1c (a real deployment authenticates proposers) and show
+//! each 1b to everyone or no one; they keep equivocating 2av/2b, lying in
+//! 1b, withholding, replaying and sending random messages. The oracle then
+//! demands that every slot up to the highest one started (a slot nobody
+//! started is a hole, judged as started at time 0: a learner applying its
+//! log in order stops there) is decided by every replica of every live
+//! learner within [`SimParams::liveness_bound`] after `max(GST, start)`.
+//! Slots started before GST are judged in runs without a Byzantine
+//! acceptor and with one learner, and always with `--judge-all`; the others
+//! are counted ("not judged", and how many of those stalled).
 //!
-//! Why not every pre-GST slot: the simulator found that the spec's
-//! protocol (which has no liveness part) can leave a slot where no value is
-//! ever `KnowsSafeAt`, because `KnowsSafeAt2` needs a whole quorum *of the
-//! learner's own proposals* at the ballot `c` of the highest connected vote:
+//! Why not every pre-GST slot: the spec's protocol (which has no liveness
+//! part) can leave a slot where no value is ever `KnowsSafeAt` for some
+//! learner, because `KnowsSafeAt2` needs a whole quorum *of the learner's
+//! own proposals* at the ballot `c` of the highest connected vote:
 //! (1) a fake acceptor completes a 2av quorum for `v` at `c` together with
 //! fewer than a quorum of safe acceptors, a safe acceptor votes `v`, then
-//! the fake hides its proposal in later 1b messages: no quorum ever shows
-//! `v` proposed at `c`, and the vote rules out every other value (seen on
-//! `classic.toml`); (2) with no fault at all, a ballot run for learners
-//! `alice` and `bob` is cut short (timeout, partition) after `alice`'s 2av
-//! quorum formed but before `bob`'s did: `alice`'s votes at `c` are
-//! connected to `bob`, and `bob` has no quorum of proposals at `c`, so `bob`
-//! can never decide that slot (seen on `overlap.toml`, `mixed.toml`,
-//! `two-orgs.toml`). The summary counts such slots ("not judged ... of
-//! those stalled"); the pacemaker's `stuck_after` keeps them from blocking
-//! the window.
+//! the fake hides its proposal in later 1b messages (seen on
+//! `classic.toml`); (2) with no fault at all, learner B's votes at `c` get
+//! ahead of learner A's 2av quorum at `c` (a ballot cut short, or a ballot
+//! where A's 1b messages showed too few proposals at an earlier ballot),
+//! and A's ballot then moves above `c`: from then on A sees B's votes at
+//! `c` and has no quorum of its own proposals there. The node layer now
+//! avoids the common causes of (2): one value per ballot, rounds that wait
+//! for every learner not suspected down, retries of a missing learner
+//! pinned to the highest ballot with a vote, and a ballot floor for
+//! restarted proposers. What is left is measured by `--judge-all`.
 
 pub mod byz;
 pub mod net;

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 pub const CERTS_KEPT: usize = 8192;
 
 type Key2b = (Slot, LearnerId, Ballot, AcceptorId);
+/// A certificate: the quorum's 2b, each with its proof once known.
+type Cert<P> = Vec<(Msg2b, Option<P>)>;
 
 /// The store; `P` is the proof of one 2b (its signed frame).
 #[derive(Clone, Debug)]
@@ -21,7 +23,7 @@ pub struct CertStore<P> {
     /// Per decided slot, the quorum of 2b and their proofs; a proof is
     /// missing until it is known (the node's own 2b gets its proof, its
     /// signed frame, only when the driver sends it).
-    certs: BTreeMap<(LearnerId, Slot), Vec<(Msg2b, Option<P>)>>,
+    certs: BTreeMap<(LearnerId, Slot), Cert<P>>,
     followed: usize,
 }
 
@@ -54,7 +56,7 @@ impl<P: Clone> CertStore<P> {
     /// Files the certificate of a decision (from the learner's quorum of
     /// 2b) and drops the slot's other pending proofs of that learner.
     pub fn decided(&mut self, lr: LearnerId, slot: Slot, cert: &[Msg2b]) {
-        let with_proofs: Vec<(Msg2b, Option<P>)> = cert
+        let with_proofs: Cert<P> = cert
             .iter()
             .map(|b| {
                 let p = self

@@ -62,6 +62,10 @@ pub struct SimArgs {
     /// Check the spec invariants every N replayed actions (and at the end).
     #[arg(long, default_value_t = 64)]
     pub refine_every: u64,
+    /// The CI sweep's parameters (60 ms of chaos, faster network after GST,
+    /// 0.5 ms pacemaker unit), as the tests' replay lines say.
+    #[arg(long)]
+    pub quick: bool,
     /// Virtual milliseconds of chaos before GST.
     #[arg(long, value_name = "MS")]
     pub gst_ms: Option<u64>,
@@ -83,7 +87,11 @@ pub struct SimArgs {
 }
 
 fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams> {
-    let mut p = SimParams::default();
+    let mut p = if a.quick {
+        SimParams::quick()
+    } else {
+        SimParams::default()
+    };
     if let Some(list) = &a.fake {
         let ids = cfg
             .parse_acceptor_list(list)
@@ -141,6 +149,7 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_crashes, "--no-crashes");
     flag(a.no_liveness, "--no-liveness");
     flag(a.judge_all, "--judge-all");
+    flag(a.quick, "--quick");
     if let Some(f) = &a.fake {
         s.push_str(&format!(" --fake '{f}'"));
     }

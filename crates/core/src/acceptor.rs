@@ -270,6 +270,20 @@ impl Acceptor {
 
     fn on_1a(&mut self, m: &Msg1a, fx: &mut Effects) {
         self.slot(m.slot).idx.initialized.insert((m.lr, m.bal));
+        let cur = self.slot(m.slot).max_bal(m.lr);
+        if cur > m.bal {
+            // A stale proposer: take `Phase1b(l, maxBal[l, a], a)` again
+            // (enabled: `maxBal =< maxBal`, and that ballot is initialized,
+            // since `maxBal[l, a]` only ever got its value from a Phase1b
+            // that required `InitializedBallot`). The 1b is the same as the
+            // one already sent (no vote or proposal below `maxBal` can have
+            // been added since), and it tells the proposer which ballot to
+            // go above: without it, a ballot no proposer saw (a restarted
+            // proposer's, or a Byzantine one's) would silence the slot.
+            self.slot(m.slot).idx.initialized.insert((m.lr, cur));
+            self.phase_1b(m.slot, m.lr, cur, fx);
+            return;
+        }
         self.phase_1b(m.slot, m.lr, m.bal, fx);
         // The ballot is now initialized: announced values may become proposable.
         self.try_phase_2av(m.slot, m.lr, m.bal, fx);

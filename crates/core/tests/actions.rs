@@ -225,7 +225,12 @@ fn phase1b_disabled_when_max_bal_above_b() {
     let mut a = a0();
     feed(&mut a, m1a(ALICE, 5));
     let fx = feed(&mut a, m1a(ALICE, 3));
-    assert!(sent_1b(&fx).is_empty());
+    // No 1b at 3 and no state change; the stale proposer gets the 1b of
+    // ballot 5 again (Phase1b(alice, 5, a) retaken: a message already sent).
+    assert!(fx.persist.is_empty());
+    let again = sent_1b(&fx);
+    assert_eq!(again.len(), 1);
+    assert!(again.iter().all(|m| m.bal == Ballot(5)));
     // Other learners' ballots are independent (maxBal[l, a]).
     let fx = feed(&mut a, m1a(BOB, 3));
     assert_eq!(sent_1b(&fx).len(), 1);

@@ -244,7 +244,14 @@ async fn an_acceptor_only_node_catches_up_from_certificates_and_compacts() {
     // name of n3 (killed; its peer port is now ours) for alice's.
     let slots_n4 = sync_from_acceptor_only_node(&mut c, 0).await;
     eprintln!("acceptor-only n4 served certificates for alice's slots {slots_n4:?}");
-    assert!(!slots_n4.is_empty(), "n4 served no certificate");
+    assert!(
+        !slots_n4.is_empty(),
+        "n4 served no certificate: {}\n{}",
+        get_json(c.http("n4").unwrap(), "/v1/status")
+            .await
+            .unwrap_or_default(),
+        node_logs(&c)
+    );
 
     let bad = c.terminate_all(Duration::from_secs(10));
     assert!(bad.is_empty(), "nodes {bad:?} did not exit 0 on SIGTERM");
@@ -289,6 +296,7 @@ async fn sync_from_acceptor_only_node(c: &mut TestCluster, from: u64) -> Vec<u64
     let mut conn: Option<tokio::net::TcpStream> = None;
     let mut r = FrameReader::new(cfg.max_frame);
     let mut buf = vec![0u8; 64 * 1024];
+    let mut last_ask = Instant::now();
     while t.elapsed() < T {
         let Some(cn) = conn.as_mut() else {
             match tokio::time::timeout(Duration::from_millis(500), listener.accept()).await {
@@ -314,6 +322,11 @@ async fn sync_from_acceptor_only_node(c: &mut TestCluster, from: u64) -> Vec<u64
             }
         };
         r.extend(&buf[..n]);
+        // Heartbeats keep the connection busy: ask again every 500 ms.
+        if last_ask.elapsed() > Duration::from_millis(500) {
+            let _ = s.write_all(&req).await;
+            last_ask = Instant::now();
+        }
         while let Ok(Some(body)) = r.next_frame() {
             let Ok((_, Payload::SyncResponse { lr, certs })) = open(&body, &keys) else {
                 continue;

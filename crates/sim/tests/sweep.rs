@@ -35,7 +35,7 @@ fn run(name: &str, trust: hpaxos_core::Trust, start: u64, n: u64, refine_pct: u8
     };
     let mut sim = Sim::new(trust.clone(), params);
     sim.refiner = Some(refine::spec_refiner(64));
-    sim.replay = format!("hpaxos sim {name} --gst-ms 60 (quick params)");
+    sim.replay = format!("hpaxos sim {name} --quick");
     let res = sweep(&sim, Plan::Count { start, n }, 1, &mut |_, _, _| {}).expect("sweep runs");
     let s = res.summary;
     println!(

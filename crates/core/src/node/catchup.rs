@@ -49,9 +49,14 @@ impl<P: Clone> NodeCore<P> {
                 from: slot,
                 limit,
             } => {
-                let certs = self
-                    .certs
-                    .serve(lr, slot, limit.min(1024) as usize, SERVE_BUDGET);
+                let trust = &self.trust;
+                let is_quorum = |ms: &[crate::msg::Msg2b]| {
+                    let senders: crate::accset::AccSet = ms.iter().map(|m| m.acc).collect();
+                    trust.is_quorum(lr, &senders)
+                };
+                let certs =
+                    self.certs
+                        .serve(lr, slot, limit.min(1024) as usize, SERVE_BUDGET, is_quorum);
                 if !certs.is_empty() {
                     self.stats.certs_served += certs.len() as u64;
                     out.send.push((from, Control::Certs { lr, certs }));

@@ -87,33 +87,35 @@ impl<P: Clone> CertStore<P> {
     }
 
     /// Up to `limit` certificates of `lr` from `from` on, within `budget`
-    /// proofs in all.
+    /// proofs in all. A certificate is served with the 2b whose proofs are
+    /// known, when those still form a quorum (`is_quorum`).
     pub fn serve(
         &self,
         lr: LearnerId,
         from: Slot,
         limit: usize,
         budget: usize,
+        is_quorum: impl Fn(&[Msg2b]) -> bool,
     ) -> Vec<Vec<(Msg2b, P)>> {
         let mut out = Vec::new();
         let mut n = 0;
-        for (_, c) in self
-            .certs
-            .range((lr, from)..=(lr, Slot(u64::MAX)))
-            .take(limit)
-        {
-            let Some(full) = c
+        for (_, c) in self.certs.range((lr, from)..=(lr, Slot(u64::MAX))) {
+            if out.len() >= limit {
+                break;
+            }
+            let known: Vec<(Msg2b, P)> = c
                 .iter()
-                .map(|(m, p)| p.clone().map(|p| (m.clone(), p)))
-                .collect::<Option<Vec<_>>>()
-            else {
+                .filter_map(|(m, p)| p.clone().map(|p| (m.clone(), p)))
+                .collect();
+            let msgs: Vec<Msg2b> = known.iter().map(|(m, _)| m.clone()).collect();
+            if !is_quorum(&msgs) {
                 continue;
-            };
-            n += full.len();
+            }
+            n += known.len();
             if n > budget && !out.is_empty() {
                 break;
             }
-            out.push(full);
+            out.push(known);
         }
         out
     }

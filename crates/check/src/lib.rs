@@ -40,7 +40,8 @@ pub mod intern;
 pub mod model;
 pub mod monitor;
 pub mod run;
+pub mod search;
 pub mod trace;
 
 pub use instance::{Fake1b, Instance, InstanceError, Options};
-pub use run::{check, Found, Limits, Report};
+pub use run::{check, Engine, Found, Limits, Report, Stop};

@@ -96,6 +96,12 @@ pub struct CheckArgs {
     /// Restarts each acceptor of --restart may take.
     #[arg(long, default_value_t = 1)]
     pub restarts: u8,
+    /// Test builds only (feature `mutations`): weaken one guard of the core
+    /// (a name from crates/core/src/mutations.rs, e.g. phase2b-ignore-maxbal);
+    /// the check must then find a violation.
+    #[cfg(feature = "mutations")]
+    #[arg(long)]
+    pub mutation: Option<String>,
 }
 
 fn trust(cfg: &hpaxos_config::Config, allow_invalid: bool) -> anyhow::Result<Trust> {
@@ -141,6 +147,16 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
 }
 
 pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
+    #[cfg(feature = "mutations")]
+    if let Some(name) = &a.mutation {
+        use hpaxos_core::mutations::{self, Mutation};
+        let Some(m) = Mutation::parse(name) else {
+            let all: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+            bail!("unknown --mutation `{name}`; one of: {}", all.join(", "));
+        };
+        mutations::set(m);
+        eprintln!("warning: mutation {name} is on: the core is deliberately broken");
+    }
     let cfg = hpaxos_config::load_file(&a.file)
         .with_context(|| format!("cannot use {}", a.file.display()))?;
     let trust = trust(&cfg, a.allow_invalid)?;

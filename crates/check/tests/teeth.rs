@@ -96,7 +96,7 @@ impl Case {
                     sleep_sets: true,
                     seed: None,
                 },
-                Some(400_000),
+                Some(160_000),
             ),
         };
         let limits = Limits {
@@ -173,28 +173,28 @@ const FAKE_1B: Case = Case {
     ..BASE
 };
 const FAKE_1B_1C_SWARM: Case = Case {
-    cli: "one-safe.toml --fake a2 --fake-1b one --proposers 1 --any-1c --search swarm --seeds 200 --max-states 5000",
+    cli: "one-safe.toml --fake a2 --fake-1b one --proposers 1 --any-1c --search swarm --seeds 60 --max-states 5000",
     fake_1b: Fake1b::One,
     proposers: Some(1),
     any_1c: true,
-    swarm: Some((200, 5000)),
+    swarm: Some((60, 5000)),
     ..BASE
 };
 const THREE_BALLOTS_SWARM: Case = Case {
-    cli: "one-safe.toml --fake a2 --fake-1b one --ballots 3 --proposers 1 --any-1c --search swarm --seeds 200 --max-states 5000",
+    cli: "one-safe.toml --fake a2 --fake-1b one --ballots 3 --proposers 1 --any-1c --search swarm --seeds 60 --max-states 5000",
     ballots: 3,
     fake_1b: Fake1b::One,
     proposers: Some(1),
     any_1c: true,
-    swarm: Some((200, 5000)),
+    swarm: Some((60, 5000)),
     ..BASE
 };
 const SPLIT_RESTART_SWARM: Case = Case {
-    cli: "pair-split.toml --fake a2 --fake-1b one --restart a1 --search swarm --seeds 200 --max-states 5000",
+    cli: "pair-split.toml --fake a2 --fake-1b one --restart a1 --search swarm --seeds 60 --max-states 5000",
     file: "pair-split.toml",
     fake_1b: Fake1b::One,
     restart: &["a1"],
-    swarm: Some((200, 5000)),
+    swarm: Some((60, 5000)),
     ..BASE
 };
 

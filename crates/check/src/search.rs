@@ -69,6 +69,9 @@ pub enum Cut {
     Cancelled,
 }
 
+/// A path from an initial state: each state with the action taken from it.
+pub type Path = Vec<(SysState, Option<Action>)>;
+
 /// What one depth-first run found.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -80,7 +83,7 @@ pub struct Outcome {
     /// `None`: every reachable state was visited.
     pub cut: Option<Cut>,
     /// Failed `always` properties: name and the path to the failing state.
-    pub failures: Vec<(&'static str, Vec<(SysState, Option<Action>)>)>,
+    pub failures: Vec<(&'static str, Path)>,
     /// `sometimes` properties that held somewhere.
     pub satisfied: Vec<&'static str>,
     /// Bytes of the visited table (fingerprints and stored sleep sets).
@@ -241,10 +244,8 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                         }
                         failed = true;
                     }
-                    Expectation::Sometimes if holds => {
-                        if !out.satisfied.contains(&p.name) {
-                            out.satisfied.push(p.name);
-                        }
+                    Expectation::Sometimes if holds && !out.satisfied.contains(&p.name) => {
+                        out.satisfied.push(p.name);
                     }
                     _ => {}
                 }
@@ -252,6 +253,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             failed
         };
 
+    let mut reported = 0usize;
     let mut stack: Vec<Frame> = Vec::new();
     for init in model.init_states() {
         if !out.failures.is_empty() || out.cut.is_some() {
@@ -291,6 +293,28 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             }
             let Some(top) = stack.last_mut() else { break };
             out.transitions += 1;
+            // Bounds are checked by transitions, not new states: a stretch
+            // of revisits must not outlive the deadline.
+            if out.transitions.is_multiple_of(1024) {
+                live.states
+                    .fetch_add(out.states - reported, Ordering::Relaxed);
+                reported = out.states;
+                live.depth.fetch_max(out.max_depth, Ordering::Relaxed);
+                if live.stop.load(Ordering::Relaxed) {
+                    out.cut = Some(Cut::Cancelled);
+                    break;
+                }
+                if o.deadline.is_some_and(|d| Instant::now() >= d) {
+                    out.cut = Some(Cut::Timeout);
+                    break;
+                }
+                if o.max_bytes
+                    .is_some_and(|m| table_bytes(&table, sleep_bytes) >= m)
+                {
+                    out.cut = Some(Cut::Memory);
+                    break;
+                }
+            }
             let Some(next) = model.next_state(&top.state, t.clone()) else {
                 continue;
             };
@@ -316,24 +340,6 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             out.max_depth = out.max_depth.max(depth);
             if fresh {
                 out.states += 1;
-                if out.states % 1024 == 0 {
-                    live.states.fetch_add(1024, Ordering::Relaxed);
-                    live.depth.fetch_max(out.max_depth, Ordering::Relaxed);
-                    if live.stop.load(Ordering::Relaxed) {
-                        out.cut = Some(Cut::Cancelled);
-                        break;
-                    }
-                    if o.deadline.is_some_and(|d| Instant::now() >= d) {
-                        out.cut = Some(Cut::Timeout);
-                        break;
-                    }
-                    if o.max_bytes
-                        .is_some_and(|m| table_bytes(&table, sleep_bytes) >= m)
-                    {
-                        out.cut = Some(Cut::Memory);
-                        break;
-                    }
-                }
                 let stack_ref: &[Frame] = &stack;
                 if check_props(&next, &mut out, stack_ref, Some(&t)) {
                     break;
@@ -355,7 +361,8 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             });
         }
     }
-    live.states.fetch_add(out.states % 1024, Ordering::Relaxed);
+    live.states
+        .fetch_add(out.states - reported, Ordering::Relaxed);
     out.table_bytes = table_bytes(&table, sleep_bytes);
     out
 }

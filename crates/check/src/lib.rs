@@ -41,6 +41,7 @@ pub mod model;
 pub mod monitor;
 pub mod run;
 pub mod search;
+pub mod shrink;
 pub mod trace;
 
 pub use instance::{Fake1b, Instance, InstanceError, Options};

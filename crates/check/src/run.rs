@@ -269,6 +269,8 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
             let mut fs = o.failures.clone();
             fs.sort_by_key(|(n, _)| *n);
             for (name, path) in fs {
+                // The search's path, cut to a 1-minimal one (see `shrink`).
+                let path = crate::shrink::shrink(&model, name, &path);
                 violations.push(Found {
                     property: name,
                     summary: summary(&model, name, path.last().map(|(s, _)| s)),

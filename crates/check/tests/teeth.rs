@@ -198,20 +198,20 @@ const SELF_SPLIT_RESTART: Case = Case {
     ..BASE
 };
 const FAKE_1B_1C_SWARM: Case = Case {
-    cli: "one-safe.toml --fake a2 --fake-1b one --proposers 1 --any-1c --search swarm --seeds 60 --max-states 5000",
+    cli: "one-safe.toml --fake a2 --fake-1b one --proposers 1 --any-1c --search swarm --seeds 20 --max-states 5000",
     fake_1b: Fake1b::One,
     proposers: Some(1),
     any_1c: true,
-    swarm: Some((60, 5000)),
+    swarm: Some((20, 5000)),
     ..BASE
 };
 const THREE_BALLOTS_SWARM: Case = Case {
-    cli: "one-safe.toml --fake a2 --fake-1b one --ballots 3 --proposers 1 --any-1c --search swarm --seeds 60 --max-states 5000",
+    cli: "one-safe.toml --fake a2 --fake-1b one --ballots 3 --proposers 1 --any-1c --search swarm --seeds 20 --max-states 5000",
     ballots: 3,
     fake_1b: Fake1b::One,
     proposers: Some(1),
     any_1c: true,
-    swarm: Some((60, 5000)),
+    swarm: Some((20, 5000)),
     ..BASE
 };
 /// `(mutant, instance, caught by safety alone too)`.

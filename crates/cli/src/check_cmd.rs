@@ -3,7 +3,8 @@
 //!
 //! Data flow: FILE -> `hpaxos_config::load_file` -> validated `Trust` (or,
 //! with `--allow-invalid`, `Trust::unchecked`) -> `hpaxos_check::Instance`
-//! with the options below -> stateright BFS -> summary (human or `--json`),
+//! with the options below -> `hpaxos_check::run::check` (DFS with sleep
+//! sets, swarm, or stateright BFS) -> summary (human or `--json`),
 //! with the trace of every violation. Exit 0: no violation and the model can
 //! decide; 1: a violation (or a vacuous model); 2: unusable input; 3: with
 //! `--require-complete`, the run stopped at a bound before exploring every

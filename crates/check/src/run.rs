@@ -190,6 +190,37 @@ fn vacuity(complete: bool, decided: bool, violations: &mut Vec<Found>) {
     }
 }
 
+/// Iterative deepening: without a `--max-depth`, a plain DFS can spend
+/// millions of states under an early choice that rules a shallow violation
+/// out, so the search runs with depth bounds 12, 24, 48, ... until one run
+/// finds a violation or is not cut by its bound (it then visited every
+/// reachable state: complete). Each run starts from an empty table; the
+/// outcome is the last run's, with the transitions of all of them.
+fn deepening(model: &CheckModel, o: &DfsOptions, live: &Live) -> search::Outcome {
+    if o.max_depth.is_some() {
+        return search::dfs(model, o, live);
+    }
+    let mut bound = 12usize;
+    let mut transitions = 0;
+    loop {
+        live.states.store(0, Ordering::Relaxed);
+        let mut r = search::dfs(
+            model,
+            &DfsOptions {
+                max_depth: Some(bound),
+                ..*o
+            },
+            live,
+        );
+        transitions += r.transitions;
+        if !r.failures.is_empty() || r.cut != Some(Cut::Depth) {
+            r.transitions = transitions;
+            return r;
+        }
+        bound *= 2;
+    }
+}
+
 fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progress)) -> Report {
     let start = Instant::now();
     let live = Live::default();
@@ -223,7 +254,7 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
                     seed,
                     ..base
                 };
-                ("dfs", vec![search::dfs(model, &o, live_ref)])
+                ("dfs", vec![deepening(model, &o, live_ref)])
             }
             Engine::Bfs => ("dfs", vec![search::dfs(model, &base, live_ref)]),
         });

@@ -45,6 +45,9 @@ pub struct Limits {
     /// `max_states`).
     pub max_bytes: Option<u64>,
     pub engine: Engine,
+    /// DFS without `max_depth`: iterative deepening (see [`deepening`]).
+    /// Off, one unbounded DFS: cheaper when no violation is expected.
+    pub deepening: bool,
 }
 
 impl Default for Limits {
@@ -61,6 +64,7 @@ impl Default for Limits {
                 sleep_sets: true,
                 seed: None,
             },
+            deepening: true,
         }
     }
 }
@@ -254,7 +258,12 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
                     seed,
                     ..base
                 };
-                ("dfs", vec![deepening(model, &o, live_ref)])
+                let r = if limits.deepening {
+                    deepening(model, &o, live_ref)
+                } else {
+                    search::dfs(model, &o, live_ref)
+                };
+                ("dfs", vec![r])
             }
             Engine::Bfs => ("dfs", vec![search::dfs(model, &base, live_ref)]),
         });

@@ -84,6 +84,11 @@ pub struct CheckArgs {
     /// Turn the sleep-set (partial-order) reduction off (dfs, swarm).
     #[arg(long)]
     pub no_sleep_sets: bool,
+    /// dfs: one unbounded search instead of iterative deepening (depth
+    /// bounds 12, 24, 48, ...); cheaper when no violation is expected,
+    /// slower to find a shallow one.
+    #[arg(long)]
+    pub no_deepening: bool,
     /// Random action order from this seed (dfs), or the first seed (swarm).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -211,6 +216,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
         timeout: a.timeout.map(Duration::from_secs),
         max_bytes: Some(a.max_memory.saturating_mul(1024 * 1024)).filter(|n| *n > 0),
         engine,
+        deepening: !a.no_deepening,
     };
     let tty = std::io::stderr().is_terminal();
     // On a terminal the line is redrawn; otherwise (CI logs) one line every

@@ -45,6 +45,10 @@ pub struct Options {
     pub any_1c: bool,
     /// The network may lose messages (it always reorders and duplicates).
     pub lossy: bool,
+    /// Safe acceptors that may crash and restart from their durable records.
+    pub restart: AccSet,
+    /// Restarts each of them may take.
+    pub restarts: u8,
 }
 
 impl Default for Options {
@@ -59,6 +63,8 @@ impl Default for Options {
             fake_2b: true,
             any_1c: false,
             lossy: false,
+            restart: AccSet::EMPTY,
+            restarts: 1,
         }
     }
 }
@@ -84,6 +90,8 @@ pub enum InstanceError {
     UnknownFake(u16),
     #[error("every acceptor is fake: nothing to check")]
     AllFake,
+    #[error("acceptor {0} cannot restart: it is fake or not in the configuration")]
+    RestartNotSafe(u16),
 }
 
 /// Everything a run needs, computed once.
@@ -119,6 +127,9 @@ impl Instance {
         let safe = all.difference(&opts.fake);
         if safe.is_empty() {
             return Err(InstanceError::AllFake);
+        }
+        if let Some(a) = opts.restart.iter().find(|a| !safe.contains(*a)) {
+            return Err(InstanceError::RestartNotSafe(a.0));
         }
         let values = value_names(opts.values);
         let learners: Vec<LearnerId> = trust.learners().collect();

@@ -9,8 +9,10 @@
 //! vacuous model is caught) and, with a monitor, `refinement`.
 //!
 //! Data flow: [`Instance`] (trust + options) -> [`model::CheckModel`] ->
-//! [`run::check`] (stateright BFS) -> [`run::Report`] with traces
-//! ([`trace`]) for the command line (`hpaxos check`).
+//! [`run::check`] (the own depth-first explorer with sleep sets and swarm
+//! mode, [`search`], or stateright's BFS) -> counterexamples shrunk
+//! ([`shrink`]) -> [`run::Report`] with traces ([`trace`]) for the command
+//! line (`hpaxos check`).
 //!
 //! What keeps the state space small, and why each is exact for the
 //! properties checked:
@@ -30,9 +32,13 @@
 //!   same as never delivering it, which the non-lossy model already
 //!   explores; it only adds states.
 //!
+//! - acceptors named in `Options::restart` crash and restart from exactly
+//!   their durable records (`Action::Restart`), at most `restarts` times.
+//!
 //! Even so, full interleavings of several acceptors grow fast: the classic
 //! 4-acceptor cluster does not finish within minutes. The instances that do
-//! (one or two safe acceptors plus a fake) are the CI instances.
+//! (one or two safe acceptors plus a fake, `data/*.toml`) are the CI
+//! instances (`.ci/run`).
 
 pub mod fake;
 pub mod instance;
@@ -40,7 +46,9 @@ pub mod intern;
 pub mod model;
 pub mod monitor;
 pub mod run;
+pub mod search;
+pub mod shrink;
 pub mod trace;
 
 pub use instance::{Fake1b, Instance, InstanceError, Options};
-pub use run::{check, Found, Limits, Report};
+pub use run::{check, Engine, Found, Limits, Report, Stop};

@@ -25,10 +25,12 @@ use crate::instance::{Instance, SLOT};
 use crate::intern::{Bits, Interner, MsgId};
 use crate::monitor::{Monitor, MonitorFactory};
 use hpaxos_core::{
-    Acceptor, AcceptorOptions, Effects, Learner, LearnerId, Message, Proposer, Value,
+    Acceptor, AcceptorDurable, AcceptorOptions, Effects, Learner, LearnerId, Message, Proposer,
+    Value,
 };
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// What an actor is.
@@ -45,10 +47,17 @@ pub enum Role {
 }
 
 /// One actor's state plus what was delivered to it, with cached hashes.
+///
+/// An acceptor that may crash also keeps what it made durable (the
+/// records of `Effects::persist`, replayed with `AcceptorDurable::apply`)
+/// and how many restarts it has left; a restart rebuilds it from exactly
+/// those records.
 #[derive(Clone, Debug)]
 pub struct Node {
     pub role: Role,
     pub delivered: Bits,
+    pub durable: Option<Arc<AcceptorDurable>>,
+    pub restarts_left: u8,
     role_hash: u64,
     hash: u64,
 }
@@ -61,19 +70,41 @@ fn hasher() -> ahash::AHasher {
 impl Node {
     fn new(role: Role, delivered: Bits) -> Node {
         let role_hash = Node::role_hash(&role);
-        Node::with_role_hash(role, role_hash, delivered)
+        Node::with_role_hash(role, role_hash, delivered, None, 0)
     }
 
-    fn with_role_hash(role: Role, role_hash: u64, delivered: Bits) -> Node {
+    fn with_role_hash(
+        role: Role,
+        role_hash: u64,
+        delivered: Bits,
+        durable: Option<Arc<AcceptorDurable>>,
+        restarts_left: u8,
+    ) -> Node {
         let mut h = hasher();
         role_hash.hash(&mut h);
         delivered.hash(&mut h);
+        durable.hash(&mut h);
+        restarts_left.hash(&mut h);
         Node {
             hash: h.finish(),
             role_hash,
             role,
             delivered,
+            durable,
+            restarts_left,
         }
+    }
+
+    /// The same node with another role and delivered set (durable records
+    /// and restart budget kept).
+    fn evolve(&self, role: Role, role_hash: u64, delivered: Bits) -> Node {
+        Node::with_role_hash(
+            role,
+            role_hash,
+            delivered,
+            self.durable.clone(),
+            self.restarts_left,
+        )
     }
 
     fn role_hash(role: &Role) -> u64 {
@@ -106,11 +137,13 @@ impl Hash for SysState {
 impl PartialEq for SysState {
     fn eq(&self, o: &SysState) -> bool {
         self.nodes.len() == o.nodes.len()
-            && self
-                .nodes
-                .iter()
-                .zip(o.nodes.iter())
-                .all(|(a, b)| a.hash == b.hash && a.role == b.role && a.delivered == b.delivered)
+            && self.nodes.iter().zip(o.nodes.iter()).all(|(a, b)| {
+                a.hash == b.hash
+                    && a.role == b.role
+                    && a.delivered == b.delivered
+                    && a.durable == b.durable
+                    && a.restarts_left == b.restarts_left
+            })
             && self.sent == o.sent
             && self.monitor.as_ref().map(|m| m.fingerprint())
                 == o.monitor.as_ref().map(|m| m.fingerprint())
@@ -127,6 +160,29 @@ pub enum Action {
     Drop { to: usize, msg: MsgId },
     /// Proposer actor `node` gives up its ballot and starts its next one.
     NextBallot { node: usize },
+    /// Acceptor actor `node` crashes and restarts from its durable records:
+    /// everything it received is forgotten (and may be received again: the
+    /// network duplicates).
+    Restart { node: usize },
+}
+
+impl Action {
+    /// The one actor whose state the action reads and changes (besides the
+    /// learners handed new 2b messages, whose state is a set function of
+    /// them, and the grow-only `sent`): actions of different actors commute.
+    pub fn actor(&self) -> usize {
+        match self {
+            Action::Deliver { to, .. } | Action::Drop { to, .. } => *to,
+            Action::NextBallot { node } | Action::Restart { node } => *node,
+        }
+    }
+}
+
+/// The 64-bit fingerprint of a state (what explorers store).
+pub fn fingerprint(s: &SysState) -> u64 {
+    let mut h = hasher();
+    s.hash(&mut h);
+    h.finish()
 }
 
 /// The model: the instance, the shared message table, the monitor factory.
@@ -136,6 +192,11 @@ pub struct CheckModel {
     pub monitor: Option<Arc<dyn MonitorFactory>>,
     first_learner: usize,
     first_proposer: usize,
+    /// Steps that sent a new message without changing their actor: none in
+    /// the real core (what it re-sends was sent before). The sleep-set
+    /// reduction relies on it (a delivery's enabledness then depends on its
+    /// actor only); the explorer reports any.
+    pub unchanged_sends: AtomicU64,
 }
 
 impl CheckModel {
@@ -148,6 +209,7 @@ impl CheckModel {
             monitor,
             first_learner,
             first_proposer,
+            unchanged_sends: AtomicU64::new(0),
         }
     }
 
@@ -170,12 +232,17 @@ impl CheckModel {
 
     /// The actors that act on `m` (see the module doc).
     pub fn route(&self, m: &Message) -> Vec<usize> {
+        // An acceptor that may restart also gets its own 1b and 2av: before
+        // a restart their delivery changes nothing (it received them when
+        // sending), after one it is how the spec's `received[a]`, which
+        // keeps them, is found again.
+        let restart = &self.inst.opts.restart;
         let acceptors = |except: Option<hpaxos_core::AcceptorId>| -> Vec<usize> {
             self.inst
                 .safe_ids
                 .iter()
                 .enumerate()
-                .filter(|(_, a)| Some(**a) != except)
+                .filter(|(_, a)| Some(**a) != except || restart.contains(**a))
                 .map(|(i, _)| i)
                 .collect()
         };
@@ -223,7 +290,9 @@ impl CheckModel {
             };
             let mut l = l.clone();
             l.handle(m, fx);
-            nodes[i] = Arc::new(Node::new(Role::Learner(l), node.delivered.clone()));
+            let role = Role::Learner(l);
+            let h = Node::role_hash(&role);
+            nodes[i] = Arc::new(node.evolve(role, h, node.delivered.clone()));
         }
     }
 
@@ -291,12 +360,31 @@ impl CheckModel {
         if !changed && fresh.is_empty() {
             return None;
         }
+        if !changed {
+            self.unchanged_sends.fetch_add(1, Ordering::Relaxed);
+        }
         let mut next = s.clone();
         let mut d = node.delivered.clone();
         if let Some(id) = delivered {
             d.insert(id);
         }
-        next.nodes[to] = Arc::new(Node::with_role_hash(role, role_hash, d));
+        let mut new_node = node.evolve(role, role_hash, d);
+        if let Some(dur) = &node.durable {
+            if !fx.persist.is_empty() {
+                let mut dur = (**dur).clone();
+                for r in &fx.persist {
+                    dur.apply(r);
+                }
+                new_node = Node::with_role_hash(
+                    new_node.role,
+                    role_hash,
+                    new_node.delivered,
+                    Some(Arc::new(dur)),
+                    node.restarts_left,
+                );
+            }
+        }
+        next.nodes[to] = Arc::new(new_node);
         self.learn(&mut next.nodes, &fresh, &mut fx);
         next.sent = Arc::new(sent);
         if let Some(m) = &s.monitor {
@@ -312,6 +400,45 @@ impl CheckModel {
     }
 }
 
+impl CheckModel {
+    /// `Restart { node }`: the acceptor is rebuilt with
+    /// `Acceptor::restore` from its durable records alone; `delivered` is
+    /// emptied (it lost what it received) and one restart is used.
+    fn restart(&self, s: &SysState, i: usize) -> Option<SysState> {
+        let node = s.nodes.get(i)?;
+        let (Role::Acceptor(old), Some(dur)) = (&node.role, &node.durable) else {
+            return None;
+        };
+        if node.restarts_left == 0 || node.delivered.is_empty() {
+            return None;
+        }
+        let acc = Acceptor::restore(
+            old.id(),
+            self.inst.trust.clone(),
+            AcceptorOptions::default(),
+            (**dur).clone(),
+        );
+        let role = Role::Acceptor(acc);
+        let role_hash = Node::role_hash(&role);
+        let mut next = s.clone();
+        next.nodes[i] = Arc::new(Node::with_role_hash(
+            role,
+            role_hash,
+            Bits::default(),
+            Some(Arc::clone(dur)),
+            node.restarts_left - 1,
+        ));
+        if let Some(m) = &s.monitor {
+            // No spec action: the spec's variables of a safe acceptor are
+            // exactly its durable ones, which the restored state must match.
+            let mut m2 = m.boxed_clone();
+            m2.on_node(&next.nodes[i].role);
+            next.monitor = Some(Arc::from(m2));
+        }
+        Some(next)
+    }
+}
+
 impl stateright::Model for CheckModel {
     type State = SysState;
     type Action = Action;
@@ -321,7 +448,20 @@ impl stateright::Model for CheckModel {
         let mut nodes = Vec::with_capacity(self.n_nodes());
         for &a in &self.inst.safe_ids {
             let acc = Acceptor::new(a, t.clone(), AcceptorOptions::default());
-            nodes.push(Arc::new(Node::new(Role::Acceptor(acc), Bits::default())));
+            let role = Role::Acceptor(acc);
+            let h = Node::role_hash(&role);
+            let node = if self.inst.opts.restart.contains(a) {
+                Node::with_role_hash(
+                    role,
+                    h,
+                    Bits::default(),
+                    Some(Arc::new(AcceptorDurable::default())),
+                    self.inst.opts.restarts,
+                )
+            } else {
+                Node::with_role_hash(role, h, Bits::default(), None, 0)
+            };
+            nodes.push(Arc::new(node));
         }
         for l in t.learners() {
             nodes.push(Arc::new(Node::new(
@@ -378,6 +518,9 @@ impl stateright::Model for CheckModel {
             }
         }
         for (i, n) in s.nodes.iter().enumerate() {
+            if n.restarts_left > 0 && !n.delivered.is_empty() {
+                actions.push(Action::Restart { node: i });
+            }
             if let Role::Proposer { plan, next, .. } = &n.role {
                 if self
                     .inst
@@ -412,10 +555,10 @@ impl stateright::Model for CheckModel {
                 let mut d = node.delivered.clone();
                 d.insert(msg);
                 let mut next = s.clone();
-                next.nodes[to] =
-                    Arc::new(Node::with_role_hash(node.role.clone(), node.role_hash, d));
+                next.nodes[to] = Arc::new(node.evolve(node.role.clone(), node.role_hash, d));
                 Some(next)
             }
+            Action::Restart { node } => self.restart(s, node),
             Action::NextBallot { node } => {
                 let inst = Arc::clone(&self.inst);
                 self.step(s, node, None, move |role, fx| {

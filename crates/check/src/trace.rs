@@ -62,6 +62,10 @@ fn describe(m: &CheckModel, a: &Action) -> (String, String) {
         Action::Deliver { to, msg: id } => (m.node_name(*to), format!("receives {}", msg(*id))),
         Action::Drop { to, msg: id } => (m.node_name(*to), format!("loses {}", msg(*id))),
         Action::NextBallot { node } => (m.node_name(*node), "starts its next ballot".into()),
+        Action::Restart { node } => (
+            m.node_name(*node),
+            "crashes and restarts from its durable records".into(),
+        ),
     }
 }
 

@@ -3,14 +3,18 @@
 //!
 //! Data flow: FILE -> `hpaxos_config::load_file` -> validated `Trust` (or,
 //! with `--allow-invalid`, `Trust::unchecked`) -> `hpaxos_check::Instance`
-//! with the options below -> stateright BFS -> summary (human or `--json`),
+//! with the options below -> `hpaxos_check::run::check` (DFS with sleep
+//! sets, swarm, or stateright BFS) -> summary (human or `--json`),
 //! with the trace of every violation. Exit 0: no violation and the model can
-//! decide; 1: a violation (or a vacuous model); 2: unusable input.
+//! decide; 1: a violation (or a vacuous model); 2: unusable input; 3: with
+//! `--require-complete`, the run stopped at a bound before exploring every
+//! state (without it such a run exits 0 and its last line says
+//! "incomplete: nothing proven" and which bound it hit).
 
 use crate::Outcome;
 use anyhow::{bail, Context};
 use hpaxos_check::model::CheckModel;
-use hpaxos_check::run::{self, Limits, Progress};
+use hpaxos_check::run::{self, Engine, Limits, Progress};
 use hpaxos_check::{Fake1b, Instance, Options, Report};
 use hpaxos_core::{graph::GraphError, AccSet, Trust};
 use std::io::{IsTerminal, Write};
@@ -50,19 +54,60 @@ pub struct CheckArgs {
     /// Run even if the learner graph is invalid (to see what goes wrong).
     #[arg(long)]
     pub allow_invalid: bool,
-    /// Stop after about this many generated states (the run is then
-    /// incomplete). A memory guard: a distinct state takes up to ~10 KB.
-    #[arg(long, default_value_t = 5_000_000)]
-    pub max_states: usize,
+    /// Stop after about this many states (the run is then incomplete). In
+    /// swarm search, the budget of each seed. Default: 5000000 (bfs),
+    /// 100000000 (dfs), 200000 (swarm).
+    #[arg(long)]
+    pub max_states: Option<usize>,
+    /// Stop when the explorer's state table reaches this many MiB (dfs and
+    /// swarm; the run is then incomplete).
+    #[arg(long, default_value_t = 4096)]
+    pub max_memory: u64,
     /// Do not explore beyond this depth (the run is then incomplete).
     #[arg(long)]
     pub max_depth: Option<usize>,
     /// Stop after this many seconds (the run is then incomplete).
     #[arg(long)]
     pub timeout: Option<u64>,
-    /// Checker threads (default: available cores).
+    /// Checker threads (bfs and swarm; default: available cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Exit 3 instead of 0 when the run stops at a bound (states, depth,
+    /// memory, time, seeds) before exploring every reachable state.
+    #[arg(long)]
+    pub require_complete: bool,
+    /// Explorer: dfs (depth-first with sleep sets, exhaustive), swarm
+    /// (random-order DFS runs from --seed, --seeds of them, to find deep
+    /// counterexamples), bfs (stateright's breadth-first: shortest traces).
+    #[arg(long, default_value = "dfs")]
+    pub search: String,
+    /// Turn the sleep-set (partial-order) reduction off (dfs, swarm).
+    #[arg(long)]
+    pub no_sleep_sets: bool,
+    /// dfs: one unbounded search instead of iterative deepening (depth
+    /// bounds 12, 24, 48, ...); cheaper when no violation is expected,
+    /// slower to find a shallow one.
+    #[arg(long)]
+    pub no_deepening: bool,
+    /// Random action order from this seed (dfs), or the first seed (swarm).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Swarm seeds to run.
+    #[arg(long, default_value_t = 64)]
+    pub seeds: u64,
+    /// Comma-separated safe acceptors that may crash and restart from
+    /// their durable records.
+    #[arg(long, default_value = "")]
+    pub restart: String,
+    /// Restarts each acceptor of --restart may take.
+    #[arg(long, default_value_t = 1)]
+    pub restarts: u8,
+    /// Test builds only (feature `mutations`): weaken one guard of the core
+    /// (a name from crates/core/src/mutations.rs, e.g. phase2b-ignore-maxbal);
+    /// the check must then find a violation.
+    #[cfg(feature = "mutations")]
+    #[arg(long)]
+    pub mutation: Option<String>,
 }
 
 fn trust(cfg: &hpaxos_config::Config, allow_invalid: bool) -> anyhow::Result<Trust> {
@@ -86,6 +131,7 @@ fn trust(cfg: &hpaxos_config::Config, allow_invalid: bool) -> anyhow::Result<Tru
 
 fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options> {
     let fake: AccSet = cfg.parse_acceptor_list(&a.fake)?.into_iter().collect();
+    let restart: AccSet = cfg.parse_acceptor_list(&a.restart)?.into_iter().collect();
     let fake_1b = match a.fake_1b.as_str() {
         "none" => Fake1b::None,
         "empty" => Fake1b::Empty,
@@ -100,11 +146,23 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
         fake_1b,
         any_1c: a.any_1c,
         lossy: a.lossy,
+        restart,
+        restarts: a.restarts,
         ..Options::default()
     })
 }
 
 pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
+    #[cfg(feature = "mutations")]
+    if let Some(name) = &a.mutation {
+        use hpaxos_core::mutations::{self, Mutation};
+        let Some(m) = Mutation::parse(name) else {
+            let all: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+            bail!("unknown --mutation `{name}`; one of: {}", all.join(", "));
+        };
+        mutations::set(m);
+        eprintln!("warning: mutation {name} is on: the core is deliberately broken");
+    }
     let cfg = hpaxos_config::load_file(&a.file)
         .with_context(|| format!("cannot use {}", a.file.display()))?;
     let trust = trust(&cfg, a.allow_invalid)?;
@@ -131,22 +189,62 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
             ]
         })
         .collect();
+    let sleep_sets = !a.no_sleep_sets;
+    let (engine, default_states) = match a.search.as_str() {
+        "dfs" => (
+            Engine::Dfs {
+                sleep_sets,
+                seed: a.seed,
+            },
+            100_000_000,
+        ),
+        "swarm" => (
+            Engine::Swarm {
+                sleep_sets,
+                first: a.seed.unwrap_or(0),
+                seeds: a.seeds,
+            },
+            200_000,
+        ),
+        "bfs" => (Engine::Bfs, 5_000_000),
+        other => bail!("--search must be dfs, swarm or bfs, not `{other}`"),
+    };
     let limits = Limits {
         threads: a.threads.unwrap_or(Limits::default().threads),
-        max_states: Some(a.max_states).filter(|n| *n > 0),
+        max_states: Some(a.max_states.unwrap_or(default_states)).filter(|n| *n > 0),
         max_depth: a.max_depth,
         timeout: a.timeout.map(Duration::from_secs),
+        max_bytes: Some(a.max_memory.saturating_mul(1024 * 1024)).filter(|n| *n > 0),
+        engine,
+        deepening: !a.no_deepening,
     };
     let tty = std::io::stderr().is_terminal();
+    // On a terminal the line is redrawn; otherwise (CI logs) one line every
+    // 10 s, so a long run shows it is alive.
+    let mut last_line = std::time::Instant::now();
     let mut progress = |p: Progress| {
-        if tty {
-            eprint!(
-                "\r  {} states, depth {}, {:.0} s   ",
+        let line = if p.seeds > 0 {
+            format!(
+                "  {} states, depth {}, {} seeds done, {:.0} s",
+                p.states,
+                p.depth,
+                p.seeds,
+                p.elapsed.as_secs_f64()
+            )
+        } else {
+            format!(
+                "  {} states, depth {}, {:.0} s",
                 p.states,
                 p.depth,
                 p.elapsed.as_secs_f64()
-            );
+            )
+        };
+        if tty {
+            eprint!("\r{line}   ");
             let _ = std::io::stderr().flush();
+        } else if last_line.elapsed() >= Duration::from_secs(10) {
+            last_line = std::time::Instant::now();
+            eprintln!("{line}");
         }
     };
     let monitor: Option<std::sync::Arc<dyn hpaxos_check::monitor::MonitorFactory>> = if a.refinement
@@ -157,18 +255,70 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
     };
     let report = run::check(CheckModel::new(inst, monitor), &limits, &mut progress);
     if tty {
-        eprint!("\r{:60}\r", "");
+        eprint!("\r{:70}\r", "");
+    }
+    if !report.complete && report.violations.is_empty() && !report.decided {
+        eprintln!(
+            "warning: no explored state has a decision: the part explored says nothing \
+             about what happens once learners decide"
+        );
+    }
+    if report.unchanged_sends > 0
+        && matches!(
+            limits.engine,
+            Engine::Dfs {
+                sleep_sets: true,
+                ..
+            } | Engine::Swarm {
+                sleep_sets: true,
+                ..
+            }
+        )
+    {
+        eprintln!(
+            "warning: {} steps sent a new message without changing their actor; the \
+             sleep-set reduction assumes none (rerun with --no-sleep-sets)",
+            report.unchanged_sends
+        );
     }
     if a.json {
         print_json(&report, &entangled);
     } else {
         print_human(&a, &report, &safe, &fake, &entangled);
     }
-    Ok(if report.violations.is_empty() {
-        Outcome::Ok
-    } else {
+    Ok(if !report.violations.is_empty() {
         Outcome::Violation
+    } else if !report.complete && a.require_complete {
+        Outcome::Incomplete
+    } else {
+        Outcome::Ok
     })
+}
+
+/// The replay line of a violation found by a random-order run.
+fn replay(a: &CheckArgs, seed: u64) -> String {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // Drop the search options, then pin the one seed that found it: a
+    // swarm seed's run is the random-order DFS of that seed, cut at its
+    // budget, so the DFS of that seed meets the same violation.
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let x = std::mem::take(&mut args[i]);
+        let takes_value = ["--search", "--seed", "--seeds", "--threads"];
+        if takes_value.contains(&x.as_str()) {
+            i += 2;
+            continue;
+        }
+        if takes_value.iter().any(|f| x.starts_with(&format!("{f}="))) || x == "--json" {
+            i += 1;
+            continue;
+        }
+        out.push(x);
+        i += 1;
+    }
+    let _ = a;
+    format!("hpaxos {} --search dfs --seed {seed}", out.join(" "))
 }
 
 fn print_json(r: &Report, entangled: &[[String; 2]]) {
@@ -195,6 +345,12 @@ fn print_json(r: &Report, entangled: &[[String; 2]]) {
         "states_per_second": r.states_per_second(),
         "entangled": entangled,
         "found": found,
+        "search": r.engine,
+        "stopped_by": r.stop.as_ref().map(|s| s.to_string()),
+        "bytes_per_state": r.bytes_per_state,
+        "collision_bound": r.collision_bound,
+        "seed": r.seed,
+        "seeds_run": r.seeds_run,
     });
     println!("{out}");
 }
@@ -226,7 +382,7 @@ fn print_human(
         }
     );
     println!(
-        "  states      {} ({}), depth {}, {} messages",
+        "  states      {} ({}), depth {}, {} messages, {} transitions",
         r.states,
         if r.complete {
             "complete"
@@ -236,13 +392,26 @@ fn print_human(
             "stopped at the first violation"
         },
         r.max_depth,
-        r.messages
+        r.messages,
+        r.generated
     );
     println!(
-        "  time        {:.1} s, {:.0} states/s",
+        "  time        {:.1} s, {:.0} states/s, search {}{}",
         r.elapsed.as_secs_f64(),
-        r.states_per_second()
+        r.states_per_second(),
+        r.engine,
+        if r.seeds_run > 1 {
+            format!(" ({} seeds)", r.seeds_run)
+        } else {
+            String::new()
+        }
     );
+    if let Some(b) = r.bytes_per_state {
+        println!(
+            "  memory      {b:.0} bytes/state (fingerprint table); collision bound {:.1e}",
+            r.collision_bound
+        );
+    }
     println!(
         "  decided     {}",
         if r.decided {
@@ -252,8 +421,17 @@ fn print_human(
         }
     );
     if r.violations.is_empty() {
-        println!("no violation found");
+        match &r.stop {
+            None => println!("no violation found: every reachable state was checked"),
+            Some(stop) => {
+                println!("no violation found in the states explored");
+                println!("incomplete: nothing proven ({stop})");
+            }
+        }
         return;
+    }
+    if let Some(seed) = r.seed {
+        println!("  found by    seed {seed}; replay: {}", replay(a, seed));
     }
     for v in &r.violations {
         println!();

@@ -1,6 +1,7 @@
 //! `hpaxos`: the command line. Each subcommand lives in its own module;
 //! this file only parses arguments and maps outcomes to exit codes
-//! (PRODUCT.md: 0 fine, 1 violation found / invalid, 2 unusable input).
+//! (PRODUCT.md: 0 fine, 1 violation found / invalid, 2 unusable input;
+//! `check --require-complete` adds 3: incomplete run).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ pub enum Outcome {
     Ok,
     /// Exit 1: invalid graph or violation found.
     Violation,
+    /// Exit 3: `hpaxos check --require-complete` stopped at a bound.
+    Incomplete,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
     match res {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Violation) => ExitCode::from(1),
+        Ok(Outcome::Incomplete) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

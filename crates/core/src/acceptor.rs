@@ -40,6 +40,10 @@ pub struct AcceptorDurable {
 impl AcceptorDurable {
     /// Replays one durable record (used on restart, in order of writing).
     pub fn apply(&mut self, d: &Durable) {
+        #[cfg(feature = "mutations")]
+        if crate::mutations::forgets(d) {
+            return;
+        }
         match d {
             Durable::MaxBal { slot, lr, bal } => {
                 let e = self
@@ -412,7 +416,8 @@ impl Acceptor {
     pub fn phase_1b(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
         let id = self.id;
         let st = self.slot(slot);
-        let enabled = st.max_bal(l) <= b && st.idx.initialized.contains(&(l, b));
+        let enabled = (mutant!(Phase1bIgnoreMaxBal) || st.max_bal(l) <= b)
+            && st.idx.initialized.contains(&(l, b));
         if !enabled {
             return;
         }
@@ -452,6 +457,15 @@ impl Acceptor {
     /// Tries `Phase2av(l, b, a, v)` for every value announced at `b`.
     fn try_phase_2av(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
         let vals: Vec<Value> = match self.slots.get(&slot).and_then(|s| s.idx.announced.get(&b)) {
+            _ if mutant!(Phase2avAnnouncedAnyBallot) => {
+                self.slots.get(&slot).map_or(Vec::new(), |s| {
+                    s.idx
+                        .announced
+                        .values()
+                        .flat_map(|vs| vs.values().cloned())
+                        .collect()
+                })
+            }
             Some(vs) => vs.values().cloned().collect(),
             None => return,
         };
@@ -481,20 +495,22 @@ impl Acceptor {
             bal: b,
             val: v.clone(),
         };
-        let enabled = st.max_bal(l) <= b
-            && st.idx.initialized.contains(&(l, b))
-            && st
-                .idx
-                .announced
-                .get(&b)
-                .is_some_and(|vs| vs.contains_key(&v.digest()))
+        let enabled = (mutant!(Phase2avIgnoreMaxBal) || st.max_bal(l) <= b)
+            && (mutant!(Phase2avWithout1a) || st.idx.initialized.contains(&(l, b)))
+            && (mutant!(Phase2avAnnouncedAnyBallot)
+                || st
+                    .idx
+                    .announced
+                    .get(&b)
+                    .is_some_and(|vs| vs.contains_key(&v.digest())))
             && !st.d.two_av_sent.contains(&vote)
-            && st
-                .d
-                .two_av_sent
-                .iter()
-                .filter(|p| p.bal == b && self.connected.contains(p.lr, l))
-                .all(|p| &p.val == v)
+            && (mutant!(Phase2avTwoValues)
+                || st
+                    .d
+                    .two_av_sent
+                    .iter()
+                    .filter(|p| p.bal == b && self.connected.contains(p.lr, l))
+                    .all(|p| &p.val == v))
             && st
                 .idx
                 .one_b
@@ -543,13 +559,21 @@ impl Acceptor {
             bal: b,
             val: v.clone(),
         };
-        let enabled = st.max_any <= b
+        let enabled = (mutant!(Phase2bIgnoreMaxBal)
+            || if mutant!(Phase2bOwnLearnerMaxBal) {
+                st.max_bal(l) <= b
+            } else {
+                st.max_any <= b
+            })
             && !st.d.votes_sent.contains(&vote)
             && st
                 .idx
                 .two_av
                 .get(&(l, b, v.digest()))
-                .is_some_and(|senders| self.trust.is_quorum(l, senders));
+                .is_some_and(|senders| {
+                    (mutant!(Phase2bAnySenders) && !senders.is_empty())
+                        || self.trust.is_quorum(l, senders)
+                });
         if !enabled {
             return;
         }
@@ -605,7 +629,9 @@ impl Acceptor {
         let mut removed = Vec::new();
         for &l1 in &learners {
             for &l2 in &learners {
-                if self.connected.contains(l1, l2) && !self.trust.entangled(l1, l2, &maybe_safe) {
+                if self.connected.contains(l1, l2)
+                    && (mutant!(DisconnectEntangled) || !self.trust.entangled(l1, l2, &maybe_safe))
+                {
                     self.connected.remove(l1, l2);
                     removed.push((l1, l2));
                 }

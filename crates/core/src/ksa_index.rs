@@ -71,19 +71,20 @@ impl std::hash::Hash for OneBBucket {
 
 /// `\A p \in {pp \in m.votes : <<pp.lr, l>> \in connected[ac]} : b =< p.bal`.
 fn supports_ksa1(m: &Msg1b, conn: &Connected, l: LearnerId, b: Ballot) -> bool {
-    m.votes
-        .iter()
-        .filter(|p| conn.contains(p.lr, l))
-        .all(|p| b <= p.bal)
+    mutant!(KnowsSafeAt1IgnoreVotes)
+        || m.votes
+            .iter()
+            .filter(|p| conn.contains(p.lr, l))
+            .all(|p| b <= p.bal)
 }
 
 /// `\A p \in {pp \in m.votes : <<pp.lr, l>> \in connected[ac]} :
 ///    p.bal =< c /\ (p.bal = c => p.val = v)`.
 fn supports_bq(m: &Msg1b, conn: &Connected, l: LearnerId, c: Ballot, v: &Value) -> bool {
-    m.votes
-        .iter()
-        .filter(|p| conn.contains(p.lr, l))
-        .all(|p| p.bal <= c && (p.bal != c || &p.val == v))
+    m.votes.iter().filter(|p| conn.contains(p.lr, l)).all(|p| {
+        (mutant!(KnowsSafeAt2VotesAboveC) || p.bal <= c)
+            && (mutant!(KnowsSafeAt2AnyValueAtC) || p.bal != c || &p.val == v)
+    })
 }
 
 impl OneBBucket {
@@ -183,7 +184,9 @@ impl OneBBucket {
     /// `KnowsSafeAt2(l, ac, b, v)`.
     pub fn knows_safe_at2(&self, trust: &Trust, v: &Value) -> bool {
         self.cands.values().any(|c| {
-            &c.val == v && trust.is_quorum(self.l, &c.wq) && trust.is_quorum(self.l, &c.bq)
+            &c.val == v
+                && (mutant!(KnowsSafeAt2NoProposalQuorum) || trust.is_quorum(self.l, &c.wq))
+                && trust.is_quorum(self.l, &c.bq)
         })
     }
 

@@ -222,6 +222,15 @@ impl Learner {
         else {
             return false;
         };
+        if mutant!(ChosenInAcrossBallots) {
+            let all: AccSet = self.slots.get(&slot).map_or(AccSet::EMPTY, |s| {
+                s.two_b
+                    .values()
+                    .filter(|(w, _)| w == v)
+                    .fold(AccSet::EMPTY, |a, (_, x)| a.union(x))
+            });
+            return self.trust.is_quorum(self.id, &all);
+        }
         #[cfg(feature = "mutations")]
         if crate::mutations::active(crate::mutations::Mutation::DecideOnOne2b) {
             return !senders.is_empty();

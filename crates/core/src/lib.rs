@@ -14,6 +14,21 @@
 //! `phase_2av`, `phase_2b`, `disconnect`, `learner_decide`, `chosen_in`,
 //! `knows_safe_at`, `phase_1a`, `phase_1c`) whose doc quotes the TLA+ guard.
 
+/// `mutant!(Name)`: whether test-only mutation `Name` is on (always false
+/// without feature `mutations`); see [`mutations`].
+#[cfg(feature = "mutations")]
+macro_rules! mutant {
+    ($m:ident) => {
+        crate::mutations::active(crate::mutations::Mutation::$m)
+    };
+}
+#[cfg(not(feature = "mutations"))]
+macro_rules! mutant {
+    ($m:ident) => {
+        false
+    };
+}
+
 pub mod acceptor;
 pub mod accset;
 pub mod connected;

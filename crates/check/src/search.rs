@@ -1,0 +1,428 @@
+//! The project's own explorer of [`CheckModel`]: depth-first, with sleep
+//! sets, compact 64-bit state fingerprints, and a random action order for
+//! swarm search. stateright's checkers have no partial-order reduction, so
+//! this is where it lives; `run` picks this engine or stateright's BFS.
+//!
+//! Data flow: [`crate::run::check`] -> [`dfs`] (one seed) or [`swarm`]
+//! (many seeds, each a bounded random DFS) -> an [`Outcome`] that `run`
+//! turns into a [`crate::run::Report`].
+//!
+//! **Sleep sets** (Godefroid). Two actions of different actors commute: a
+//! delivery, loss, ballot change or restart reads and writes only its
+//! actor's state, adds to the grow-only `sent`, and hands new 2b messages
+//! to learners whose state is a set function of the 2b they hold; and
+//! whether an action is enabled depends only on its actor (a delivery that
+//! leaves its actor unchanged sends nothing new: the model counts
+//! exceptions in `CheckModel::unchanged_sends` and the run reports them).
+//! After exploring action `t` from a state, `t` is put to sleep for the
+//! siblings explored next, and a child inherits the sleeping actions that
+//! commute with the action leading to it: their successors were reached
+//! through the other order. Sleep sets prune transitions, never states: with
+//! the state cache, a state met again with a sleep set that is not a superset
+//! of the stored one is explored again for the difference (and stores the
+//! intersection), so every reachable state is visited and checked. The
+//! saving is in transitions computed (the model's cost), and it is exact:
+//! `tests/reductions.rs` compares verdicts, violations and state counts with
+//! the reduction off.
+//!
+//! **Fingerprints.** The visited table keeps a 64-bit hash per state (as
+//! stateright and TLC do), not the state: a collision could hide a state;
+//! the report gives the probability bound `n^2 / 2^65`.
+//!
+//! **Swarm.** Each seed explores in its own random action order, with its
+//! own table, up to a per-seed state budget; deep counterexamples that a
+//! breadth-first search reaches only after millions of states are found by
+//! some seed's first dives. A seed's run is deterministic, so the seed
+//! printed with a violation replays it (`--search dfs --seed S`).
+
+use crate::model::{fingerprint, Action, CheckModel, SysState};
+use stateright::{Expectation, Model};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How one depth-first run explores.
+#[derive(Clone, Copy, Debug)]
+pub struct DfsOptions {
+    /// Sleep-set reduction on.
+    pub sleep_sets: bool,
+    /// Random action order from this seed (`None`: the model's order).
+    pub seed: Option<u64>,
+    /// Stop after this many distinct states.
+    pub max_states: Option<usize>,
+    /// Do not expand states at this depth.
+    pub max_depth: Option<usize>,
+    /// Stop when the visited table would exceed this many bytes.
+    pub max_bytes: Option<u64>,
+    /// Stop at this instant.
+    pub deadline: Option<Instant>,
+}
+
+/// Why a run stopped before exploring everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    States,
+    Depth,
+    Memory,
+    Timeout,
+    /// Another swarm worker found a violation first.
+    Cancelled,
+}
+
+/// A path from an initial state: each state with the action taken from it.
+pub type Path = Vec<(SysState, Option<Action>)>;
+
+/// What one depth-first run found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Distinct states visited.
+    pub states: usize,
+    /// Transitions computed (successor states generated).
+    pub transitions: usize,
+    pub max_depth: usize,
+    /// `None`: every reachable state was visited.
+    pub cut: Option<Cut>,
+    /// Failed `always` properties: name and the path to the failing state.
+    pub failures: Vec<(&'static str, Path)>,
+    /// `sometimes` properties that held somewhere.
+    pub satisfied: Vec<&'static str>,
+    /// Bytes of the visited table (fingerprints and stored sleep sets).
+    pub table_bytes: u64,
+    /// The seed of the run, if random.
+    pub seed: Option<u64>,
+}
+
+/// A sleeping action, packed: kind in the low byte, actor, message id.
+fn pack(a: &Action) -> u64 {
+    match a {
+        Action::Deliver { to, msg } => ((msg.0 as u64) << 24) | ((*to as u64) << 8),
+        Action::Drop { to, msg } => ((msg.0 as u64) << 24) | ((*to as u64) << 8) | 1,
+        Action::NextBallot { node } => ((*node as u64) << 8) | 2,
+        Action::Restart { node } => ((*node as u64) << 8) | 3,
+    }
+}
+
+fn actor_of(p: u64) -> u64 {
+    (p >> 8) & 0xFFFF
+}
+
+/// What the table keeps per state: the shallowest depth it was expanded at
+/// and the sleep set it was explored with.
+struct Seen {
+    depth: u32,
+    sleep: Box<[u64]>,
+}
+
+/// splitmix64: the explorer's own deterministic order shuffler.
+struct Shuffle(u64);
+
+impl Shuffle {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+struct Frame {
+    state: SysState,
+    via: Option<Action>,
+    todo: Vec<Action>,
+    next: usize,
+    /// The current sleep set (packed), grown by each explored sibling.
+    sleep: Vec<u64>,
+}
+
+/// Progress shared with the caller's progress loop.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub states: AtomicUsize,
+    pub depth: AtomicUsize,
+    pub seeds_done: AtomicUsize,
+    pub stop: AtomicBool,
+}
+
+/// One depth-first run from the model's initial states.
+pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
+    let props = model.properties();
+    let mut shuffle = o.seed.map(Shuffle);
+    let mut table: HashMap<u64, Seen> = HashMap::new();
+    let mut sleep_bytes: u64 = 0;
+    let mut out = Outcome {
+        states: 0,
+        transitions: 0,
+        max_depth: 0,
+        cut: None,
+        failures: Vec::new(),
+        satisfied: Vec::new(),
+        table_bytes: 0,
+        seed: o.seed,
+    };
+    let entry_bytes = (std::mem::size_of::<(u64, Seen)>() + 1) as u64;
+    let table_bytes =
+        |t: &HashMap<u64, Seen>, sleep: u64| t.capacity() as u64 * entry_bytes + sleep;
+
+    // Visits `s` reached at `depth` with sleep set `z`; returns the actions to
+    // explore from it, or `None` when its stored exploration covers this one.
+    let visit = |s: &SysState,
+                 depth: usize,
+                 z: &[u64],
+                 table: &mut HashMap<u64, Seen>,
+                 sleep_bytes: &mut u64|
+     -> Option<(Vec<Action>, bool)> {
+        let fp = fingerprint(s);
+        let mut all = Vec::new();
+        model.actions(s, &mut all);
+        let d = depth as u32;
+        match table.get_mut(&fp) {
+            None => {
+                *sleep_bytes += (z.len() * 8) as u64;
+                table.insert(
+                    fp,
+                    Seen {
+                        depth: d,
+                        sleep: z.into(),
+                    },
+                );
+                all.retain(|a| !z.contains(&pack(a)));
+                Some((all, true))
+            }
+            Some(seen) if d < seen.depth => {
+                // Met again closer to the root (only with a depth bound):
+                // expand again with this path's sleep set.
+                *sleep_bytes = *sleep_bytes + (z.len() * 8) as u64 - (seen.sleep.len() * 8) as u64;
+                seen.depth = d;
+                seen.sleep = z.into();
+                all.retain(|a| !z.contains(&pack(a)));
+                Some((all, false))
+            }
+            Some(seen) => {
+                if seen.sleep.iter().all(|p| z.contains(p)) {
+                    return None;
+                }
+                // Explore what slept then and is awake now; keep the intersection.
+                let old = std::mem::take(&mut seen.sleep);
+                let keep: Vec<u64> = old.iter().copied().filter(|p| z.contains(p)).collect();
+                *sleep_bytes -= ((old.len() - keep.len()) * 8) as u64;
+                seen.sleep = keep.into();
+                all.retain(|a| {
+                    let p = pack(a);
+                    old.contains(&p) && !z.contains(&p)
+                });
+                Some((all, false))
+            }
+        }
+    };
+
+    let check_props =
+        |s: &SysState, out: &mut Outcome, stack: &[Frame], via: Option<&Action>| -> bool {
+            let mut failed = false;
+            for p in &props {
+                let holds = (p.condition)(model, s);
+                match p.expectation {
+                    Expectation::Always if !holds => {
+                        if !out.failures.iter().any(|(n, _)| *n == p.name) {
+                            let mut path: Vec<(SysState, Option<Action>)> =
+                                stack.iter().map(|f| (f.state.clone(), None)).collect();
+                            for (i, f) in stack.iter().enumerate().skip(1) {
+                                path[i - 1].1 = f.via.clone();
+                            }
+                            if let Some(last) = path.last_mut() {
+                                last.1 = via.cloned();
+                            }
+                            path.push((s.clone(), None));
+                            out.failures.push((p.name, path));
+                        }
+                        failed = true;
+                    }
+                    Expectation::Sometimes if holds && !out.satisfied.contains(&p.name) => {
+                        out.satisfied.push(p.name);
+                    }
+                    _ => {}
+                }
+            }
+            failed
+        };
+
+    let mut reported = 0usize;
+    let mut stack: Vec<Frame> = Vec::new();
+    for init in model.init_states() {
+        if !out.failures.is_empty() || out.cut.is_some() {
+            break;
+        }
+        let Some((mut todo, fresh)) = visit(&init, 0, &[], &mut table, &mut sleep_bytes) else {
+            continue;
+        };
+        if fresh {
+            out.states += 1;
+            if check_props(&init, &mut out, &stack, None) {
+                break;
+            }
+        }
+        if let Some(r) = shuffle.as_mut() {
+            r.shuffle(&mut todo);
+        }
+        stack.push(Frame {
+            state: init,
+            via: None,
+            todo,
+            next: 0,
+            sleep: Vec::new(),
+        });
+        while let Some(top) = stack.last_mut() {
+            if top.next >= top.todo.len() {
+                stack.pop();
+                continue;
+            }
+            let t = top.todo[top.next].clone();
+            top.next += 1;
+            let depth = stack.len();
+            if o.max_depth.is_some_and(|d| depth > d) {
+                out.cut.get_or_insert(Cut::Depth);
+                stack.pop();
+                continue;
+            }
+            let Some(top) = stack.last_mut() else { break };
+            out.transitions += 1;
+            // Bounds are checked by transitions, not new states: a stretch
+            // of revisits must not outlive the deadline.
+            if out.transitions.is_multiple_of(1024) {
+                live.states
+                    .fetch_add(out.states - reported, Ordering::Relaxed);
+                reported = out.states;
+                live.depth.fetch_max(out.max_depth, Ordering::Relaxed);
+                if live.stop.load(Ordering::Relaxed) {
+                    out.cut = Some(Cut::Cancelled);
+                    break;
+                }
+                if o.deadline.is_some_and(|d| Instant::now() >= d) {
+                    out.cut = Some(Cut::Timeout);
+                    break;
+                }
+                if o.max_bytes
+                    .is_some_and(|m| table_bytes(&table, sleep_bytes) >= m)
+                {
+                    out.cut = Some(Cut::Memory);
+                    break;
+                }
+            }
+            let Some(next) = model.next_state(&top.state, t.clone()) else {
+                continue;
+            };
+            let pt = pack(&t);
+            let child_sleep: Vec<u64> = if o.sleep_sets {
+                let a = actor_of(pt);
+                top.sleep
+                    .iter()
+                    .copied()
+                    .filter(|u| actor_of(*u) != a)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if o.sleep_sets {
+                top.sleep.push(pt);
+            }
+            let Some((mut todo, fresh)) =
+                visit(&next, depth, &child_sleep, &mut table, &mut sleep_bytes)
+            else {
+                continue;
+            };
+            out.max_depth = out.max_depth.max(depth);
+            if fresh {
+                out.states += 1;
+                let stack_ref: &[Frame] = &stack;
+                if check_props(&next, &mut out, stack_ref, Some(&t)) {
+                    break;
+                }
+                if o.max_states.is_some_and(|n| out.states >= n) {
+                    out.cut = Some(Cut::States);
+                    break;
+                }
+            }
+            if let Some(r) = shuffle.as_mut() {
+                r.shuffle(&mut todo);
+            }
+            stack.push(Frame {
+                state: next,
+                via: Some(t),
+                todo,
+                next: 0,
+                sleep: child_sleep,
+            });
+        }
+    }
+    live.states
+        .fetch_add(out.states - reported, Ordering::Relaxed);
+    out.table_bytes = table_bytes(&table, sleep_bytes);
+    out
+}
+
+/// Swarm search: seeds `first..first + seeds`, each a random-order DFS
+/// with at most `per_seed` states, spread over `threads` workers; stops at
+/// the first violation. Returns every seed's outcome that ran, in seed
+/// order (a complete seed ends the search: it explored everything).
+pub fn swarm(
+    model: &CheckModel,
+    base: &DfsOptions,
+    first: u64,
+    seeds: u64,
+    per_seed: usize,
+    threads: usize,
+    live: &Live,
+) -> Vec<Outcome> {
+    let next = AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|sc| {
+        for _ in 0..threads.max(1) {
+            sc.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::SeqCst) as u64;
+                if k >= seeds || live.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let o = DfsOptions {
+                    seed: Some(first.wrapping_add(k)),
+                    max_states: Some(per_seed),
+                    ..*base
+                };
+                let r = dfs(model, &o, live);
+                live.seeds_done.fetch_add(1, Ordering::Relaxed);
+                let done = !r.failures.is_empty() || r.cut.is_none();
+                let timed_out = r.cut == Some(Cut::Timeout);
+                if done || timed_out {
+                    live.stop.store(true, Ordering::Relaxed);
+                }
+                match results.lock() {
+                    Ok(mut v) => v.push(r),
+                    Err(p) => p.into_inner().push(r),
+                }
+            });
+        }
+    });
+    let mut v = match results.into_inner() {
+        Ok(v) => v,
+        Err(p) => p.into_inner(),
+    };
+    v.sort_by_key(|r| r.seed);
+    v
+}
+
+/// Probability that some state was missed through a fingerprint collision.
+pub fn collision_bound(states: usize) -> f64 {
+    let n = states as f64;
+    n * n / 2f64.powi(65)
+}
+
+/// A deadline `t` from now.
+pub fn deadline(t: Option<Duration>) -> Option<Instant> {
+    t.map(|t| Instant::now() + t)
+}

@@ -1,0 +1,117 @@
+//! `hpaxos check` output (issue 12, item 4): a complete run says so; a run
+//! stopped by a bound ends with "incomplete: nothing proven" naming the
+//! bound and exits 0 (PRODUCT.md), or 3 with `--require-complete`; the JSON
+//! keeps `states`, `complete`, `violations` and names the bound; a swarm
+//! search finds the invalid graph's disagreement and prints a replay line
+//! that finds it again.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn data(name: &str) -> String {
+    let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "check", "data", name]
+        .iter()
+        .collect();
+    p.to_string_lossy().into_owned()
+}
+
+fn hpaxos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hpaxos"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the hpaxos binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim_end().to_string()
+}
+
+fn last_line(o: &Output) -> String {
+    stdout(o).lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_complete_run_says_everything_was_checked() {
+    let f = data("two-safe.toml");
+    let o = hpaxos(&["check", &f, "--fake", "a3", "--ballots", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(
+        last_line(&o),
+        "no violation found: every reachable state was checked"
+    );
+}
+
+#[test]
+fn a_run_stopped_by_the_state_limit_proves_nothing_and_says_so() {
+    let f = data("one-safe.toml");
+    let args = ["check", f.as_str(), "--fake", "a2", "--max-states", "50"];
+    let o = hpaxos(&args);
+    assert_eq!(o.status.code(), Some(0), "exit 0 by PRODUCT.md");
+    assert_eq!(
+        last_line(&o),
+        "incomplete: nothing proven (state limit 50 hit (--max-states))"
+    );
+    let mut strict = args.to_vec();
+    strict.push("--require-complete");
+    let o = hpaxos(&strict);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(last_line(&o).starts_with("incomplete: nothing proven"));
+
+    let mut json = args.to_vec();
+    json.push("--json");
+    let o = hpaxos(&json);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    assert_eq!(v["complete"], false);
+    assert_eq!(v["violations"], 0);
+    assert!(v["states"].as_u64().is_some_and(|n| n >= 50));
+    assert!(v["stopped_by"]
+        .as_str()
+        .is_some_and(|s| s.contains("--max-states")));
+}
+
+#[test]
+fn depth_limits_and_undecided_runs_are_reported() {
+    let f = data("one-safe.toml");
+    let o = hpaxos(&["check", &f, "--fake", "a2", "--max-depth", "1"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        last_line(&o),
+        "incomplete: nothing proven (depth limit 1 hit (--max-depth))"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: no explored state has a decision"),
+        "{err}"
+    );
+}
+
+#[test]
+fn swarm_search_finds_the_invalid_graphs_disagreement_and_its_replay_line_too() {
+    let f = data("invalid-pair.toml");
+    let o = hpaxos(&[
+        "check",
+        &f,
+        "--allow-invalid",
+        "--any-1c",
+        "--search",
+        "swarm",
+        "--seed",
+        "5",
+        "--seeds",
+        "4",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("VIOLATION of safety"), "{out}");
+    let replay = out
+        .lines()
+        .find_map(|l| l.split("replay: hpaxos ").nth(1))
+        .expect("a replay line");
+    let args: Vec<&str> = replay.split_whitespace().collect();
+    let again = hpaxos(&args);
+    assert_eq!(again.status.code(), Some(1), "{}", stdout(&again));
+    assert!(stdout(&again).contains("VIOLATION of safety"));
+}

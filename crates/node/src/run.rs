@@ -204,6 +204,9 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         data_dir,
         ..
     } = identify(&args)?;
+    for w in &cfg.warnings {
+        tracing::warn!("configuration {}: {w}", args.config.display());
+    }
     let _lock = claim_data_dir(&data_dir, &spec.name, &public_hex(&key))?;
     let (wal, records, rec) = Wal::open(&data_dir.join("wal"), args.truncate_corrupt_wal)?;
     if let Some((off, n)) = rec.torn_tail {

@@ -356,11 +356,11 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
                 metrics: metrics.clone(),
                 max_body: cfg.max_frame / 8,
             });
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(l, app).await {
-                    tracing::error!("HTTP server failed: {e}");
-                }
-            });
+            let limits = crate::http_server::HttpLimits {
+                max_body: cfg.max_frame / 8,
+                ..Default::default()
+            };
+            tokio::spawn(crate::http_server::serve(l, app, limits));
         }
         let ticker = tx.clone();
         tokio::spawn(async move {

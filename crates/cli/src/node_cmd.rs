@@ -260,7 +260,12 @@ fn client(addr: &str, timeout: Duration, json: bool, op: ClientOp) -> anyhow::Re
             .json()
             .and_then(|j| j["error"].as_str().map(String::from))
             .unwrap_or(r.body.clone());
-        eprintln!("error: {addr} answered {}: {}", r.status, msg.trim());
+        let hint = if msg.contains("not a proposer") {
+            " (send commands to a node with `proposer = true` in its table)"
+        } else {
+            ""
+        };
+        eprintln!("error: {addr} answered {}: {}{hint}", r.status, msg.trim());
         return Ok(Outcome::Exit(match r.status {
             504 => EXIT_NOT_DECIDED,
             400..=499 => EXIT_BAD_INPUT,

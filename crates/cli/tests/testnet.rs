@@ -196,6 +196,13 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         out.contains("learner  value\nalice    blue\nbob      blue"),
         "{out}"
     );
+    // Only the proposer takes commands; the others say where to go (exit 4).
+    let o = hpaxos(&["client", "--addr", &http4, "put", "k", "v"]);
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(
+        text(&o.stderr),
+        format!("error: {http4} answered 503: this node is not a proposer (send commands to a node with `proposer = true` in its table)")
+    );
     // Bad input is exit 2, distinct from "not decided in time" (3).
     let o = hpaxos(&["client", "--addr", &http1, "read", "carol", "color"]);
     assert_eq!(o.status.code(), Some(2));
@@ -316,6 +323,21 @@ fn testnet_refuses_bad_input() {
     assert!(!d.exists());
     let o = hpaxos(&["testnet", "--nodes", "4", "--out", ds]);
     assert_eq!(o.status.code(), Some(0));
+    // Golden: the summary says what was written and what to run next.
+    assert_eq!(
+        text(&o.stdout),
+        format!(
+            "{ds}: a 4-node testnet
+  config   cluster.toml
+  keys     keys/n1.key .. keys/n4.key
+  scripts  start.sh, stop.sh (loopback; logs/ and pids/)
+next:
+  hpaxos node --check --config {ds}/cluster.toml --name n1
+  {ds}/start.sh
+  hpaxos client --addr 127.0.0.1:8101 put color blue
+  {ds}/stop.sh"
+        )
+    );
     let o = hpaxos(&["testnet", "--nodes", "4", "--out", ds]);
     assert_eq!(
         (o.status.code(), text(&o.stderr)),

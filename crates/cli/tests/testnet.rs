@@ -139,9 +139,15 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         );
 
         let guard = Running(dir.clone());
+        // $HPAXOS relative to the caller's directory (as CI passes it).
+        let exe = Path::new(env!("CARGO_BIN_EXE_hpaxos"));
         let st = Command::new("sh")
             .arg(dir.join("start.sh"))
-            .env("HPAXOS", env!("CARGO_BIN_EXE_hpaxos"))
+            .current_dir(exe.parent().unwrap())
+            .env(
+                "HPAXOS",
+                format!("./{}", exe.file_name().unwrap().to_str().unwrap()),
+            )
             .output()
             .unwrap();
         if st.status.success() {

@@ -402,8 +402,10 @@ fn start_sh(spec: &TestnetSpec, members: &[Member]) -> String {
 # Logs: logs/NAME.log; pids: pids/NAME.pid; data: data/NAME. Stop: ./stop.sh
 # The executable: $HPAXOS, or the one that wrote this testnet.
 set -u
-cd "$(dirname "$0")" || exit 2
 HPAXOS="${{HPAXOS:-{exe}}}"
+# A relative path names a file from where this script was called.
+case "$HPAXOS" in /*) ;; */*) HPAXOS="$(pwd)/$HPAXOS" ;; esac
+cd "$(dirname "$0")" || exit 2
 mkdir -p logs pids
 start() {{ # name http
   if [ -f "pids/$1.pid" ] && kill -0 "$(cat "pids/$1.pid")" 2>/dev/null; then

@@ -51,6 +51,10 @@ pub struct TestnetSpec {
     /// Host of every address in `cluster.toml` (a loopback address or a
     /// name resolving to one, e.g. `localhost`).
     pub host: String,
+    /// Host of node NAME in `cluster.compose.toml`: `{name}` is replaced by
+    /// the node's name (default `{name}`, the compose service; e.g.
+    /// `{name}.hpaxos.default.svc.cluster.local` for Kubernetes).
+    pub container_host: String,
 }
 
 impl TestnetSpec {
@@ -68,6 +72,7 @@ impl TestnetSpec {
             image_binary: "/usr/local/bin/hpaxos".into(),
             exe: exe.into(),
             host: "127.0.0.1".into(),
+            container_host: "{name}".into(),
         }
     }
 }
@@ -368,7 +373,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<Testnet, TestnetError> {
 
     let mut compose_config = None;
     if spec.compose {
-        let text = body(&|m| m.name.clone());
+        let text = body(&|m| spec.container_host.replace("{name}", &m.name));
         ClusterConfig::parse(&text, dir).map_err(|e| TestnetError::Generated {
             file: "cluster.compose.toml".into(),
             msg: e.to_string(),
@@ -578,6 +583,13 @@ mod tests {
         let cc = ClusterConfig::load(t.compose_config.as_ref().unwrap()).unwrap();
         assert_eq!(cc.nodes[3].addr.as_str(), "n4:7104");
         assert_eq!(cc.nodes[3].http.as_ref().unwrap().as_str(), "n4:8104");
+        // Another naming scheme for the containers' file.
+        let mut k8s = spec.clone();
+        k8s.out = d.path().join("k");
+        k8s.container_host = "{name}.hpaxos.svc".into();
+        let t2 = write_testnet(&k8s).unwrap();
+        let c2 = ClusterConfig::load(t2.compose_config.as_ref().unwrap()).unwrap();
+        assert_eq!(c2.nodes[0].addr.as_str(), "n1.hpaxos.svc:7101");
         let y = std::fs::read_to_string(t.dir.join("compose.yaml")).unwrap();
         assert!(y.contains("hostname: n4") && y.contains("n4-data:/data"));
         assert!(t.files.iter().all(|f| f.exists()));

@@ -177,8 +177,10 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let j: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
     assert!(j["slot"].is_u64(), "{j}");
-    let results = j["results"].as_object().unwrap();
-    assert_eq!(results.keys().collect::<Vec<_>>(), ["alice", "bob"]);
+    // PRODUCT.md: the answer comes once the learner named (default: the
+    // node's first, alice) decided and applied it.
+    assert_eq!(j["learner"], "alice", "{j}");
+    assert!(j["results"]["alice"].is_null(), "{j}");
     // Every node's replicas apply it (bounded wait: 20 s).
     let t = std::time::Instant::now();
     loop {
@@ -193,23 +195,38 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // Labelled human output.
-    let o = hpaxos(&["client", "--addr", &http1, "get", "color"]);
+    // Labelled human output; waiting for bob, through another node.
+    let o = hpaxos(&[
+        "client",
+        "--addr",
+        &http4,
+        "--learner",
+        "bob",
+        "get",
+        "color",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.starts_with("slot     "), "{out}");
-    assert!(
-        out.contains("learner  value\nalice    blue\nbob      blue"),
-        "{out}"
-    );
-    // Only the proposer takes commands; the others say where to go (exit 4).
-    let o = hpaxos(&["client", "--addr", &http4, "put", "k", "v"]);
-    assert_eq!(o.status.code(), Some(4));
+    assert!(out.contains("\ndecided  for bob\n"), "{out}");
+    assert!(out.contains("learner  value\n"), "{out}");
+    assert!(out.contains("\nbob      blue"), "{out}");
+    // Bad input is exit 2, distinct from "not decided in time" (3).
+    let o = hpaxos(&[
+        "client",
+        "--addr",
+        &http1,
+        "--learner",
+        "carol",
+        "put",
+        "k",
+        "v",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         text(&o.stderr),
-        format!("error: {http4} answered 503: this node is not a proposer (send commands to a node with `proposer = true` in its table)")
+        format!("error: {http1} answered 404: no learner `carol` in the configuration")
     );
-    // Bad input is exit 2, distinct from "not decided in time" (3).
     let o = hpaxos(&["client", "--addr", &http1, "read", "carol", "color"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(

@@ -2,7 +2,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `POST /v1/commands` `{"op":"put","key":k,"value":v}` (or `get`, `delete`) | submits a command and waits until every learner of this node applied it |
+//! | `POST /v1/commands?learner=L` `{"op":"put","key":k,"value":v}` (or `get`, `delete`) | submits a command at any node that runs a learner (forwarded to the leader) and waits until learner `L` (default: the node's first learner) applied it |
 //! | `GET /v1/kv/{learner}/{key}` | reads a learner's key-value state (this node's replica) |
 //! | `GET /v1/log/{learner}?from=&limit=` | the learner's applied log |
 //! | `GET /v1/status` | node, learners (applied slots, log hash, current ballot), proposer |
@@ -61,8 +61,14 @@ fn error(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
 
+#[derive(Deserialize)]
+struct SubmitQuery {
+    learner: Option<String>,
+}
+
 async fn submit(
     State(st): State<ApiState>,
+    Query(q): Query<SubmitQuery>,
     body: Result<Json<CmdBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     // A bad body is answered in the API's JSON error shape too.
@@ -78,7 +84,11 @@ async fn submit(
     let (tx, rx) = oneshot::channel();
     if st
         .events
-        .send(Event::Submit { op, reply: tx })
+        .send(Event::Submit {
+            op,
+            learner: q.learner,
+            reply: tx,
+        })
         .await
         .is_err()
     {
@@ -86,12 +96,26 @@ async fn submit(
     }
     match tokio::time::timeout(SUBMIT_TIMEOUT, rx).await {
         Ok(Ok(Ok(r))) => Json::<SubmitReply>(r).into_response(),
-        Ok(Ok(Err(e))) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Ok(Ok(Err(e))) => error(refusal_status(&e), e),
         Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
         Err(_) => error(
             StatusCode::GATEWAY_TIMEOUT,
             "not decided in time (it may still be decided later)",
         ),
+    }
+}
+
+/// The status of a command the driver refused: a learner this node cannot
+/// wait for is the client's mistake (404: `hpaxos client` exits 2, bad
+/// input); anything else (overload) is a temporary refusal (503).
+fn refusal_status(msg: &str) -> StatusCode {
+    if msg.starts_with("no learner `")
+        || msg.starts_with("this node does not run learner")
+        || msg.starts_with("this node runs no learner")
+    {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     }
 }
 
@@ -109,9 +133,9 @@ async fn ask<T: Send + 'static>(
 }
 
 fn learner_index(d: &Driver, name: &str) -> Option<usize> {
-    d.learners
+    d.replicas
         .iter()
-        .position(|l| d.cfg.trust.learner_name(l.core.id()) == name)
+        .position(|r| d.cfg.trust.learner_name(r.lr) == name)
 }
 
 async fn read_key(
@@ -122,7 +146,7 @@ async fn read_key(
     let k2 = key.clone();
     let r = ask(&st, move |d| {
         let i = learner_index(d, &l2)?;
-        let l = &d.learners[i];
+        let l = &d.replicas[i];
         Some((l.replica.get(&k2).cloned(), l.replica.next_slot().0))
     })
     .await;
@@ -155,7 +179,7 @@ async fn read_log(
     let limit = q.limit.unwrap_or(1000).min(100_000);
     let r = ask(&st, move |d| {
         let i = learner_index(d, &l2)?;
-        let log = d.learners[i].replica.log();
+        let log = d.replicas[i].replica.log();
         let start = log.partition_point(|e| e.slot < from);
         let entries: Vec<LogEntry> = log[start..].iter().take(limit).cloned().collect();
         Some((entries, log.len()))

@@ -234,6 +234,22 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         format!("error: {http1} answered 404: this node runs no learner `carol`")
     );
 
+    // n1 (the leader) dies: the testnet's other proposers take over and a
+    // command through n2 is still decided (bounded by --timeout).
+    let _ = Command::new("kill").args(["-9", &ps[0]]).output();
+    let http2 = format!("localhost:{}", base + 5);
+    let o = hpaxos(&[
+        "client",
+        "--addr",
+        &http2,
+        "--timeout",
+        "60",
+        "put",
+        "after",
+        "failover",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
     let st = Command::new("sh")
         .arg(dir.join("stop.sh"))
         .output()
@@ -288,7 +304,7 @@ fn node_check_errors_are_located() {
     assert_eq!(code, Some(2));
     assert!(
         err.starts_with(&format!(
-            "error: configuration {c}: [nodes.n2]: unknown field `propser`, expected one of"
+            "error: configuration {c}: [nodes.n4]: unknown field `propser`, expected one of"
         )),
         "{err}"
     );

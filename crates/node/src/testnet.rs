@@ -17,13 +17,18 @@
 //!   through `hpaxos client health`, a named data volume per node).
 //!
 //! Node `nI` runs acceptor number I of the graph (file order) when there is
-//! one, every learner, and `n1` proposes. Nothing is started: the caller (or
-//! the scripts) does that.
+//! one and every learner; the first [`PROPOSERS`] nodes are proposers (`n1`
+//! leads, the others take over if it fails), as in the demo. Any node
+//! accepts client commands. Nothing is started: the caller (or the scripts)
+//! does that.
 
 use crate::config::ClusterConfig;
 use crate::keys::{generate, public_hex, write_secret, KeyError};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+/// Proposers of a testnet: the first nodes, up to this many.
+pub const PROPOSERS: usize = 3;
 
 /// What to write.
 #[derive(Clone, Debug)]
@@ -250,7 +255,7 @@ fn node_tables(
             let _ = writeln!(t, "acceptor = {a:?}");
         }
         let _ = writeln!(t, "learners = [{}]", ls.join(", "));
-        let _ = writeln!(t, "proposer = {}", i == 0);
+        let _ = writeln!(t, "proposer = {}", i < PROPOSERS);
         let _ = writeln!(t, "data_dir = \"data/{}\"", m.name);
         let _ = writeln!(t, "key_file = \"keys/{}.key\"", m.name);
     }
@@ -579,7 +584,8 @@ mod tests {
         let cfg = ClusterConfig::load(&t.config).unwrap();
         assert_eq!(cfg.nodes.len(), 4);
         assert_eq!(cfg.nodes[0].addr.as_str(), "127.0.0.1:7101");
-        assert!(cfg.nodes[0].proposer && !cfg.nodes[1].proposer);
+        let props: Vec<bool> = cfg.nodes.iter().map(|n| n.proposer).collect();
+        assert_eq!(props, [true, true, true, false]);
         let cc = ClusterConfig::load(t.compose_config.as_ref().unwrap()).unwrap();
         assert_eq!(cc.nodes[3].addr.as_str(), "n4:7104");
         assert_eq!(cc.nodes[3].http.as_ref().unwrap().as_str(), "n4:8104");

@@ -3,13 +3,15 @@
 //! (PRODUCT.md: 0 fine, 1 violation found / invalid, 2 unusable input;
 //! `check --require-complete` adds 3: incomplete run).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod check_cmd;
+mod docs_cmd;
 mod graph_cmd;
 mod node_cmd;
 mod sim_cmd;
+mod testnet_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -33,8 +35,15 @@ enum Cmd {
     Check(check_cmd::CheckArgs),
     /// Deterministic simulation of whole clusters.
     Sim(sim_cmd::SimArgs),
+    /// Write a whole cluster (keys, cluster.toml, start/stop scripts,
+    /// optionally a compose file): exit 0, or 2.
+    Testnet(testnet_cmd::TestnetArgs),
     #[command(flatten)]
     Node(node_cmd::NodeCmd),
+    /// Print a shell completion script (e.g. `hpaxos completions bash`).
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print the man page, or write all of them with --out DIR.
+    Man(docs_cmd::ManArgs),
 }
 
 /// How a command ended, mapped to the fixed exit codes.
@@ -45,6 +54,9 @@ pub enum Outcome {
     Violation,
     /// Exit 3: `hpaxos check --require-complete` stopped at a bound.
     Incomplete,
+    /// Another documented exit code (e.g. `hpaxos client`'s 3 and 4); the
+    /// command printed its own message.
+    Exit(u8),
 }
 
 fn main() -> ExitCode {
@@ -64,12 +76,16 @@ fn main() -> ExitCode {
         Cmd::Graph { cmd } => graph_cmd::run(cmd),
         Cmd::Check(a) => check_cmd::run(a),
         Cmd::Sim(a) => sim_cmd::run(a),
+        Cmd::Testnet(a) => testnet_cmd::run(a),
         Cmd::Node(c) => node_cmd::run(c),
+        Cmd::Completions(a) => docs_cmd::completions(a, Cli::command()),
+        Cmd::Man(a) => docs_cmd::man(a, Cli::command()),
     };
     match res {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Violation) => ExitCode::from(1),
         Ok(Outcome::Incomplete) => ExitCode::from(3),
+        Ok(Outcome::Exit(c)) => ExitCode::from(c),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

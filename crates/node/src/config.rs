@@ -23,6 +23,12 @@
 //! key_file = "keys/n1.key"        # relative to the file; CLI may override
 //! ```
 //!
+//! Addresses are `HOST:PORT` where HOST is an IPv4 address, a bracketed
+//! IPv6 address (`[::1]:7101`) or a host name (`localhost:7101`, `n1:7101`
+//! in containers). Names are resolved when the node binds its own ports
+//! and again on every connection attempt to a peer ([`HostPort`]), so a
+//! peer whose container restarted with a new IP is found again.
+//!
 //! Data flow: [`ClusterConfig::load`] -> the node's startup (which picks its
 //! own entry by name) and the demo (which writes such a file).
 
@@ -32,7 +38,7 @@ use ed25519_dalek::VerifyingKey;
 use hpaxos_core::{AcceptorId, LearnerId, Trust};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +87,65 @@ struct RawNode {
     key_file: Option<String>,
 }
 
+/// A `HOST:PORT` address as written in the file, checked for shape only
+/// (a non-empty host without spaces, a port 1-65535); the host may be a
+/// name, resolved by whoever connects or binds (`tokio::net::lookup_host`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostPort {
+    text: String,
+    port: u16,
+}
+
+impl HostPort {
+    /// Parses `host:port`; the error says what is wrong.
+    pub fn parse(s: &str) -> Result<HostPort, String> {
+        let bad = |why: &str| format!("{s:?} is not HOST:PORT ({why})");
+        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no `:PORT`"))?;
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?;
+        let inner = match host.strip_prefix('[') {
+            Some(h) => h
+                .strip_suffix(']')
+                .ok_or_else(|| bad("an IPv6 address is written [ADDR]:PORT"))?,
+            None => host,
+        };
+        if inner.is_empty() {
+            return Err(bad("no host"));
+        }
+        if inner.contains(':') && !host.starts_with('[') {
+            return Err(bad("an IPv6 address is written [ADDR]:PORT"));
+        }
+        if !inner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        {
+            return Err(bad("the host has characters a host name cannot have"));
+        }
+        Ok(HostPort {
+            text: s.to_string(),
+            port,
+        })
+    }
+
+    /// The address as written (what `lookup_host` and `bind` take).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Tuning of the proposers (the shared pacemaker's settings, in ms).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProposerOptions {
@@ -110,8 +175,10 @@ impl Default for ProposerOptions {
 pub struct NodeSpec {
     pub idx: NodeIdx,
     pub name: String,
-    pub addr: SocketAddr,
-    pub http: Option<SocketAddr>,
+    /// Peer-to-peer address (bound by the node, dialled by its peers).
+    pub addr: HostPort,
+    /// HTTP API address.
+    pub http: Option<HostPort>,
     pub public_key: VerifyingKey,
     pub acceptor: Option<AcceptorId>,
     pub learners: Vec<LearnerId>,
@@ -134,6 +201,9 @@ pub struct ClusterConfig {
     /// known-decided prefix) before they are garbage-collected; see
     /// `driver` ("Slot garbage collection").
     pub retain_slots: u64,
+    /// What loads but is probably a mistake (`hpaxos_config::Warning`s),
+    /// logged at start and printed by `node --check`.
+    pub warnings: Vec<String>,
 }
 
 /// Default of `[cluster] retain_slots`.
@@ -155,11 +225,12 @@ impl ClusterConfig {
     pub fn parse(text: &str, base: &Path) -> Result<ClusterConfig, ConfigError> {
         let cfg = hpaxos_config::parse_str(text)?;
         let trust = cfg.validate()?;
+        let warnings = cfg.warnings().iter().map(|w| w.to_string()).collect();
         let cluster: RawCluster = match cfg.extra.get("cluster") {
             Some(v) => v
                 .clone()
                 .try_into()
-                .map_err(|e: toml::de::Error| err("[cluster]", e.message().to_string()))?,
+                .map_err(|e: toml::de::Error| err("[cluster]", e.message().trim().to_string()))?,
             None => RawCluster::default(),
         };
         let Some(nodes_v) = cfg.extra.get("nodes") else {
@@ -168,10 +239,24 @@ impl ClusterConfig {
                 "no node tables: add a [nodes.NAME] table per node (addr, public_key, acceptor, learners, proposer)",
             ));
         };
-        let raw: BTreeMap<String, RawNode> = nodes_v
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| err("[nodes]", e.message().to_string()))?;
+        let toml::Value::Table(tables) = nodes_v else {
+            return Err(err("[nodes]", "expected tables [nodes.NAME], one per node"));
+        };
+        let mut raw: BTreeMap<String, RawNode> = BTreeMap::new();
+        for (name, v) in tables {
+            let at = format!("[nodes.{name}]");
+            if !matches!(v, toml::Value::Table(_)) {
+                return Err(err(
+                    at,
+                    "expected a table (addr, public_key, acceptor, ...)",
+                ));
+            }
+            let r: RawNode = v
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| err(&at, e.message().trim().to_string()))?;
+            raw.insert(name.clone(), r);
+        }
         if raw.len() > u16::MAX as usize {
             return Err(err("[nodes]", "too many nodes"));
         }
@@ -206,15 +291,10 @@ impl ClusterConfig {
                     .ok_or_else(|| err(&at, "no `addr` (and its acceptor has none)"))?,
                 (None, None) => return Err(err(&at, "no `addr`")),
             };
-            let addr: SocketAddr = addr_s
-                .parse()
-                .map_err(|_| err(&at, format!("`addr`: {addr_s:?} is not an ip:port")))?;
+            let addr = HostPort::parse(&addr_s).map_err(|m| err(&at, format!("`addr`: {m}")))?;
             let http = match &r.http {
                 None => None,
-                Some(h) => Some(
-                    h.parse()
-                        .map_err(|_| err(&at, format!("`http`: {h:?} is not an ip:port")))?,
-                ),
+                Some(h) => Some(HostPort::parse(h).map_err(|m| err(&at, format!("`http`: {m}")))?),
             };
             let public_key = parse_public(&r.public_key).map_err(|source| ConfigError::Key {
                 at: format!("{at} public_key"),
@@ -249,10 +329,22 @@ impl ClusterConfig {
             });
         }
         for (i, n) in nodes.iter().enumerate() {
-            if nodes[..i].iter().any(|o| o.addr == n.addr) {
+            let at = format!("[nodes.{}]", n.name);
+            if let Some(o) = nodes[..i].iter().find(|o| o.addr == n.addr) {
                 return Err(err(
-                    format!("[nodes.{}]", n.name),
-                    format!("`addr` {} is used by another node", n.addr),
+                    at,
+                    format!("`addr` {} is also the `addr` of node {}", n.addr, o.name),
+                ));
+            }
+            let used = |h: &HostPort| {
+                nodes
+                    .iter()
+                    .find(|o| o.addr == *h || (o.name != n.name && o.http.as_ref() == Some(h)))
+            };
+            if let Some(o) = n.http.as_ref().and_then(|h| used(h).map(|o| (h, o))) {
+                return Err(err(
+                    at,
+                    format!("`http` {} is already used by node {}", o.0, o.1.name),
                 ));
             }
         }
@@ -277,6 +369,7 @@ impl ClusterConfig {
             proposer,
             acceptor_node,
             retain_slots: cluster.retain_slots.unwrap_or(DEFAULT_RETAIN_SLOTS).max(1),
+            warnings,
         })
     }
 
@@ -298,5 +391,101 @@ impl ClusterConfig {
             .collect();
         let rank = props.iter().position(|x| *x == n).unwrap_or(0);
         (rank as u64, props.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Golden tests of the node tables' messages (issue 10: unknown keys
+    //! are errors with their table; addresses are HOST:PORT).
+    use super::*;
+
+    const TRUST: &str = "[acceptors]\na1 = {}\n[learners.x]\nquorums = \"a1\"\n[[safety]]\nlearners = [\"x\", \"x\"]\nsafe = \"a1\"\n";
+    const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    fn parse(extra: &str) -> Result<ClusterConfig, String> {
+        ClusterConfig::parse(&format!("{TRUST}{extra}"), Path::new(".")).map_err(|e| e.to_string())
+    }
+
+    fn node(name: &str, addr: &str, rest: &str) -> String {
+        format!("[nodes.{name}]\naddr = \"{addr}\"\npublic_key = \"{KEY}\"\n{rest}\n")
+    }
+
+    #[test]
+    fn host_names_and_ipv6_are_addresses() {
+        let c = parse(&format!(
+            "{}{}{}",
+            node("n1", "localhost:7101", "acceptor = \"a1\""),
+            node("n2", "n2:7101", "http = \"n2:8101\""),
+            node("n3", "[::1]:7103", "")
+        ))
+        .unwrap();
+        let addrs: Vec<&str> = c.nodes.iter().map(|n| n.addr.as_str()).collect();
+        assert_eq!(addrs, ["localhost:7101", "n2:7101", "[::1]:7103"]);
+        assert_eq!(c.nodes[1].addr.port(), 7101);
+    }
+
+    #[test]
+    fn bad_addresses_say_why() {
+        let cases = [
+            ("127.0.0.1", "no `:PORT`"),
+            (":7101", "no host"),
+            ("h:99999", "the port must be a number from 1 to 65535"),
+            ("::1:7101", "an IPv6 address is written [ADDR]:PORT"),
+            (
+                "my host:7101",
+                "the host has characters a host name cannot have",
+            ),
+        ];
+        for (a, why) in cases {
+            assert_eq!(
+                parse(&node("n1", a, "")).unwrap_err(),
+                format!("[nodes.n1]: `addr`: {a:?} is not HOST:PORT ({why})")
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_table() {
+        let e = parse(&node("n1", "h:1", "acceptr = \"a1\"")).unwrap_err();
+        assert!(
+            e.starts_with("[nodes.n1]: unknown field `acceptr`, expected one of `addr`, `http`, `public_key`, `acceptor`"),
+            "{e}"
+        );
+        let e = parse(&format!("[cluster]\nwindw = 4\n{}", node("n1", "h:1", ""))).unwrap_err();
+        assert!(
+            e.starts_with("[cluster]: unknown field `windw`, expected one of `max_frame_bytes`"),
+            "{e}"
+        );
+        assert_eq!(
+            parse("[nodes]\nn1 = 3\n").unwrap_err(),
+            "[nodes.n1]: expected a table (addr, public_key, acceptor, ...)"
+        );
+        assert_eq!(
+            parse("[cluster]\n").unwrap_err(),
+            "[nodes]: no node tables: add a [nodes.NAME] table per node (addr, public_key, acceptor, learners, proposer)"
+        );
+    }
+
+    #[test]
+    fn addresses_are_not_shared() {
+        assert_eq!(
+            parse(&format!(
+                "{}{}",
+                node("n1", "h:1", ""),
+                node("n2", "h:1", "")
+            ))
+            .unwrap_err(),
+            "[nodes.n2]: `addr` h:1 is also the `addr` of node n1"
+        );
+        assert_eq!(
+            parse(&format!(
+                "{}{}",
+                node("n1", "h:1", ""),
+                node("n2", "h:2", "http = \"h:1\"")
+            ))
+            .unwrap_err(),
+            "[nodes.n2]: `http` h:1 is already used by node n1"
+        );
     }
 }

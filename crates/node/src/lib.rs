@@ -27,8 +27,9 @@
 //! (Ed25519 identities), [`wire`] (frames and signed envelopes),
 //! [`transport`] (TCP), [`wal`] (durability), [`driver`] (the loop),
 //! [`hpaxos_core::pacemaker`] (proposer liveness, shared with the simulator),
-//! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`client`] (HTTP client),
-//! [`metrics`], [`run`] (process startup), [`demo`].
+//! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`http_server`] (its limits), [`client`] (HTTP client),
+//! [`metrics`], [`run`] (process startup), [`check`] (`node --check`),
+//! [`demo`], [`testnet`] (a cluster's files from one command).
 //!
 //! ## Authentication: every message is signed
 //!
@@ -102,17 +103,20 @@
 //!   learner (no ballot is above it).
 //! - Frames are signed, not encrypted (no TLS); membership is static.
 
+pub mod check;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod http;
+pub mod http_server;
 pub mod keys;
 pub mod kv;
 pub mod metrics;
 pub mod run;
 pub mod snapshot;
+pub mod testnet;
 pub mod transport;
 pub mod wal;
 pub mod wire;
@@ -136,37 +140,6 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-}
-
-/// Parses `node` options without a CLI framework (for the `hpaxos-node`
-/// test binary; `hpaxos node` parses the same options with clap).
-pub fn parse_node_args(args: &[String]) -> Result<NodeArgs, String> {
-    let mut it = args.iter();
-    let mut out = NodeArgs {
-        config: Default::default(),
-        name: String::new(),
-        data_dir: None,
-        key_file: None,
-        byzantine: None,
-        truncate_corrupt_wal: false,
-    };
-    while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "node" => {}
-            "--config" => out.config = val()?.into(),
-            "--name" => out.name = val()?,
-            "--data-dir" => out.data_dir = Some(val()?.into()),
-            "--key" => out.key_file = Some(val()?.into()),
-            "--byzantine" => out.byzantine = Some(parse_byzantine(&val()?)?),
-            "--truncate-corrupt-wal" => out.truncate_corrupt_wal = true,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if out.name.is_empty() || out.config.as_os_str().is_empty() {
-        return Err("usage: node --config FILE --name NAME [options]".into());
-    }
-    Ok(out)
 }
 
 pub fn parse_byzantine(s: &str) -> Result<Byzantine, String> {

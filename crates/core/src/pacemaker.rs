@@ -664,13 +664,15 @@ impl Pacemaker {
             self.slots.insert(slot, f);
         }
         // Partly decided slots whose missing learners are retried: the
-        // lowest `window` of them (a learner applies in slot order).
+        // lowest `8 * window` of them (a learner applies in slot order, and
+        // one whose quorum comes back may have a long backlog: each retry
+        // is only a 1a per missing learner).
         let partly: Vec<Slot> = self
             .decided
             .keys()
             .copied()
             .filter(|s| !self.is_complete(*s))
-            .take(self.cfg.window)
+            .take(self.cfg.window.saturating_mul(8).max(64))
             .collect();
         for s in partly {
             if !self.slots.contains_key(&s) {

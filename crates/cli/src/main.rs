@@ -9,6 +9,7 @@ mod check_cmd;
 mod graph_cmd;
 mod node_cmd;
 mod sim_cmd;
+mod testnet_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +33,9 @@ enum Cmd {
     Check(check_cmd::CheckArgs),
     /// Deterministic simulation of whole clusters.
     Sim(sim_cmd::SimArgs),
+    /// Write a whole cluster (keys, cluster.toml, start/stop scripts,
+    /// optionally a compose file): exit 0, or 2.
+    Testnet(testnet_cmd::TestnetArgs),
     #[command(flatten)]
     Node(node_cmd::NodeCmd),
 }
@@ -42,6 +46,9 @@ pub enum Outcome {
     Ok,
     /// Exit 1: invalid graph or violation found.
     Violation,
+    /// Another documented exit code (e.g. `hpaxos client`'s 3 and 4); the
+    /// command printed its own message.
+    Exit(u8),
 }
 
 fn main() -> ExitCode {
@@ -61,11 +68,13 @@ fn main() -> ExitCode {
         Cmd::Graph { cmd } => graph_cmd::run(cmd),
         Cmd::Check(a) => check_cmd::run(a),
         Cmd::Sim(a) => sim_cmd::run(a),
+        Cmd::Testnet(a) => testnet_cmd::run(a),
         Cmd::Node(c) => node_cmd::run(c),
     };
     match res {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Violation) => ExitCode::from(1),
+        Ok(Outcome::Exit(c)) => ExitCode::from(c),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -3,7 +3,6 @@
 use crate::Outcome;
 use anyhow::Context;
 use clap::Subcommand;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,6 +28,10 @@ pub enum NodeCmd {
         /// Drop a corrupt write-ahead-log tail instead of refusing to start.
         #[arg(long)]
         truncate_corrupt_wal: bool,
+        /// Only validate this node's configuration, key and data directory
+        /// offline (nothing is bound or written): exit 0 usable, 2 not.
+        #[arg(long)]
+        check: bool,
     },
     /// Generate an Ed25519 node key: writes the secret, prints the public key.
     Keygen {
@@ -38,11 +41,16 @@ pub enum NodeCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Talk to a node's HTTP API.
+    /// Talk to a node's HTTP API. Exit 0 done, 2 bad input (arguments, or
+    /// the node refused the request), 3 not decided in time (--timeout, or
+    /// the node's own wait), 4 node unreachable or unavailable.
     Client {
-        /// The node's HTTP address (its `http` in the configuration).
+        /// The node's HTTP address, HOST:PORT (its `http` in the configuration).
         #[arg(long, default_value = "127.0.0.1:8101")]
-        addr: SocketAddr,
+        addr: String,
+        /// Seconds to wait for the answer (a command waits for its decision).
+        #[arg(long, default_value_t = 30.0, value_parser = parse_timeout)]
+        timeout: f64,
         #[arg(long)]
         json: bool,
         #[command(subcommand)]
@@ -86,7 +94,21 @@ pub enum ClientOp {
     Status,
     /// Prometheus metrics text.
     Metrics,
+    /// Is the node up? (`/health`; exit 0 when it answers `ok`).
+    Health,
 }
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 86_400.0 => Ok(t),
+        _ => Err(format!("{s:?} is not a number of seconds in (0, 86400]")),
+    }
+}
+
+/// Exit codes of `hpaxos client` besides 0.
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_NOT_DECIDED: u8 = 3;
+pub const EXIT_UNAVAILABLE: u8 = 4;
 
 pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
     match c {
@@ -97,20 +119,35 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
             key_file,
             byzantine,
             truncate_corrupt_wal,
+            check,
         } => {
-            hpaxos_node::init_logging();
             let byzantine = match byzantine {
                 Some(b) => Some(hpaxos_node::parse_byzantine(&b).map_err(anyhow::Error::msg)?),
                 None => None,
             };
-            hpaxos_node::run_node(hpaxos_node::NodeArgs {
+            let args = hpaxos_node::NodeArgs {
                 config,
                 name,
                 data_dir,
                 key_file,
                 byzantine,
                 truncate_corrupt_wal,
-            })?;
+            };
+            if check {
+                let r = hpaxos_node::check::check_node(&args)?;
+                println!(
+                    "{}: node {} is ready to start",
+                    args.config.display(),
+                    args.name
+                );
+                let w = r.facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+                for (k, v) in &r.facts {
+                    println!("  {k:<w$}  {v}");
+                }
+                return Ok(Outcome::Ok);
+            }
+            hpaxos_node::init_logging();
+            hpaxos_node::run_node(args)?;
             Ok(Outcome::Ok)
         }
         NodeCmd::Keygen { out, json } => {
@@ -131,7 +168,12 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        NodeCmd::Client { addr, json, op } => client(addr, json, op),
+        NodeCmd::Client {
+            addr,
+            timeout,
+            json,
+            op,
+        } => client(&addr, Duration::from_secs_f64(timeout), json, op),
         NodeCmd::Demo {
             commands,
             clients,
@@ -152,7 +194,8 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
     }
 }
 
-fn client(addr: SocketAddr, json: bool, op: ClientOp) -> anyhow::Result<Outcome> {
+fn client(addr: &str, timeout: Duration, json: bool, op: ClientOp) -> anyhow::Result<Outcome> {
+    use hpaxos_node::client::ClientError;
     let (method, path, body) = match &op {
         ClientOp::Put { key, value } => (
             "POST",
@@ -181,24 +224,66 @@ fn client(addr: SocketAddr, json: bool, op: ClientOp) -> anyhow::Result<Outcome>
         ),
         ClientOp::Status => ("GET", "/v1/status".to_string(), None),
         ClientOp::Metrics => ("GET", "/metrics".to_string(), None),
+        ClientOp::Health => ("GET", "/health".to_string(), None),
     };
-    let r = hpaxos_node::client::request_blocking(
-        addr,
-        method,
-        &path,
-        body.as_ref(),
-        Duration::from_secs(30),
-    )?;
+    let is_command = matches!(
+        op,
+        ClientOp::Put { .. } | ClientOp::Get { .. } | ClientOp::Delete { .. }
+    );
+    let r = match hpaxos_node::client::request_blocking(addr, method, &path, body.as_ref(), timeout)
+    {
+        Ok(r) => r,
+        Err(ClientError::Timeout { .. }) => {
+            let what = if is_command {
+                "not decided in time"
+            } else {
+                "no answer in time"
+            };
+            eprintln!(
+                "error: {addr}: {what} (--timeout {:.1} s){}",
+                timeout.as_secs_f64(),
+                if is_command {
+                    "; the command may still be decided later"
+                } else {
+                    ""
+                }
+            );
+            return Ok(Outcome::Exit(EXIT_NOT_DECIDED));
+        }
+        Err(e) => {
+            eprintln!("error: {:#}", anyhow::Error::from(e));
+            return Ok(Outcome::Exit(EXIT_UNAVAILABLE));
+        }
+    };
     if r.status != 200 {
         let msg = r
             .json()
             .and_then(|j| j["error"].as_str().map(String::from))
             .unwrap_or(r.body.clone());
-        anyhow::bail!("{addr} answered {}: {msg}", r.status);
+        eprintln!("error: {addr} answered {}: {}", r.status, msg.trim());
+        return Ok(Outcome::Exit(match r.status {
+            504 => EXIT_NOT_DECIDED,
+            400..=499 => EXIT_BAD_INPUT,
+            _ => EXIT_UNAVAILABLE,
+        }));
     }
-    if matches!(op, ClientOp::Metrics) {
-        print!("{}", r.body);
-        return Ok(Outcome::Ok);
+    match op {
+        ClientOp::Metrics => {
+            print!("{}", r.body);
+            return Ok(Outcome::Ok);
+        }
+        ClientOp::Health => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"addr": addr, "health": r.body.trim()})
+                );
+            } else {
+                println!("health  {}", r.body.trim());
+            }
+            return Ok(Outcome::Ok);
+        }
+        _ => {}
     }
     let j = r.json().context("the node's answer is not JSON")?;
     if json {
@@ -207,19 +292,26 @@ fn client(addr: SocketAddr, json: bool, op: ClientOp) -> anyhow::Result<Outcome>
     }
     match op {
         ClientOp::Put { .. } | ClientOp::Get { .. } | ClientOp::Delete { .. } => {
-            println!(
-                "decided in slot {} after {:.1} ms",
-                j["slot"],
-                j["latency_ms"].as_f64().unwrap_or(0.0)
-            );
+            println!("slot     {}", j["slot"]);
+            println!("latency  {:.1} ms", j["latency_ms"].as_f64().unwrap_or(0.0));
             if let Some(m) = j["results"].as_object() {
+                let head = if matches!(op, ClientOp::Get { .. }) {
+                    "value"
+                } else {
+                    "previous value"
+                };
+                let w = m.keys().map(|k| k.len()).max().unwrap_or(0).max(7);
+                println!("{:<w$}  {head}", "learner");
                 for (l, v) in m {
-                    println!("  {l:<10} {}", v.as_str().unwrap_or("(none)"));
+                    println!("{l:<w$}  {}", v.as_str().unwrap_or("(none)"));
                 }
             }
         }
-        ClientOp::Read { .. } => {
-            println!("{}", j["value"].as_str().unwrap_or("(none)"));
+        ClientOp::Read { learner, key } => {
+            println!("learner  {learner}");
+            println!("key      {key}");
+            println!("value    {}", j["value"].as_str().unwrap_or("(none)"));
+            println!("applied  {} slots", j["applied_slots"]);
         }
         _ => println!("{}", serde_json::to_string_pretty(&j)?),
     }

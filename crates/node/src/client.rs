@@ -22,6 +22,13 @@ pub enum ClientError {
     Timeout { addr: SocketAddr },
     #[error("{addr}: malformed HTTP response")]
     Malformed { addr: SocketAddr },
+    #[error("cannot resolve {addr}")]
+    Resolve {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the client runtime")]
+    Runtime { source: std::io::Error },
 }
 
 /// Status code and body of a response.
@@ -51,9 +58,11 @@ pub async fn request(
     }
 }
 
-/// [`request`] for callers without a runtime (the command line).
+/// [`request`] to a `HOST:PORT` (a name is resolved first; the first
+/// address is used), for callers without a runtime (the command line). The
+/// timeout covers resolution too.
 pub fn request_blocking(
-    addr: SocketAddr,
+    addr: &str,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
@@ -62,8 +71,33 @@ pub fn request_blocking(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| ClientError::Io { addr, source })?;
-    rt.block_on(request(addr, method, path, body, timeout))
+        .map_err(|source| ClientError::Runtime { source })?;
+    rt.block_on(async {
+        let t = std::time::Instant::now();
+        let resolved = tokio::time::timeout(timeout, tokio::net::lookup_host(addr))
+            .await
+            .map_err(|_| ClientError::Resolve {
+                addr: addr.to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+            })?
+            .map_err(|source| ClientError::Resolve {
+                addr: addr.to_string(),
+                source,
+            })?
+            .next()
+            .ok_or_else(|| ClientError::Resolve {
+                addr: addr.to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            })?;
+        request(
+            resolved,
+            method,
+            path,
+            body,
+            timeout.saturating_sub(t.elapsed()),
+        )
+        .await
+    })
 }
 
 async fn request_inner(

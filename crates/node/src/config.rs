@@ -23,6 +23,12 @@
 //! key_file = "keys/n1.key"        # relative to the file; CLI may override
 //! ```
 //!
+//! Addresses are `HOST:PORT` where HOST is an IPv4 address, a bracketed
+//! IPv6 address (`[::1]:7101`) or a host name (`localhost:7101`, `n1:7101`
+//! in containers). Names are resolved when the node binds its own ports
+//! and again on every connection attempt to a peer ([`HostPort`]), so a
+//! peer whose container restarted with a new IP is found again.
+//!
 //! Data flow: [`ClusterConfig::load`] -> the node's startup (which picks its
 //! own entry by name) and the demo (which writes such a file).
 
@@ -32,7 +38,7 @@ use ed25519_dalek::VerifyingKey;
 use hpaxos_core::{AcceptorId, LearnerId, Trust};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +87,65 @@ struct RawNode {
     key_file: Option<String>,
 }
 
+/// A `HOST:PORT` address as written in the file, checked for shape only
+/// (a non-empty host without spaces, a port 1-65535); the host may be a
+/// name, resolved by whoever connects or binds (`tokio::net::lookup_host`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostPort {
+    text: String,
+    port: u16,
+}
+
+impl HostPort {
+    /// Parses `host:port`; the error says what is wrong.
+    pub fn parse(s: &str) -> Result<HostPort, String> {
+        let bad = |why: &str| format!("{s:?} is not HOST:PORT ({why})");
+        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("no `:PORT`"))?;
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?;
+        let inner = match host.strip_prefix('[') {
+            Some(h) => h
+                .strip_suffix(']')
+                .ok_or_else(|| bad("an IPv6 address is written [ADDR]:PORT"))?,
+            None => host,
+        };
+        if inner.is_empty() {
+            return Err(bad("no host"));
+        }
+        if inner.contains(':') && !host.starts_with('[') {
+            return Err(bad("an IPv6 address is written [ADDR]:PORT"));
+        }
+        if !inner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        {
+            return Err(bad("the host has characters a host name cannot have"));
+        }
+        Ok(HostPort {
+            text: s.to_string(),
+            port,
+        })
+    }
+
+    /// The address as written (what `lookup_host` and `bind` take).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Tuning of the proposers (the shared pacemaker's settings, in ms).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProposerOptions {
@@ -110,8 +175,10 @@ impl Default for ProposerOptions {
 pub struct NodeSpec {
     pub idx: NodeIdx,
     pub name: String,
-    pub addr: SocketAddr,
-    pub http: Option<SocketAddr>,
+    /// Peer-to-peer address (bound by the node, dialled by its peers).
+    pub addr: HostPort,
+    /// HTTP API address.
+    pub http: Option<HostPort>,
     pub public_key: VerifyingKey,
     pub acceptor: Option<AcceptorId>,
     pub learners: Vec<LearnerId>,
@@ -159,7 +226,7 @@ impl ClusterConfig {
             Some(v) => v
                 .clone()
                 .try_into()
-                .map_err(|e: toml::de::Error| err("[cluster]", e.message().to_string()))?,
+                .map_err(|e: toml::de::Error| err("[cluster]", e.message().trim().to_string()))?,
             None => RawCluster::default(),
         };
         let Some(nodes_v) = cfg.extra.get("nodes") else {
@@ -168,10 +235,24 @@ impl ClusterConfig {
                 "no node tables: add a [nodes.NAME] table per node (addr, public_key, acceptor, learners, proposer)",
             ));
         };
-        let raw: BTreeMap<String, RawNode> = nodes_v
-            .clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| err("[nodes]", e.message().to_string()))?;
+        let toml::Value::Table(tables) = nodes_v else {
+            return Err(err("[nodes]", "expected tables [nodes.NAME], one per node"));
+        };
+        let mut raw: BTreeMap<String, RawNode> = BTreeMap::new();
+        for (name, v) in tables {
+            let at = format!("[nodes.{name}]");
+            if !matches!(v, toml::Value::Table(_)) {
+                return Err(err(
+                    at,
+                    "expected a table (addr, public_key, acceptor, ...)",
+                ));
+            }
+            let r: RawNode = v
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| err(&at, e.message().trim().to_string()))?;
+            raw.insert(name.clone(), r);
+        }
         if raw.len() > u16::MAX as usize {
             return Err(err("[nodes]", "too many nodes"));
         }
@@ -206,15 +287,10 @@ impl ClusterConfig {
                     .ok_or_else(|| err(&at, "no `addr` (and its acceptor has none)"))?,
                 (None, None) => return Err(err(&at, "no `addr`")),
             };
-            let addr: SocketAddr = addr_s
-                .parse()
-                .map_err(|_| err(&at, format!("`addr`: {addr_s:?} is not an ip:port")))?;
+            let addr = HostPort::parse(&addr_s).map_err(|m| err(&at, format!("`addr`: {m}")))?;
             let http = match &r.http {
                 None => None,
-                Some(h) => Some(
-                    h.parse()
-                        .map_err(|_| err(&at, format!("`http`: {h:?} is not an ip:port")))?,
-                ),
+                Some(h) => Some(HostPort::parse(h).map_err(|m| err(&at, format!("`http`: {m}")))?),
             };
             let public_key = parse_public(&r.public_key).map_err(|source| ConfigError::Key {
                 at: format!("{at} public_key"),

@@ -20,7 +20,8 @@
 //! [`transport`] (TCP), [`wal`] (durability), [`driver`] (the loop),
 //! [`hpaxos_core::pacemaker`] (proposer liveness, shared with the simulator),
 //! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`client`] (HTTP client),
-//! [`metrics`], [`run`] (process startup), [`demo`].
+//! [`metrics`], [`run`] (process startup), [`check`] (`node --check`),
+//! [`demo`], [`testnet`] (a cluster's files from one command).
 //!
 //! ## Authentication: every message is signed
 //!
@@ -91,6 +92,7 @@
 //! - Phase 1 is run per slot; no "phase 1 for all future slots" batch.
 //! - Frames are signed, not encrypted (no TLS); membership is static.
 
+pub mod check;
 pub mod client;
 pub mod cluster;
 pub mod config;
@@ -102,6 +104,7 @@ pub mod kv;
 pub mod metrics;
 pub mod run;
 pub mod snapshot;
+pub mod testnet;
 pub mod transport;
 pub mod wal;
 pub mod wire;

@@ -8,7 +8,7 @@
 //! driver thread, then wait for SIGTERM/SIGINT and stop gracefully (the
 //! driver finishes its iteration, so everything acknowledged is durable).
 
-use crate::config::{ClusterConfig, ConfigError};
+use crate::config::{ClusterConfig, ConfigError, HostPort};
 use crate::driver::{Byzantine, Driver, Event};
 use crate::http::{router, ApiState};
 use crate::keys::{public_hex, read_secret, KeyError};
@@ -19,7 +19,6 @@ use crate::wal::{Wal, WalError};
 use hpaxos_core::pacemaker::{Pacemaker, PacemakerConfig, ProposerIndex, Tick};
 use hpaxos_core::{Acceptor, AcceptorDurable, AcceptorOptions, Durable, Learner, Proposer, Slot};
 use std::fs::File;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +39,10 @@ pub struct NodeArgs {
 pub enum NodeError {
     #[error("configuration {path}")]
     Config { path: String, source: ConfigError },
-    #[error("no node named `{0}` in the configuration's [nodes] tables")]
-    UnknownNode(String),
+    #[error(
+        "no node named `{name}` in the configuration's [nodes] tables (the nodes are {known})"
+    )]
+    UnknownNode { name: String, known: String },
     #[error("node `{0}` has no key file: pass --key FILE or set key_file in [nodes.{0}]")]
     NoKeyFile(String),
     #[error(
@@ -59,7 +60,7 @@ pub enum NodeError {
     #[error("cannot listen on {what} address {addr}{hint}")]
     Bind {
         what: &'static str,
-        addr: SocketAddr,
+        addr: HostPort,
         source: std::io::Error,
         hint: &'static str,
     },
@@ -87,45 +88,57 @@ fn claim_data_dir(dir: &Path, name: &str, pk: &str) -> Result<File, NodeError> {
     if lock.try_lock().is_err() {
         return Err(e("in use by another running node (LOCK is held)".into()));
     }
-    let id_path = dir.join(IDENTITY);
-    let want = format!("node = {name:?}\npublic_key = {pk:?}\n");
-    match std::fs::read_to_string(&id_path) {
-        Ok(have) if have == want => {}
-        Ok(have) => {
-            return Err(e(format!(
-                "belongs to another node ({}); refusing to use it as `{name}`",
-                have.lines().collect::<Vec<_>>().join(", ")
-            )))
-        }
+    if !inspect_data_dir(dir, name, pk)? {
+        std::fs::write(dir.join(IDENTITY), identity_text(name, pk))
+            .map_err(|x| e(x.to_string()))?;
+    }
+    Ok(lock)
+}
+
+fn identity_text(name: &str, pk: &str) -> String {
+    format!("node = {name:?}\npublic_key = {pk:?}\n")
+}
+
+/// Checks an existing data directory without changing it: `Ok(true)` when
+/// its identity file names this node and key, `Ok(false)` when it has no
+/// identity file yet (and no log), an error when it belongs to another node
+/// or holds a log without an identity.
+pub(crate) fn inspect_data_dir(dir: &Path, name: &str, pk: &str) -> Result<bool, NodeError> {
+    let e = |msg: String| NodeError::DataDir {
+        dir: dir.display().to_string(),
+        msg,
+    };
+    match std::fs::read_to_string(dir.join(IDENTITY)) {
+        Ok(have) if have == identity_text(name, pk) => Ok(true),
+        Ok(have) => Err(e(format!(
+            "belongs to another node ({}); refusing to use it as `{name}`",
+            have.lines().collect::<Vec<_>>().join(", ")
+        ))),
         Err(x) if x.kind() == std::io::ErrorKind::NotFound => {
             if dir.join("wal").exists() {
                 return Err(e(
                     "holds a log but no identity file; refusing to guess".into()
                 ));
             }
-            std::fs::write(&id_path, want).map_err(|x| e(x.to_string()))?;
+            Ok(false)
         }
-        Err(x) => return Err(e(x.to_string())),
-    }
-    Ok(lock)
-}
-
-fn bind_err(what: &'static str, addr: SocketAddr, source: std::io::Error) -> NodeError {
-    let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-        " (the port is in use: another node or program is listening there)"
-    } else {
-        ""
-    };
-    NodeError::Bind {
-        what,
-        addr,
-        source,
-        hint,
+        Err(x) => Err(e(x.to_string())),
     }
 }
 
-/// Runs the node until SIGTERM/SIGINT (Ok) or a fatal error.
-pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
+/// What a node needs before it touches its data directory: the validated
+/// configuration, its own entry, its secret key (checked against the
+/// configured public key) and where its data lives. Shared by
+/// [`run_node`] and `node --check` ([`crate::check`]).
+pub(crate) struct Identity {
+    pub cfg: ClusterConfig,
+    pub spec: crate::config::NodeSpec,
+    pub key: ed25519_dalek::SigningKey,
+    pub key_file: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+pub(crate) fn identify(args: &NodeArgs) -> Result<Identity, NodeError> {
     let cfg = ClusterConfig::load(&args.config).map_err(|source| NodeError::Config {
         path: args.config.display().to_string(),
         source,
@@ -133,7 +146,15 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
     let spec = cfg
         .node_by_name(&args.name)
         .cloned()
-        .ok_or_else(|| NodeError::UnknownNode(args.name.clone()))?;
+        .ok_or_else(|| NodeError::UnknownNode {
+            name: args.name.clone(),
+            known: cfg
+                .nodes
+                .iter()
+                .map(|n| n.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
     let key_file = args
         .key_file
         .clone()
@@ -151,6 +172,38 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         .clone()
         .or(spec.data_dir.clone())
         .ok_or_else(|| NodeError::NoDataDir(spec.name.clone()))?;
+    Ok(Identity {
+        cfg,
+        spec,
+        key,
+        key_file,
+        data_dir,
+    })
+}
+
+fn bind_err(what: &'static str, addr: &HostPort, source: std::io::Error) -> NodeError {
+    let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+        " (the port is in use: another node or program is listening there)"
+    } else {
+        ""
+    };
+    NodeError::Bind {
+        what,
+        addr: addr.clone(),
+        source,
+        hint,
+    }
+}
+
+/// Runs the node until SIGTERM/SIGINT (Ok) or a fatal error.
+pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
+    let Identity {
+        cfg,
+        spec,
+        key,
+        data_dir,
+        ..
+    } = identify(&args)?;
     let _lock = claim_data_dir(&data_dir, &spec.name, &public_hex(&key))?;
     let (wal, records, rec) = Wal::open(&data_dir.join("wal"), args.truncate_corrupt_wal)?;
     if let Some((off, n)) = rec.torn_tail {
@@ -274,12 +327,13 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
     let cfg = Arc::new(cfg);
     rt.block_on(async move {
         let metrics = Arc::new(Metrics::default());
-        let peer_listener = tokio::net::TcpListener::bind(spec.addr)
+        // A host name is resolved here (e.g. `n1` to the container's IP).
+        let peer_listener = tokio::net::TcpListener::bind(spec.addr.as_str())
             .await
-            .map_err(|e| bind_err("peer", spec.addr, e))?;
-        let http_listener = match spec.http {
+            .map_err(|e| bind_err("peer", &spec.addr, e))?;
+        let http_listener = match &spec.http {
             Some(a) => Some(
-                tokio::net::TcpListener::bind(a)
+                tokio::net::TcpListener::bind(a.as_str())
                     .await
                     .map_err(|e| bind_err("HTTP", a, e))?,
             ),
@@ -337,7 +391,12 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
                 let _ = done_tx.send(r);
             })
             .map_err(|e| NodeError::Runtime(e.to_string()))?;
-        tracing::info!(node = %spec.name, peer = %spec.addr, http = ?spec.http, "node running");
+        tracing::info!(
+            node = %spec.name,
+            peer = %spec.addr,
+            http = spec.http.as_ref().map(HostPort::as_str).unwrap_or("none"),
+            "node running"
+        );
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| NodeError::Runtime(e.to_string()))?;
         let mut done_rx = done_rx;

@@ -16,7 +16,7 @@
 //! The driver queue is bounded too: a reader waits when it is full, which
 //! pushes back on the sending peer through TCP.
 
-use crate::config::ClusterConfig;
+use crate::config::{ClusterConfig, HostPort};
 use crate::driver::Event;
 use crate::metrics::Metrics;
 use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
@@ -51,23 +51,43 @@ pub fn spawn_peers(cfg: &ClusterConfig, me: NodeIdx, metrics: Arc<Metrics>) -> P
                 return None;
             }
             let (tx, rx) = mpsc::channel(cfg.peer_queue);
-            tokio::spawn(outbound(n.addr, n.name.clone(), rx, metrics.clone()));
+            tokio::spawn(outbound(
+                n.addr.clone(),
+                n.name.clone(),
+                rx,
+                metrics.clone(),
+            ));
             Some(tx)
         })
         .collect()
 }
 
-async fn outbound(
-    addr: SocketAddr,
-    name: String,
-    mut rx: mpsc::Receiver<Outgoing>,
-    m: Arc<Metrics>,
-) {
+/// Resolves `addr` (a name is looked up again on every call, so a peer
+/// that came back on another IP is found) and connects to the first
+/// address that answers.
+async fn dial(addr: &HostPort) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr.as_str()).await? {
+        match TcpStream::connect(a).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{addr} resolves to no address"),
+        )
+    }))
+}
+
+async fn outbound(addr: HostPort, name: String, mut rx: mpsc::Receiver<Outgoing>, m: Arc<Metrics>) {
     let mut backoff = Duration::from_millis(20);
     loop {
-        let stream = match TcpStream::connect(addr).await {
+        let stream = match dial(&addr).await {
             Ok(s) => s,
-            Err(_) => {
+            Err(e) => {
+                tracing::trace!(peer = %name, %addr, "cannot connect: {e}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 if rx.is_closed() {

@@ -62,7 +62,7 @@ echo "binary: $bin_bytes bytes stripped; cargo build took $((t1 - t0)) s"
 echo "== docker build -t $tag (FROM scratch)"
 cp deploy/Dockerfile "$ctx/Dockerfile"
 t2=$(date +%s)
-docker build -q -t "$tag" "$ctx" >/dev/null
+docker build -q -t "$tag" "$ctx" >"$ctx/build.log" 2>&1 || { cat "$ctx/build.log" >&2; exit 1; }
 t3=$(date +%s)
 img_bytes=$(docker image inspect -f '{{.Size}}' "$tag")
 echo "image $tag: $img_bytes bytes ($((img_bytes / 1024 / 1024)) MiB); docker build took $((t3 - t2)) s"

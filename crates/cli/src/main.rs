@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod check_cmd;
 mod graph_cmd;
+mod k8s_cmd;
 mod node_cmd;
 mod sim_cmd;
 mod testnet_cmd;
@@ -36,6 +37,9 @@ enum Cmd {
     /// Write a whole cluster (keys, cluster.toml, start/stop scripts,
     /// optionally a compose file): exit 0, or 2.
     Testnet(testnet_cmd::TestnetArgs),
+    /// Render Kubernetes manifests (StatefulSet + headless Service per
+    /// node, ConfigMap, Secrets, volume claims) for a cluster file.
+    K8s(k8s_cmd::K8sArgs),
     #[command(flatten)]
     Node(node_cmd::NodeCmd),
 }
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Check(a) => check_cmd::run(a),
         Cmd::Sim(a) => sim_cmd::run(a),
         Cmd::Testnet(a) => testnet_cmd::run(a),
+        Cmd::K8s(a) => k8s_cmd::run(a),
         Cmd::Node(c) => node_cmd::run(c),
     };
     match res {

@@ -99,6 +99,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod http;
+pub mod k8s;
 pub mod keys;
 pub mod kv;
 pub mod metrics;

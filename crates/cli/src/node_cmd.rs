@@ -53,6 +53,10 @@ pub enum NodeCmd {
         timeout: f64,
         #[arg(long)]
         json: bool,
+        /// The learner whose decision a put/get/delete waits for (default:
+        /// the node's first learner); the command returns once it applied it.
+        #[arg(long)]
+        learner: Option<String>,
         #[command(subcommand)]
         op: ClientOp,
     },
@@ -172,8 +176,9 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
             addr,
             timeout,
             json,
+            learner,
             op,
-        } => client(&addr, Duration::from_secs_f64(timeout), json, op),
+        } => client(&addr, Duration::from_secs_f64(timeout), json, learner, op),
         NodeCmd::Demo {
             commands,
             clients,
@@ -194,22 +199,32 @@ pub fn run(c: NodeCmd) -> anyhow::Result<Outcome> {
     }
 }
 
-fn client(addr: &str, timeout: Duration, json: bool, op: ClientOp) -> anyhow::Result<Outcome> {
+fn client(
+    addr: &str,
+    timeout: Duration,
+    json: bool,
+    learner: Option<String>,
+    op: ClientOp,
+) -> anyhow::Result<Outcome> {
     use hpaxos_node::client::ClientError;
+    let submit = match &learner {
+        Some(l) => format!("/v1/commands?learner={l}"),
+        None => "/v1/commands".to_string(),
+    };
     let (method, path, body) = match &op {
         ClientOp::Put { key, value } => (
             "POST",
-            "/v1/commands".to_string(),
+            submit.clone(),
             Some(serde_json::json!({"op": "put", "key": key, "value": value})),
         ),
         ClientOp::Get { key } => (
             "POST",
-            "/v1/commands".to_string(),
+            submit.clone(),
             Some(serde_json::json!({"op": "get", "key": key})),
         ),
         ClientOp::Delete { key } => (
             "POST",
-            "/v1/commands".to_string(),
+            submit.clone(),
             Some(serde_json::json!({"op": "delete", "key": key})),
         ),
         ClientOp::Read { learner, key } => ("GET", format!("/v1/kv/{learner}/{key}"), None),
@@ -293,6 +308,7 @@ fn client(addr: &str, timeout: Duration, json: bool, op: ClientOp) -> anyhow::Re
     match op {
         ClientOp::Put { .. } | ClientOp::Get { .. } | ClientOp::Delete { .. } => {
             println!("slot     {}", j["slot"]);
+            println!("for      {}", j["learner"].as_str().unwrap_or("?"));
             println!("latency  {:.1} ms", j["latency_ms"].as_f64().unwrap_or(0.0));
             if let Some(m) = j["results"].as_object() {
                 let head = if matches!(op, ClientOp::Get { .. }) {

@@ -26,6 +26,7 @@ pub mod learner;
 pub mod msg;
 #[cfg(feature = "mutations")]
 pub mod mutations;
+pub mod node;
 pub mod pacemaker;
 pub mod proposer;
 pub mod safety;

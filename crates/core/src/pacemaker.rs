@@ -1,55 +1,73 @@
-//! The pacemaker: liveness logic for proposers, shared by the simulator and
-//! the node. Pure: no clock, no RNG, no I/O. The caller passes the current
-//! time `now` (in abstract [`Tick`]s of its choosing: the simulator uses
-//! virtual microseconds, the node real milliseconds) and gets back
-//! [`Action`]s to carry out with a [`crate::Proposer`].
+//! The pacemaker: liveness logic for one proposer, shared by the node and
+//! the simulator through [`crate::node::NodeCore`]. Pure: no clock, no RNG,
+//! no I/O. The caller passes the current time `now` (in abstract [`Tick`]s
+//! of its choosing: the simulator uses virtual microseconds, the node real
+//! milliseconds) and gets back [`Action`]s to carry out with a
+//! [`crate::Proposer`].
 //!
 //! Where it sits: client commands go in with [`Pacemaker::submit`]; the
 //! caller calls [`Pacemaker::poll`] whenever something happened or
 //! [`Pacemaker::next_wakeup`] is reached, and executes the actions:
 //!
-//! - [`Action::Start`] `{slot, ballot, value}` → `proposer.start(slot, learners, ballot, value, fx)`
+//! - [`Action::Start`] `{slot, ballot, value, learners, pinned}` →
+//!   `proposer.start_for(slot, learners, ballot, value, pinned, fx)`
 //! - [`Action::Retransmit`] `{slot, ..}` → `proposer.retransmit(slot, fx)`
 //!
-//! and reports what it observes: every ballot seen in a 1b (or 2av/2b) of a
+//! and reports what it observes: every ballot seen in a 1b, 2av or 2b of a
 //! slot ([`Pacemaker::observe`]), and every learner decision
 //! ([`Pacemaker::on_decided`]). Nothing here touches safety: the spec puts
 //! no guard on `Phase1a`/`Phase1c`, and the acceptors' `KnowsSafeAt` decides
 //! what may be voted. The pacemaker only decides *when* to run *which*
-//! ballot of *which* slot with *which* value.
+//! ballot of *which* slot for *which* learners with *which* value.
 //!
 //! Rules:
+//! - **One leader.** Only the proposer the node layer made leader
+//!   ([`Pacemaker::set_leader`], from the view it tracks) starts slots; the
+//!   others only observe, so that a correct cluster has one proposer at a
+//!   time and no slot is left a hole by a proposer that died with a lane of
+//!   its own. Slots are numbered contiguously above every slot seen.
+//! - **Takeover.** A new leader first drives every slot it knows of that
+//!   is not decided by every learner: slots seen started and never decided
+//!   get a no-op at an owned ballot above every ballot observed (if a value
+//!   was already chosen there, `KnowsSafeAt` forces it), and holes below
+//!   the highest slot seen are filled with no-ops, so learners' logs have
+//!   no gap left by the old leader.
 //! - **Ballot ownership.** Ballot `b` is owned by proposer `b mod n`
-//!   ([`owner`]); a proposer only starts ballots it owns, so two correct
-//!   proposers never run the same ballot of a slot. Ballot 0 is never used
-//!   (it is every acceptor's initial `maxBal`).
-//! - **Slot lanes.** Slot `s` is *home* to proposer `s mod n`; a proposer
-//!   starts new slots only in its own lane, at most `window` at a time.
-//!   When another lane runs ahead, an idle proposer fills its skipped slots
-//!   with empty batches (no-ops) so that learners' logs have no holes.
+//!   ([`owner`]); a proposer only starts fresh ballots it owns, so two
+//!   correct proposers never announce two values at one ballot. Ballot 0 is
+//!   never used (it is every acceptor's initial `maxBal`).
+//! - **Per-learner progress.** A slot stops occupying the window as soon as
+//!   *one* learner decided it: a learner whose quorum is up is never held
+//!   back by another learner's. The learners still missing it are retried,
+//!   lowest slots first and at most `window` slots at a time, with the
+//!   backoff below.
+//! - **Pinned retries.** When learner `L` decided `v` at ballot `c`, a
+//!   missing learner is first retried at the *same* ballot `c` with `v`
+//!   (`Phase1a(l, c)`, then a 1c of `v` only). Its acceptors have not voted
+//!   above `c` for anyone (Phase2b needs every `maxBal =< c`), so `l`'s 1b
+//!   messages at `c` report the same votes below `c` that made `v` safe for
+//!   `L`, and `l` gets 2av messages *at `c`*: exactly the proposals that
+//!   `KnowsSafeAt2` of any later ballot of `l` asks for at the ballot of
+//!   `L`'s votes. Moving `l` to a higher ballot instead is what leaves it
+//!   with `L`'s votes at `c` and none of its own proposals there, for ever
+//!   (the simulator's "cut-short ballot" stall). Only after `pin_tries`
+//!   attempts does a retry move above every observed ballot.
 //! - **Timeouts with backoff.** A ballot that has not completed after
-//!   `timeout(level)` is retransmitted (1a and 1c again) up to
-//!   `retransmits` times, then abandoned for the next owned ballot above
-//!   every ballot observed for the slot; each new ballot doubles the timeout
-//!   up to `max_timeout`. A deterministic per-(proposer, slot, level) jitter
-//!   of up to half the timeout breaks symmetry between proposers.
-//! - **Adoption.** A slot of another lane that was seen started (a 1b for
-//!   it was observed) but has not completed after `adopt_timeout` (plus a
-//!   stagger by ring distance, so the next proposer goes first) is taken
-//!   over with a no-op at an owned ballot: a crashed proposer's slots
-//!   still complete.
+//!   `timeout(level)` is retransmitted up to `retransmits` times, then
+//!   abandoned for the next owned ballot above every ballot observed for
+//!   the slot; each new ballot doubles the timeout up to `max_timeout`, with
+//!   a deterministic per-(proposer, slot, level) jitter of up to half.
 //! - **Batching.** Commands are cut into a batch when `max_batch` commands
 //!   (or `max_batch_bytes`) are queued, or when the oldest has waited
 //!   `batch_delay`. A batch becomes a [`Value`] by [`encode_batch`], whose
 //!   header names the proposer and slot, so distinct proposals are distinct
-//!   values. If a slot completes with another value than this proposer's
-//!   (a value forced by `KnowsSafeAt`), its commands are queued again.
-//! - **Completion.** A slot completes when every learner in `required` has
-//!   decided it ([`Pacemaker::on_decided`]).
+//!   values. If a slot is decided with another value than this proposer's,
+//!   its commands are queued again; when leadership is lost, every command
+//!   not yet decided is handed back ([`Pacemaker::take_commands`]).
 
 use crate::ids::{Ballot, LearnerId, Slot};
 use crate::value::Value;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// A point in the caller's abstract time (monotone, any unit).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,7 +80,7 @@ impl Tick {
     }
 }
 
-/// Index of a proposer among the `n` proposers that share ballots and slots.
+/// Index of a proposer among the `n` proposers that share ballots.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ProposerIndex(pub u16);
 
@@ -71,17 +89,18 @@ pub struct ProposerIndex(pub u16);
 pub struct PacemakerConfig {
     /// This proposer.
     pub me: ProposerIndex,
-    /// Number of proposers sharing ballots and slots (`n >= 1`).
+    /// Number of proposers sharing ballots (`n >= 1`).
     pub proposers: u16,
-    /// Learners whose decisions complete a slot.
-    pub required: Vec<LearnerId>,
+    /// Every learner of the configuration (a slot is done when all decided it).
+    pub learners: Vec<LearnerId>,
     /// Timeout of a first ballot.
     pub base_timeout: u64,
     /// Cap of the exponential backoff.
     pub max_timeout: u64,
     /// Retransmissions of a ballot before moving to the next owned ballot.
     pub retransmits: u32,
-    /// Own-lane slots in flight at once (`>= 1`).
+    /// Slots in flight at once that no learner decided yet (`>= 1`), and
+    /// partly decided slots retried at once.
     pub window: usize,
     /// Commands per batch (`>= 1`).
     pub max_batch: usize,
@@ -89,24 +108,19 @@ pub struct PacemakerConfig {
     pub max_batch_bytes: usize,
     /// How long the oldest queued command waits for a fuller batch.
     pub batch_delay: u64,
-    /// Silence after which a started slot of another lane is adopted.
-    pub adopt_timeout: u64,
-    /// An own slot in flight for longer than this stops counting toward the
-    /// window (it is still retried): a slot that cannot be decided (see
-    /// the simulator's notes on poisoned slots) must not stall the lane.
-    /// `0` disables this.
-    pub stuck_after: u64,
+    /// Attempts of a missing learner at the ballot another learner decided in.
+    pub pin_tries: u32,
 }
 
 impl PacemakerConfig {
     /// Sensible defaults for proposer `me` of `proposers`, with time in
     /// units where one message delay is about `delay` ticks.
-    pub fn new(me: ProposerIndex, proposers: u16, required: Vec<LearnerId>, delay: u64) -> Self {
+    pub fn new(me: ProposerIndex, proposers: u16, learners: Vec<LearnerId>, delay: u64) -> Self {
         let delay = delay.max(1);
         PacemakerConfig {
             me,
             proposers,
-            required,
+            learners,
             base_timeout: 12 * delay,
             max_timeout: 96 * delay,
             retransmits: 1,
@@ -114,8 +128,7 @@ impl PacemakerConfig {
             max_batch: 16,
             max_batch_bytes: 64 * 1024,
             batch_delay: delay,
-            adopt_timeout: 40 * delay,
-            stuck_after: 0,
+            pin_tries: 3,
         }
     }
 }
@@ -136,12 +149,14 @@ pub enum PacemakerError {
 /// What the caller must do now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Start `ballot` of `slot` proposing `value`:
-    /// `proposer.start(slot, learners, ballot, value, fx)`.
+    /// Start `ballot` of `slot` for `learners` proposing `value`
+    /// (`pinned`: announce exactly `value` or nothing).
     Start {
         slot: Slot,
         ballot: Ballot,
         value: Value,
+        learners: Vec<LearnerId>,
+        pinned: bool,
     },
     /// Send the current ballot's 1a/1c again: `proposer.retransmit(slot, fx)`.
     Retransmit { slot: Slot, ballot: Ballot },
@@ -160,11 +175,6 @@ pub fn next_owned(me: ProposerIndex, n: u16, above: Ballot) -> Ballot {
     let r = start % n;
     let add = (me + n - r) % n;
     Ballot(start.saturating_add(add))
-}
-
-/// The proposer whose lane slot `s` is in: `s mod n`.
-pub fn home(s: Slot, n: u16) -> ProposerIndex {
-    ProposerIndex((s.0 % u64::from(n.max(1))) as u16)
 }
 
 /// A decoded batch: who proposed it, for which slot, and its commands.
@@ -244,7 +254,7 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Batch, BatchError> {
 struct InFlight {
     ballot: Ballot,
     value: Value,
-    /// Commands of `value` (re-queued if another value completes the slot).
+    /// Commands of `value` (re-queued if another value is decided).
     commands: Vec<Vec<u8>>,
     /// Highest ballot observed for this slot.
     observed: Ballot,
@@ -252,16 +262,14 @@ struct InFlight {
     /// Backoff level: number of ballots started so far minus one.
     level: u32,
     retransmits_left: u32,
-    /// In this proposer's lane (counts toward the window until stuck).
-    own: bool,
-    /// When this proposer first started the slot.
-    since: Tick,
-    /// No longer counted toward the window (`stuck_after` passed).
-    stuck: bool,
-    decided_by: BTreeSet<LearnerId>,
-    /// The value decided by some required learner, if any.
-    decided_value: Option<Value>,
+    /// Pinned attempts made for the missing learners.
+    pins: u32,
+    /// A ballot was started (else the next expiry starts `ballot`).
+    started: bool,
 }
+
+/// What is known of a slot's decisions: learner -> (ballot, value).
+type Decided = BTreeMap<LearnerId, (Ballot, Value)>;
 
 /// Counters for status pages and the simulator's summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -272,25 +280,30 @@ pub struct PacemakerStats {
     pub slots_adopted: u64,
     pub noops: u64,
     pub commands_requeued: u64,
-    pub slots_stuck: u64,
+    pub pinned_retries: u64,
+    pub takeovers: u64,
 }
 
 /// One proposer's liveness state machine. See the module doc.
 #[derive(Clone, Debug)]
 pub struct Pacemaker {
     cfg: PacemakerConfig,
+    leader: bool,
     queue: VecDeque<(Tick, Vec<u8>)>,
     queued_bytes: usize,
+    /// The next fresh slot this proposer would start.
     next_slot: Slot,
     slots: BTreeMap<Slot, InFlight>,
-    own_in_flight: usize,
-    /// Slots of other lanes seen started, not yet completed: first seen, highest ballot.
-    foreign: BTreeMap<Slot, (Tick, Ballot)>,
-    /// Highest slot seen started by anyone (fill target).
-    highest_seen: Option<Slot>,
-    /// Completed slots at or above `done_below` (below it everything is complete).
-    done: BTreeSet<Slot>,
+    /// Highest ballot seen per slot not done (for slots not driven here too).
+    seen: BTreeMap<Slot, Ballot>,
+    /// Decisions of slots not yet decided by every learner.
+    decided: BTreeMap<Slot, Decided>,
+    /// Every slot below this is decided by every learner.
     done_below: Slot,
+    /// Highest ballot at which a 2b (a vote) was seen per slot not done, and its value.
+    voted: BTreeMap<Slot, (Ballot, Value)>,
+    /// Highest slot seen anywhere.
+    highest_seen: Option<Slot>,
     stats: PacemakerStats,
 }
 
@@ -310,16 +323,17 @@ impl Pacemaker {
             return Err(PacemakerError::BadTimeout);
         }
         Ok(Pacemaker {
-            next_slot: Slot(u64::from(cfg.me.0)),
             cfg,
+            leader: false,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            next_slot: Slot(0),
             slots: BTreeMap::new(),
-            own_in_flight: 0,
-            foreign: BTreeMap::new(),
-            highest_seen: None,
-            done: BTreeSet::new(),
+            seen: BTreeMap::new(),
+            decided: BTreeMap::new(),
+            voted: BTreeMap::new(),
             done_below: Slot(0),
+            highest_seen: None,
             stats: PacemakerStats::default(),
         })
     }
@@ -332,12 +346,16 @@ impl Pacemaker {
         self.stats
     }
 
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
     /// Commands queued, not yet in a batch.
     pub fn queued(&self) -> usize {
         self.queue.len()
     }
 
-    /// Slots being driven (own and adopted).
+    /// Slots being driven.
     pub fn in_flight(&self) -> usize {
         self.slots.len()
     }
@@ -347,120 +365,192 @@ impl Pacemaker {
         self.slots.get(&slot).map(|f| f.ballot)
     }
 
-    /// Has `slot` completed (decided by every required learner), as far as
-    /// this pacemaker was told?
+    /// Has every learner decided `slot`, as far as this pacemaker was told?
     pub fn is_complete(&self, slot: Slot) -> bool {
-        slot < self.done_below || self.done.contains(&slot)
+        slot < self.done_below
+            || self
+                .decided
+                .get(&slot)
+                .is_some_and(|d| d.len() >= self.cfg.learners.len())
     }
 
-    /// After a restart: start the own lane at the first own slot at or
-    /// above `slot` (so slots already used are not proposed again).
+    /// Has some learner decided `slot`?
+    pub fn is_decided_by_any(&self, slot: Slot) -> bool {
+        slot < self.done_below || self.decided.contains_key(&slot)
+    }
+
+    /// Every slot below this is decided by every learner.
+    pub fn done_below(&self) -> Slot {
+        self.done_below
+    }
+
+    /// After a restart or a compaction: every slot below `slot` is decided
+    /// by every learner (nothing there is proposed again).
     pub fn resume_from(&mut self, slot: Slot) {
-        let n = u64::from(self.cfg.proposers);
-        let me = u64::from(self.cfg.me.0);
-        let mut s = slot.0 - slot.0 % n + me;
-        if s < slot.0 {
-            s += n;
+        if slot <= self.done_below {
+            return;
         }
-        self.next_slot = self.next_slot.max(Slot(s));
+        self.done_below = slot;
+        self.next_slot = self.next_slot.max(slot);
+        self.decided = self.decided.split_off(&slot);
+        self.seen = self.seen.split_off(&slot);
+        self.voted = self.voted.split_off(&slot);
+        let below: Vec<Slot> = self.slots.range(..slot).map(|(s, _)| *s).collect();
+        for s in below {
+            self.slots.remove(&s);
+        }
     }
 
-    /// Queues a client command.
+    /// Queues a client command (proposed only while leader).
     pub fn submit(&mut self, now: Tick, command: Vec<u8>) {
         self.queued_bytes += command.len();
         self.queue.push_back((now, command));
     }
 
-    /// Reports a ballot seen in a message of `slot` (1b, 2av or 2b). Marks
-    /// a slot of another lane as started, and raises the ballot floor for
-    /// this proposer's next ballot of the slot.
-    pub fn observe(&mut self, now: Tick, slot: Slot, ballot: Ballot) {
+    /// Becomes or stops being the leader. On becoming leader, every known
+    /// slot not decided by everyone is taken over at the next [`poll`].
+    /// On stepping down, nothing more is started or retried here; the
+    /// commands not yet decided are available from [`take_commands`].
+    ///
+    /// [`poll`]: Pacemaker::poll
+    /// [`take_commands`]: Pacemaker::take_commands
+    pub fn set_leader(&mut self, now: Tick, leader: bool) {
+        if leader == self.leader {
+            return;
+        }
+        self.leader = leader;
+        if leader {
+            self.stats.takeovers += 1;
+            self.next_slot = self
+                .next_slot
+                .max(self.highest_seen.map_or(Slot(0), |h| Slot(h.0 + 1)))
+                .max(self.done_below);
+            // Holes and started-but-undecided slots are driven from here.
+            let top = self.next_slot;
+            let mut s = self.done_below;
+            while s < top {
+                if !self.slots.contains_key(&s) && !self.is_decided_by_any(s) {
+                    self.stats.slots_adopted += 1;
+                    let mut f = self.fresh(now, s, Vec::new());
+                    f.deadline = now;
+                    self.slots.insert(s, f);
+                }
+                s = Slot(s.0 + 1);
+            }
+        } else {
+            let own: Vec<Slot> = self.slots.keys().copied().collect();
+            for s in own {
+                if let Some(f) = self.slots.remove(&s) {
+                    if !self.is_decided_by_any(s) {
+                        for c in f.commands.into_iter().rev() {
+                            self.queued_bytes += c.len();
+                            self.queue.push_front((Tick(0), c));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes every queued command (to forward them to the new leader).
+    pub fn take_commands(&mut self) -> Vec<Vec<u8>> {
+        self.queued_bytes = 0;
+        self.queue.drain(..).map(|(_, c)| c).collect()
+    }
+
+    /// Reports a ballot seen in a message of `slot` (1b, 2av or 2b): the
+    /// floor for this proposer's next ballot of the slot, and a slot in use.
+    pub fn observe(&mut self, _now: Tick, slot: Slot, ballot: Ballot) {
         if self.is_complete(slot) {
             return;
         }
         self.highest_seen = Some(self.highest_seen.map_or(slot, |h| h.max(slot)));
         if let Some(f) = self.slots.get_mut(&slot) {
             f.observed = f.observed.max(ballot);
-            return;
         }
-        if home(slot, self.cfg.proposers) == self.cfg.me {
-            // An own-lane slot not (or no longer) in flight: nothing to adopt.
-            return;
-        }
-        let e = self.foreign.entry(slot).or_insert((now, ballot));
-        e.1 = e.1.max(ballot);
-    }
-
-    /// Reports that learner `lr` decided `value` in `slot`. Completes the
-    /// slot once every required learner has decided; if the completing
-    /// value is not this proposer's, its commands are queued again.
-    pub fn on_decided(&mut self, now: Tick, slot: Slot, lr: LearnerId, value: &Value) {
-        if self.is_complete(slot) || !self.cfg.required.contains(&lr) {
-            return;
-        }
-        let all_decided = match self.slots.get_mut(&slot) {
-            Some(f) => {
-                f.decided_by.insert(lr);
-                if f.decided_value.is_none() {
-                    f.decided_value = Some(value.clone());
+        let e = self.seen.entry(slot).or_insert(ballot);
+        *e = (*e).max(ballot);
+        if self.leader && slot >= self.next_slot {
+            // Someone else (an old leader) started it: do not reuse it,
+            // and take it over (its value is forced if one was chosen).
+            let mut s = self.next_slot;
+            while s <= slot {
+                if !self.slots.contains_key(&s) && !self.is_decided_by_any(s) {
+                    self.stats.slots_adopted += 1;
+                    let mut f = self.fresh(_now, s, Vec::new());
+                    f.deadline = _now;
+                    self.slots.insert(s, f);
                 }
-                self.cfg.required.iter().all(|l| f.decided_by.contains(l))
+                s = Slot(s.0 + 1);
             }
-            None => {
-                // Not driven here: track it as a foreign slot so that the
-                // decision set is remembered, then complete if possible.
-                let mut f = InFlight {
-                    ballot: Ballot::ZERO,
-                    value: value.clone(),
-                    commands: Vec::new(),
-                    observed: Ballot::ZERO,
-                    deadline: Tick(u64::MAX),
-                    level: 0,
-                    retransmits_left: 0,
-                    own: false,
-                    since: now,
-                    stuck: false,
-                    decided_by: BTreeSet::new(),
-                    decided_value: Some(value.clone()),
-                };
-                f.decided_by.insert(lr);
-                let all = self.cfg.required.iter().all(|l| f.decided_by.contains(l));
-                if !all {
-                    // Remember partial decisions without driving the slot.
-                    self.foreign.entry(slot).or_insert((now, Ballot::ZERO));
-                    self.slots.insert(slot, f);
-                    // Not ours to drive: deadline MAX keeps it passive.
-                    return;
-                }
-                self.slots.insert(slot, f);
-                true
-            }
-        };
-        if all_decided {
-            self.complete(slot);
+            self.next_slot = Slot(slot.0 + 1);
         }
     }
 
-    fn complete(&mut self, slot: Slot) {
-        if let Some(f) = self.slots.remove(&slot) {
-            if f.own && !f.stuck {
-                self.own_in_flight -= 1;
+    /// Reports a vote (2b) seen at `ballot` for `value` in `slot`: the
+    /// ballot a retry is pinned to first (see the module doc).
+    pub fn observe_vote(&mut self, slot: Slot, ballot: Ballot, value: &Value) {
+        if self.is_complete(slot) {
+            return;
+        }
+        match self.voted.get(&slot) {
+            Some((b, _)) if *b >= ballot => {}
+            _ => {
+                self.voted.insert(slot, (ballot, value.clone()));
             }
-            if f.decided_value.as_ref() != Some(&f.value) && !f.commands.is_empty() {
-                self.stats.commands_requeued += f.commands.len() as u64;
-                for c in f.commands.into_iter().rev() {
-                    self.queued_bytes += c.len();
-                    self.queue.push_front((Tick(0), c));
+        }
+    }
+
+    /// Reports that learner `lr` decided `value` at `bal` in `slot`.
+    pub fn on_decided(
+        &mut self,
+        _now: Tick,
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        value: &Value,
+    ) {
+        if slot < self.done_below || !self.cfg.learners.contains(&lr) {
+            return;
+        }
+        self.highest_seen = Some(self.highest_seen.map_or(slot, |h| h.max(slot)));
+        let d = self.decided.entry(slot).or_default();
+        let first = d.is_empty();
+        d.entry(lr).or_insert((bal, value.clone()));
+        let all = d.len() >= self.cfg.learners.len();
+        if first {
+            if let Some(f) = self.slots.get_mut(&slot) {
+                if &f.value != value && !f.commands.is_empty() {
+                    self.stats.commands_requeued += f.commands.len() as u64;
+                    for c in std::mem::take(&mut f.commands).into_iter().rev() {
+                        self.queued_bytes += c.len();
+                        self.queue.push_front((Tick(0), c));
+                    }
                 }
+                // The missing learners are retried pinned, after a timeout.
+                f.value = value.clone();
+                f.commands.clear();
+                f.pins = 0;
+                f.level = 0;
+                f.started = true;
+                f.retransmits_left = 0;
+                f.deadline = _now.after(self.cfg.base_timeout);
             }
-            if f.deadline != Tick(u64::MAX) {
+            if self.leader && slot >= self.next_slot {
+                self.next_slot = Slot(slot.0 + 1);
+            }
+        }
+        if all {
+            if self.slots.remove(&slot).is_some() {
                 self.stats.slots_completed += 1;
             }
-        }
-        self.foreign.remove(&slot);
-        self.done.insert(slot);
-        while self.done.remove(&self.done_below) {
-            self.done_below = Slot(self.done_below.0 + 1);
+            self.seen.remove(&slot);
+            self.voted.remove(&slot);
+            while self.is_complete(self.done_below) {
+                self.decided.remove(&self.done_below);
+                self.done_below = Slot(self.done_below.0 + 1);
+            }
+            self.next_slot = self.next_slot.max(self.done_below);
         }
     }
 
@@ -473,23 +563,9 @@ impl Pacemaker {
         t + jitter(self.cfg.me, slot, level) % (t / 2 + 1)
     }
 
-    fn start(&mut self, now: Tick, slot: Slot, f: InFlight, out: &mut Vec<Action>) {
-        self.stats.ballots_started += 1;
-        out.push(Action::Start {
-            slot,
-            ballot: f.ballot,
-            value: f.value.clone(),
-        });
-        let _ = now;
-        if f.own {
-            self.own_in_flight += 1;
-        }
-        self.slots.insert(slot, f);
-    }
-
-    fn fresh(&self, now: Tick, slot: Slot, commands: Vec<Vec<u8>>, own: bool) -> InFlight {
+    fn fresh(&self, now: Tick, slot: Slot, commands: Vec<Vec<u8>>) -> InFlight {
         let value = encode_batch(self.cfg.me, slot, &commands);
-        let floor = self.foreign.get(&slot).map_or(Ballot::ZERO, |x| x.1);
+        let floor = self.seen.get(&slot).copied().unwrap_or(Ballot::ZERO);
         InFlight {
             ballot: next_owned(self.cfg.me, self.cfg.proposers, floor),
             value,
@@ -498,11 +574,8 @@ impl Pacemaker {
             deadline: now.after(self.timeout(slot, 0)),
             level: 0,
             retransmits_left: self.cfg.retransmits,
-            own,
-            since: now,
-            stuck: false,
-            decided_by: BTreeSet::new(),
-            decided_value: None,
+            pins: 0,
+            started: false,
         }
     }
 
@@ -535,78 +608,73 @@ impl Pacemaker {
         }
     }
 
-    fn adopt_at(&self, slot: Slot, first_seen: Tick) -> Tick {
-        let n = self.cfg.proposers;
-        let h = home(slot, n).0;
-        let dist = (self.cfg.me.0 + n - h) % n;
-        first_seen.after(
-            self.cfg
-                .adopt_timeout
-                .saturating_mul(u64::from(dist.max(1))),
-        )
+    /// Slots in flight that no learner decided yet.
+    fn undecided_in_flight(&self) -> usize {
+        self.slots
+            .keys()
+            .filter(|s| !self.is_decided_by_any(**s))
+            .count()
     }
 
-    /// Does everything due at `now`, appending the actions to `out`:
-    /// new batches and no-op fills in the own lane (within the window),
-    /// adoptions of stalled foreign slots, retransmissions and new ballots
-    /// of slots whose timeout expired.
+    fn missing(&self, slot: Slot) -> Vec<LearnerId> {
+        let d = self.decided.get(&slot);
+        self.cfg
+            .learners
+            .iter()
+            .copied()
+            .filter(|l| d.is_none_or(|d| !d.contains_key(l)))
+            .collect()
+    }
+
+    /// Does everything due at `now`, appending the actions to `out`: new
+    /// batches (within the window), retransmissions and new ballots of
+    /// slots whose timeout expired, pinned retries of partly decided slots.
     pub fn poll(&mut self, now: Tick, out: &mut Vec<Action>) {
-        let n = u64::from(self.cfg.proposers);
-        // Stuck slots leave the window (they keep being retried).
-        if self.cfg.stuck_after > 0 {
-            for f in self.slots.values_mut() {
-                if f.own && !f.stuck && now >= f.since.after(self.cfg.stuck_after) {
-                    f.stuck = true;
-                    self.own_in_flight -= 1;
-                    self.stats.slots_stuck += 1;
-                }
-            }
+        if !self.leader {
+            return;
         }
         // New batches.
-        while self.own_in_flight < self.cfg.window && self.batch_ready(now) {
+        while self.undecided_in_flight() < self.cfg.window && self.batch_ready(now) {
             let slot = self.next_slot;
-            self.next_slot = Slot(slot.0 + n);
-            if self.is_complete(slot) {
+            self.next_slot = Slot(slot.0 + 1);
+            if self.is_decided_by_any(slot) || self.slots.contains_key(&slot) {
                 continue;
             }
             let cmds = self.cut_batch();
-            let f = self.fresh(now, slot, cmds, true);
-            self.start(now, slot, f, out);
+            let mut f = self.fresh(now, slot, cmds);
+            f.started = true;
+            self.stats.ballots_started += 1;
+            out.push(Action::Start {
+                slot,
+                ballot: f.ballot,
+                value: f.value.clone(),
+                learners: self.cfg.learners.clone(),
+                pinned: false,
+            });
+            self.slots.insert(slot, f);
         }
-        // No-op fills: another lane ran ahead of ours.
-        while self.own_in_flight < self.cfg.window
-            && self.queue.is_empty()
-            && self.highest_seen.is_some_and(|h| self.next_slot < h)
-        {
-            let slot = self.next_slot;
-            self.next_slot = Slot(slot.0 + n);
-            if self.is_complete(slot) || self.slots.contains_key(&slot) {
-                continue;
-            }
-            self.stats.noops += 1;
-            let f = self.fresh(now, slot, Vec::new(), true);
-            self.start(now, slot, f, out);
-        }
-        // Adoptions.
-        let due: Vec<Slot> = self
-            .foreign
-            .iter()
-            .filter(|(s, (t, _))| {
-                self.slots
-                    .get(s)
-                    .is_none_or(|f| f.deadline == Tick(u64::MAX))
-                    && now >= self.adopt_at(**s, *t)
-            })
-            .map(|(s, _)| *s)
+        // Partly decided slots whose missing learners are retried: the
+        // lowest `window` of them (a learner applies in slot order).
+        let partly: Vec<Slot> = self
+            .decided
+            .keys()
+            .copied()
+            .filter(|s| !self.is_complete(*s))
+            .take(self.cfg.window)
             .collect();
-        for slot in due {
-            self.stats.slots_adopted += 1;
-            let mut f = self.fresh(now, slot, Vec::new(), false);
-            if let Some(prev) = self.slots.remove(&slot) {
-                f.decided_by = prev.decided_by;
-                f.decided_value = prev.decided_value;
+        for s in partly {
+            if !self.slots.contains_key(&s) {
+                let Some(d) = self.decided.get(&s) else {
+                    continue;
+                };
+                let Some((_, v)) = d.values().next() else {
+                    continue;
+                };
+                let mut f = self.fresh(now, s, Vec::new());
+                f.value = v.clone();
+                f.deadline = now;
+                self.slots.insert(s, f);
             }
-            self.start(now, slot, f, out);
         }
         // Timeouts.
         let expired: Vec<Slot> = self
@@ -616,71 +684,116 @@ impl Pacemaker {
             .map(|(s, _)| *s)
             .collect();
         for slot in expired {
-            let to = |lvl| self.timeout(slot, lvl);
-            let Some(f) = self.slots.get(&slot) else {
-                continue;
-            };
-            if f.retransmits_left > 0 {
-                let d = to(f.level);
-                if let Some(f) = self.slots.get_mut(&slot) {
-                    f.retransmits_left -= 1;
-                    f.deadline = now.after(d);
-                    self.stats.retransmits += 1;
-                    out.push(Action::Retransmit {
-                        slot,
-                        ballot: f.ballot,
-                    });
-                }
-            } else {
-                let level = f.level.saturating_add(1);
-                let d = to(level);
-                let (me, np) = (self.cfg.me, self.cfg.proposers);
-                let retransmits = self.cfg.retransmits;
-                if let Some(f) = self.slots.get_mut(&slot) {
-                    f.level = level;
+            self.expire(now, slot, out);
+        }
+    }
+
+    fn expire(&mut self, now: Tick, slot: Slot, out: &mut Vec<Action>) {
+        let (me, np) = (self.cfg.me, self.cfg.proposers);
+        let missing = self.missing(slot);
+        // The ballot some learner decided in, and its value.
+        // The highest ballot with a vote seen, or some learner decided in:
+        // missing learners are retried there first.
+        let decided = self
+            .decided
+            .get(&slot)
+            .and_then(|d| d.values().max_by_key(|(b, _)| *b).cloned());
+        let pin = match (decided, self.voted.get(&slot).cloned()) {
+            (Some(d), Some(v)) => Some(if v.0 > d.0 { v } else { d }),
+            (d, v) => d.or(v),
+        };
+        let pin_tries = self.cfg.pin_tries;
+        let retransmits = self.cfg.retransmits;
+        let Some(f) = self.slots.get(&slot) else {
+            return;
+        };
+        let (level, started) = (f.level, f.started);
+        if started && f.retransmits_left > 0 {
+            let d = self.timeout(slot, level);
+            if let Some(f) = self.slots.get_mut(&slot) {
+                f.retransmits_left -= 1;
+                f.deadline = now.after(d);
+                self.stats.retransmits += 1;
+                out.push(Action::Retransmit {
+                    slot,
+                    ballot: f.ballot,
+                });
+            }
+            return;
+        }
+        let level = if started {
+            level.saturating_add(1)
+        } else {
+            level
+        };
+        let d = self.timeout(slot, level);
+        let Some(f) = self.slots.get_mut(&slot) else {
+            return;
+        };
+        f.started = true;
+        f.level = level;
+        f.retransmits_left = retransmits;
+        f.deadline = now.after(d);
+        self.stats.ballots_started += 1;
+        match pin {
+            Some((c, v)) if f.pins < pin_tries => {
+                f.pins += 1;
+                f.ballot = c;
+                f.value = v.clone();
+                self.stats.pinned_retries += 1;
+                out.push(Action::Start {
+                    slot,
+                    ballot: c,
+                    value: v,
+                    learners: missing,
+                    pinned: true,
+                });
+            }
+            Some((_, v)) => {
+                if started || f.pins > 0 {
                     f.ballot = next_owned(me, np, f.ballot.max(f.observed));
-                    f.retransmits_left = retransmits;
-                    f.deadline = now.after(d);
-                    self.stats.ballots_started += 1;
-                    out.push(Action::Start {
-                        slot,
-                        ballot: f.ballot,
-                        value: f.value.clone(),
-                    });
                 }
+                f.value = v.clone();
+                out.push(Action::Start {
+                    slot,
+                    ballot: f.ballot,
+                    value: v,
+                    learners: missing,
+                    pinned: false,
+                });
+            }
+            None => {
+                if started {
+                    f.ballot = next_owned(me, np, f.ballot.max(f.observed));
+                }
+                if f.commands.is_empty() {
+                    self.stats.noops += 1;
+                }
+                out.push(Action::Start {
+                    slot,
+                    ballot: f.ballot,
+                    value: f.value.clone(),
+                    learners: missing,
+                    pinned: false,
+                });
             }
         }
     }
 
     /// The earliest time at which [`Pacemaker::poll`] has something to do
-    /// (a timeout, a batch delay, an adoption), if any.
+    /// (a timeout, a batch delay), if any.
     pub fn next_wakeup(&self) -> Option<Tick> {
+        if !self.leader {
+            return None;
+        }
         let mut t: Option<Tick> = None;
         let mut take = |x: Tick| t = Some(t.map_or(x, |y| y.min(x)));
         for f in self.slots.values() {
-            if f.deadline != Tick(u64::MAX) {
-                take(f.deadline);
-            }
+            take(f.deadline);
         }
-        if self.cfg.stuck_after > 0 && self.own_in_flight >= self.cfg.window {
-            for f in self.slots.values() {
-                if f.own && !f.stuck {
-                    take(f.since.after(self.cfg.stuck_after));
-                }
-            }
-        }
-        if self.own_in_flight < self.cfg.window {
+        if self.undecided_in_flight() < self.cfg.window {
             if let Some((q, _)) = self.queue.front() {
                 take(q.after(self.cfg.batch_delay));
-            }
-        }
-        for (s, (seen, _)) in &self.foreign {
-            if self
-                .slots
-                .get(s)
-                .is_none_or(|f| f.deadline == Tick(u64::MAX))
-            {
-                take(self.adopt_at(*s, *seen));
             }
         }
         t
@@ -703,11 +816,20 @@ fn jitter(me: ProposerIndex, slot: Slot, level: u32) -> u64 {
 mod tests {
     use super::*;
 
+    const A: LearnerId = LearnerId(0);
+    const B: LearnerId = LearnerId(1);
+
     fn cfg(me: u16, n: u16) -> PacemakerConfig {
-        let mut c = PacemakerConfig::new(ProposerIndex(me), n, vec![LearnerId(0)], 10);
+        let mut c = PacemakerConfig::new(ProposerIndex(me), n, vec![A, B], 10);
         c.max_batch = 2;
         c.window = 2;
         c
+    }
+
+    fn leader(me: u16, n: u16) -> Pacemaker {
+        let mut p = Pacemaker::new(cfg(me, n)).unwrap();
+        p.set_leader(Tick(0), true);
+        p
     }
 
     fn starts(out: &[Action]) -> Vec<(Slot, Ballot)> {
@@ -719,6 +841,13 @@ mod tests {
             .collect()
     }
 
+    fn value_of(out: &[Action], i: usize) -> Value {
+        match &out[i] {
+            Action::Start { value, .. } => value.clone(),
+            other => panic!("not a start: {other:?}"),
+        }
+    }
+
     #[test]
     fn ballots_are_owned_round_robin_and_never_zero() {
         for n in 1..5u16 {
@@ -728,7 +857,6 @@ mod tests {
                     let nb = next_owned(ProposerIndex(me), n, b);
                     assert!(nb > b && nb.0 > 0);
                     assert_eq!(owner(nb, n), ProposerIndex(me));
-                    // No owned ballot is skipped.
                     assert!((b.0 + 1..nb.0).all(|x| owner(Ballot(x), n).0 != me || x == 0));
                     b = nb;
                 }
@@ -750,48 +878,110 @@ mod tests {
     }
 
     #[test]
-    fn full_batches_start_in_own_lane_within_the_window() {
-        let mut p = Pacemaker::new(cfg(1, 3)).unwrap();
+    fn only_the_leader_starts_slots_and_they_are_contiguous() {
+        let mut f = Pacemaker::new(cfg(1, 3)).unwrap();
+        f.submit(Tick(0), vec![1]);
+        f.submit(Tick(0), vec![2]);
+        let mut out = Vec::new();
+        f.poll(Tick(100), &mut out);
+        assert!(out.is_empty(), "a follower starts nothing");
+        assert_eq!(f.next_wakeup(), None);
+        let mut p = leader(1, 3);
         for i in 0..7u8 {
+            p.submit(Tick(0), vec![i]);
+        }
+        p.poll(Tick(0), &mut out);
+        // Window 2, batch 2: slots 0 and 1 at proposer 1's first ballot.
+        assert_eq!(
+            starts(&out),
+            vec![(Slot(0), Ballot(1)), (Slot(1), Ballot(1))]
+        );
+        assert_eq!(p.queued(), 3);
+    }
+
+    #[test]
+    fn one_learner_deciding_frees_the_window() {
+        // Per-learner progress: B's missing decision does not hold A back.
+        let mut p = leader(0, 1);
+        for i in 0..6u8 {
             p.submit(Tick(0), vec![i]);
         }
         let mut out = Vec::new();
         p.poll(Tick(0), &mut out);
-        // Window 2, batch 2: slots 1 and 4 (lane of proposer 1 of 3), ballot 1.
-        assert_eq!(
-            starts(&out),
-            vec![(Slot(1), Ballot(1)), (Slot(4), Ballot(1))]
-        );
-        assert_eq!(p.queued(), 3);
-        // Completing slot 1 frees the window.
-        if let Action::Start { value, .. } = &out[0] {
-            p.on_decided(Tick(5), Slot(1), LearnerId(0), value);
-        }
-        let mut out = Vec::new();
+        assert_eq!(starts(&out).len(), 2);
+        let v0 = value_of(&out, 0);
+        p.on_decided(Tick(5), Slot(0), A, Ballot(1), &v0);
+        out.clear();
         p.poll(Tick(5), &mut out);
-        assert_eq!(starts(&out), vec![(Slot(7), Ballot(1))]);
+        assert_eq!(starts(&out), vec![(Slot(2), Ballot(1))]);
+        assert!(!p.is_complete(Slot(0)));
+        assert!(p.is_decided_by_any(Slot(0)));
     }
 
     #[test]
-    fn partial_batch_waits_for_the_batch_delay() {
-        let mut p = Pacemaker::new(cfg(0, 1)).unwrap();
-        p.submit(Tick(100), b"a".to_vec());
-        let mut out = Vec::new();
-        p.poll(Tick(105), &mut out);
-        assert!(out.is_empty());
-        assert_eq!(p.next_wakeup(), Some(Tick(110)));
-        p.poll(Tick(110), &mut out);
-        assert_eq!(starts(&out), vec![(Slot(0), Ballot(1))]);
-    }
-
-    #[test]
-    fn timeout_retransmits_then_moves_above_observed_ballot_with_backoff() {
-        let mut p = Pacemaker::new(cfg(1, 2)).unwrap();
+    fn missing_learner_is_retried_at_the_decided_ballot_first() {
+        let mut p = leader(0, 2);
         p.submit(Tick(0), b"a".to_vec());
         p.submit(Tick(0), b"b".to_vec());
         let mut out = Vec::new();
         p.poll(Tick(0), &mut out);
-        assert_eq!(starts(&out), vec![(Slot(1), Ballot(1))]);
+        let v = value_of(&out, 0);
+        // A decided at ballot 2 (the first owned of proposer 0 among 2).
+        p.on_decided(Tick(1), Slot(0), A, Ballot(2), &v);
+        p.observe(Tick(1), Slot(0), Ballot(2));
+        out.clear();
+        let t = p.next_wakeup().unwrap();
+        p.poll(t, &mut out);
+        match &out[..] {
+            [Action::Start {
+                slot,
+                ballot,
+                value,
+                learners,
+                pinned,
+            }] => {
+                assert_eq!((*slot, *ballot), (Slot(0), Ballot(2)));
+                assert_eq!(value, &v);
+                assert_eq!(learners, &vec![B]);
+                assert!(*pinned);
+            }
+            other => panic!("expected one pinned start, got {other:?}"),
+        }
+        // After pin_tries attempts (each retransmitted once) it moves up.
+        let mut pinned = 1;
+        for _ in 0..20 {
+            out.clear();
+            let t = p.next_wakeup().unwrap();
+            p.poll(t, &mut out);
+            for a in &out {
+                if let Action::Start {
+                    pinned: pin,
+                    ballot,
+                    ..
+                } = a
+                {
+                    if *pin {
+                        pinned += 1;
+                        assert_eq!(*ballot, Ballot(2));
+                    } else {
+                        assert!(*ballot > Ballot(2));
+                        assert_eq!(pinned, 3);
+                        return;
+                    }
+                }
+            }
+        }
+        panic!("never moved above the pinned ballot");
+    }
+
+    #[test]
+    fn timeout_retransmits_then_moves_above_observed_ballot_with_backoff() {
+        let mut p = leader(1, 2);
+        p.submit(Tick(0), b"a".to_vec());
+        p.submit(Tick(0), b"b".to_vec());
+        let mut out = Vec::new();
+        p.poll(Tick(0), &mut out);
+        assert_eq!(starts(&out), vec![(Slot(0), Ballot(1))]);
         let t1 = p.next_wakeup().unwrap();
         assert!(t1 >= Tick(120) && t1 <= Tick(180));
         out.clear();
@@ -799,80 +989,87 @@ mod tests {
         assert_eq!(
             out,
             vec![Action::Retransmit {
-                slot: Slot(1),
+                slot: Slot(0),
                 ballot: Ballot(1)
             }]
         );
-        // Someone ran ballot 8 (ballot inflation): the next ballot is above it.
-        p.observe(t1, Slot(1), Ballot(8));
+        p.observe(t1, Slot(0), Ballot(8));
         let t2 = p.next_wakeup().unwrap();
         out.clear();
         p.poll(t2, &mut out);
-        assert_eq!(starts(&out), vec![(Slot(1), Ballot(9))]);
+        assert_eq!(starts(&out), vec![(Slot(0), Ballot(9))]);
         let t3 = p.next_wakeup().unwrap();
-        // Level 1: base 120 doubled, plus jitter below half.
         assert!(t3.0 - t2.0 >= 240 && t3.0 - t2.0 <= 360);
     }
 
     #[test]
     fn forced_value_requeues_the_commands() {
-        let mut p = Pacemaker::new(cfg(0, 1)).unwrap();
+        let mut p = leader(0, 1);
         p.submit(Tick(0), b"a".to_vec());
         p.submit(Tick(0), b"b".to_vec());
         let mut out = Vec::new();
         p.poll(Tick(0), &mut out);
         assert_eq!(p.queued(), 0);
         let other = Value::new(b"someone else's".to_vec());
-        p.on_decided(Tick(1), Slot(0), LearnerId(0), &other);
+        p.on_decided(Tick(1), Slot(0), A, Ballot(1), &other);
+        p.on_decided(Tick(1), Slot(0), B, Ballot(1), &other);
         assert!(p.is_complete(Slot(0)));
         assert_eq!(p.queued(), 2);
         out.clear();
         p.poll(Tick(1), &mut out);
         assert_eq!(starts(&out), vec![(Slot(1), Ballot(1))]);
-        if let Action::Start { value, .. } = &out[0] {
-            let b = decode_batch(value.bytes()).unwrap();
-            assert_eq!(b.commands, vec![b"a".to_vec(), b"b".to_vec()]);
-        }
+        let b = decode_batch(value_of(&out, 0).bytes()).unwrap();
+        assert_eq!(b.commands, vec![b"a".to_vec(), b"b".to_vec()]);
     }
 
     #[test]
-    fn stalled_foreign_slot_is_adopted_and_own_lane_is_filled() {
+    fn a_new_leader_takes_over_started_slots_and_fills_holes() {
+        // Proposer 1 of 2 saw slot 3 started by the old leader (ballot 2),
+        // and slot 1 decided; slots 0 and 2 were never seen (holes).
         let mut p = Pacemaker::new(cfg(1, 2)).unwrap();
-        // Proposer 0 started slot 4 and went silent.
-        p.observe(Tick(0), Slot(4), Ballot(2));
+        p.observe(Tick(0), Slot(3), Ballot(2));
+        let v = Value::new(b"x".to_vec());
+        p.on_decided(Tick(0), Slot(1), A, Ballot(2), &v);
+        p.on_decided(Tick(0), Slot(1), B, Ballot(2), &v);
+        p.set_leader(Tick(10), true);
         let mut out = Vec::new();
-        p.poll(Tick(0), &mut out);
-        // Own lane slots 1 and 3 (below 4) are filled with no-ops.
+        p.poll(Tick(10), &mut out);
+        let mut s = starts(&out);
+        s.sort();
         assert_eq!(
-            starts(&out),
-            vec![(Slot(1), Ballot(1)), (Slot(3), Ballot(1))]
+            s,
+            vec![
+                (Slot(0), Ballot(1)),
+                (Slot(2), Ballot(1)),
+                (Slot(3), Ballot(3))
+            ]
         );
+        assert_eq!(p.stats().takeovers, 1);
+        // New commands go above every slot seen.
+        p.submit(Tick(10), b"c".to_vec());
+        p.submit(Tick(10), b"d".to_vec());
         out.clear();
-        p.poll(Tick(400), &mut out);
-        assert!(starts(&out).contains(&(Slot(4), Ballot(3))));
-        assert_eq!(p.stats().slots_adopted, 1);
+        p.on_decided(Tick(11), Slot(0), A, Ballot(1), &v);
+        p.on_decided(Tick(11), Slot(2), A, Ballot(1), &v);
+        p.poll(Tick(11), &mut out);
+        assert!(starts(&out).contains(&(Slot(4), Ballot(1))));
     }
 
     #[test]
-    fn stuck_slots_leave_the_window_but_keep_being_retried() {
-        let mut c = cfg(0, 1);
-        c.window = 1;
-        c.max_batch = 1;
-        c.stuck_after = 1000;
-        let mut p = Pacemaker::new(c).unwrap();
-        p.submit(Tick(0), b"a".to_vec());
-        p.submit(Tick(0), b"b".to_vec());
+    fn stepping_down_hands_back_undecided_commands() {
+        let mut p = leader(0, 2);
+        for i in 0..3u8 {
+            p.submit(Tick(0), vec![i]);
+        }
         let mut out = Vec::new();
         p.poll(Tick(0), &mut out);
-        assert_eq!(starts(&out), vec![(Slot(0), Ballot(1))]);
-        out.clear();
-        p.poll(Tick(999), &mut out);
-        assert!(!starts(&out).iter().any(|(s, _)| *s == Slot(1)));
+        p.set_leader(Tick(1), false);
+        let cmds = p.take_commands();
+        assert_eq!(cmds, vec![vec![0], vec![1], vec![2]]);
+        assert_eq!(p.in_flight(), 0);
         out.clear();
         p.poll(Tick(1000), &mut out);
-        assert!(starts(&out).contains(&(Slot(1), Ballot(1))));
-        assert_eq!(p.stats().slots_stuck, 1);
-        assert!(p.ballot(Slot(0)).is_some());
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -2,12 +2,20 @@
 //!
 //! The spec puts no guard on either (anyone may send a 1a or a 1c); safety
 //! rests entirely on the acceptors' `KnowsSafeAt`. For progress, a proposer
-//! runs one ballot for a set of learners at once (same slot, ballot and
-//! value), collects their 1b messages, and announces in the 1c a value that
-//! `KnowsSafeAt` accepts for every learner (computed with every pair
-//! connected, the strictest view, so any acceptor's view accepts it too).
+//! runs one ballot for a set of learners at once (same slot and ballot),
+//! collects their 1b messages, and announces a value **per learner**: as
+//! soon as one learner's 1b messages make a value safe for it (`KnowsSafeAt`
+//! computed with every pair connected, the strictest view, so any
+//! acceptor's view accepts it too), that learner gets its 1c. A learner
+//! whose quorum is down therefore never holds back one whose quorum is up
+//! (the ballot used to wait for a value safe for *every* learner). A value
+//! already announced in the round is preferred, so learners whose quorums
+//! are all up get one value and one 2av per acceptor (Phase2av's
+//! one-value-per-ballot conjunct is per connected learner pair).
+//! A *pinned* round (a learner retried at the ballot another learner
+//! decided in) announces exactly the given value or nothing.
 //! When to start a ballot (timeouts, backoff, ballot ownership) is the
-//! caller's: see the liveness logic shared by the simulator and the node.
+//! pacemaker's.
 
 use crate::connected::Connected;
 use crate::effects::{Effects, SpecAction};
@@ -23,9 +31,11 @@ struct Round {
     bal: Ballot,
     learners: Vec<LearnerId>,
     own: Value,
+    /// Announce `own` only.
+    pinned: bool,
     one_b: BTreeMap<LearnerId, OneBBucket>,
-    /// The 1c messages sent, once a value was found.
-    announced: Vec<Msg1c>,
+    /// The 1c message sent per learner, once a value was found for it.
+    announced: BTreeMap<LearnerId, Msg1c>,
 }
 
 /// A proposer of all slots; at most one live ballot per slot.
@@ -55,7 +65,7 @@ impl Proposer {
     pub fn announced(&self, slot: Slot) -> Option<&Value> {
         self.rounds
             .get(&slot)
-            .and_then(|r| r.announced.first())
+            .and_then(|r| r.announced.values().next())
             .map(|m| &m.val)
     }
 
@@ -74,6 +84,20 @@ impl Proposer {
         own: Value,
         fx: &mut Effects,
     ) {
+        self.start_for(slot, learners, bal, own, false, fx);
+    }
+
+    /// [`Proposer::start`], and with `pinned` the round announces `own` or
+    /// nothing (a retry at the ballot another learner decided `own` in).
+    pub fn start_for(
+        &mut self,
+        slot: Slot,
+        learners: &[LearnerId],
+        bal: Ballot,
+        own: Value,
+        pinned: bool,
+        fx: &mut Effects,
+    ) {
         let learners: Vec<LearnerId> = learners
             .iter()
             .copied()
@@ -85,8 +109,9 @@ impl Proposer {
                 bal,
                 learners: learners.clone(),
                 own,
+                pinned,
                 one_b: BTreeMap::new(),
-                announced: Vec::new(),
+                announced: BTreeMap::new(),
             },
         );
         for l in learners {
@@ -106,7 +131,7 @@ impl Proposer {
                 bal: r.bal,
             }));
         }
-        for m in &r.announced {
+        for m in r.announced.values() {
             fx.send.push(Message::M1c(m.clone()));
         }
     }
@@ -140,13 +165,14 @@ impl Proposer {
             val: v,
         };
         if let Some(r) = self.rounds.get_mut(&slot) {
-            r.announced.push(m.clone());
+            r.announced.insert(l, m.clone());
         }
         fx.send.push(Message::M1c(m));
     }
 
-    /// Takes a 1b of the current ballot; once every learner of the round has
-    /// 1b messages from which a value is safe, announces it.
+    /// Takes a 1b of the current ballot; once the 1b messages of one of the
+    /// round's learners make a value safe for it, announces it to that
+    /// learner.
     pub fn handle(&mut self, msg: &Message, fx: &mut Effects) {
         let Message::M1b(m) = msg else { return };
         let (na, nl) = (self.trust.n_acceptors(), self.trust.n_learners());
@@ -161,49 +187,43 @@ impl Proposer {
         let Some(r) = self.rounds.get_mut(&m.slot) else {
             return;
         };
-        if m.bal != r.bal || !r.learners.contains(&m.lr) || !r.announced.is_empty() {
+        if m.bal != r.bal || !r.learners.contains(&m.lr) || r.announced.contains_key(&m.lr) {
             return;
         }
         let mut m = m.clone();
         m.canonicalize();
-        let (lr, bal) = (m.lr, m.bal);
+        let (lr, bal, slot) = (m.lr, m.bal, m.slot);
         let bucket = r
             .one_b
             .entry(lr)
             .or_insert_with(|| OneBBucket::new(lr, bal));
-        if !bucket.insert(m.clone(), &self.all_connected) {
+        if !bucket.insert(m, &self.all_connected) {
             return;
         }
-        if let Some(v) = self.choose_value(m.slot) {
-            let (bal, learners) = match self.rounds.get(&m.slot) {
-                Some(r) => (r.bal, r.learners.clone()),
-                None => return,
-            };
-            for l in learners {
-                self.phase_1c(m.slot, l, bal, v.clone(), fx);
-            }
+        if let Some(v) = self.choose_value(slot, lr) {
+            self.phase_1c(slot, lr, bal, v, fx);
         }
     }
 
-    /// A value `KnowsSafeAt` accepts for every learner of the round, from the
-    /// 1b messages so far: proposals at the highest ballots first, then the
-    /// proposer's own value.
-    fn choose_value(&self, slot: Slot) -> Option<Value> {
+    /// A value `KnowsSafeAt` accepts for learner `lr` from the round's 1b
+    /// messages so far: a value already announced in the round first, then
+    /// proposals at the highest ballots, then the proposer's own value (a
+    /// pinned round: its own value only).
+    fn choose_value(&self, slot: Slot, lr: LearnerId) -> Option<Value> {
         let r = self.rounds.get(&slot)?;
-        let candidates = r
+        let bucket = r.one_b.get(&lr)?;
+        let safe = |v: &Value| bucket.knows_safe_at(&self.trust, v);
+        if r.pinned {
+            return safe(&r.own).then(|| r.own.clone());
+        }
+        let announced = r.announced.values().map(|m| m.val.clone());
+        let by_proposals = r
             .one_b
             .values()
-            .flat_map(|bucket| bucket.safe_by_proposals(&self.trust));
-        for v in candidates.chain(std::iter::once(r.own.clone())) {
-            let safe_for_all = r.learners.iter().all(|l| {
-                r.one_b
-                    .get(l)
-                    .is_some_and(|bucket| bucket.knows_safe_at(&self.trust, &v))
-            });
-            if safe_for_all {
-                return Some(v);
-            }
-        }
-        None
+            .flat_map(|b| b.safe_by_proposals(&self.trust));
+        announced
+            .chain(by_proposals)
+            .chain(std::iter::once(r.own.clone()))
+            .find(|v| safe(v))
     }
 }

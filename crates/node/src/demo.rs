@@ -77,8 +77,9 @@ pub struct DemoReport {
 }
 
 /// Nodes n1..n5 run acceptors a1..a5 and both learners; the first
-/// `PROPOSERS` also propose (each in its own lane of slots).
-const PROPOSERS: usize = 1;
+/// `PROPOSERS` are proposers (the first leads; the others take over if it
+/// fails).
+const PROPOSERS: usize = 3;
 
 fn plans() -> Vec<NodePlan> {
     (1..=5)
@@ -106,7 +107,7 @@ pub fn run_demo(args: DemoArgs) -> Result<DemoReport, DemoError> {
         println!("  alice  Byzantine-tolerant   quorums: any 4 of 5   safe with 1 faulty acceptor");
         println!("  bob    crash-tolerant       quorums: any 3 of 5   safe while no acceptor lies");
         println!(
-            "  proposer on n1; {} commands (put) from {} concurrent HTTP clients",
+            "  proposers n1 (leader), n2, n3; {} commands (put) from {} concurrent HTTP clients to every node",
             args.commands, args.clients
         );
     }
@@ -160,14 +161,17 @@ async fn demo_inner(
     args: &DemoArgs,
     tty: bool,
 ) -> Result<DemoReport, DemoError> {
+    // Any node that runs a learner accepts commands (forwarded to the leader).
     let proposers: Vec<SocketAddr> = cluster
         .names()
         .iter()
-        .filter(|n| cluster.plan(n).is_some_and(|p| p.proposer))
+        .filter(|n| cluster.plan(n).is_some_and(|p| !p.learners.is_empty()))
         .filter_map(|n| cluster.http(n))
         .collect();
     if proposers.is_empty() {
-        return Err(DemoError("the demo cluster has no proposer".into()));
+        return Err(DemoError(
+            "the demo cluster has no node with a learner".into(),
+        ));
     }
     // Workload.
     let next = Arc::new(AtomicUsize::new(0));

@@ -1,41 +1,22 @@
 //! The driver loop of one node (raft-rs style): the only owner of the
-//! protocol state, run on its own thread.
+//! protocol state, run on its own thread. Everything the protocol does
+//! above the per-role state machines (routing between roles, the leader
+//! and its failover, command forwarding, heartbeats, catch-up, certificates,
+//! compaction decisions) is [`hpaxos_core::node::NodeCore`], the same code
+//! the simulator drives; this file only does the I/O around it.
 //!
 //! One iteration takes every event queued (up to a bound): authenticated
-//! messages, client submissions, ticks, queries. Each message goes through
-//! the core (`Acceptor::handle`, `Learner::handle`, `Proposer::handle`);
-//! the node's own outgoing messages are delivered to its other roles at
-//! once (an acceptor never gets its own message back: the core already
-//! received it). All `Effects::persist` records of the iteration are
-//! appended to the write-ahead log and made durable by **one** fsync (group
-//! commit over many messages and slots); **only then** are the iteration's
-//! messages signed and sent, decisions applied to the key-value replicas and
-//! clients answered.
+//! messages, control messages, client submissions, ticks, queries. Each one
+//! is a `NodeCore::step`, whose [`Ready`] accumulates over the iteration.
+//! All `persist` records of the iteration are appended to the write-ahead
+//! log and made durable by **one** fsync (group commit over many messages
+//! and slots); **only then** are the iteration's messages signed and sent,
+//! decisions applied to the key-value replicas and clients answered; last,
+//! a compaction the core asked for rewrites the log as a snapshot.
 //!
-//! ## Slot garbage collection
-//!
-//! The **low-water mark** is the first slot not known decided-and-done for
-//! some learner: for a learner this node runs, its replica's applied prefix
-//! (`Replica::next_slot`); for every other learner, when this node runs an
-//! acceptor, the contiguous prefix its *shadow learner* decided (a core
-//! `Learner` fed with every authenticated 2b this node receives, including
-//! the 2b of decision certificates asked from learner nodes; it decides only
-//! on a quorum of that learner (`Trust::is_quorum`) of signature-verified
-//! 2b, and its decisions are never persisted nor applied). Once the mark
-//! minus `[cluster] retain_slots` has advanced by half the retention since
-//! the last time, every slot below it is compacted (`Acceptor::compact`,
-//! `Learner::compact`, `Replica::compact`) and the write-ahead log is
-//! rewritten as a snapshot (`snapshot`, `Wal::rewrite`).
-//!
-//! Why this weakens no guard: only slots that every learner has decided
-//! (and every local learner applied) are dropped; the acceptor then rejects
-//! every later message of those slots (`Rejection::CompactedSlot`), which is
-//! an acceptor that stops taking steps in them, a behaviour the spec allows
-//! any acceptor; it never acts in them again from a forgotten state. A
-//! learner elsewhere that still lacks one of those slots catches up from the
-//! decision certificates learner nodes serve (they keep the last
-//! `CERTS_KEPT` per learner in memory, independently of compaction); the
-//! retention keeps the recent slots' acceptor state for stragglers.
+//! Client acknowledgements are per learner: a command waits for the
+//! learner its client named (or the node's first learner), whatever the
+//! other learners can do.
 
 use crate::config::ClusterConfig;
 use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
@@ -45,13 +26,11 @@ use crate::wal::Wal;
 use crate::wire::{seal, NodeIdx, Payload};
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
-use hpaxos_core::pacemaker::{Action, Pacemaker, Tick};
-use hpaxos_core::{
-    Acceptor, AcceptorId, Ballot, Decision, Effects, Kind, Learner, LearnerId, Message, Proposer,
-    Slot, Value,
-};
+use hpaxos_core::node::{Control, Input, NodeCore, NodeId, Note, Ready};
+use hpaxos_core::pacemaker::Tick;
+use hpaxos_core::{Decision, Kind, Learner, LearnerId, Message, Slot, Value};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,16 +38,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most events handled per iteration (one fsync each).
 const MAX_BATCH: usize = 4096;
-/// Decision certificates kept per learner for lagging peers.
-const CERTS_KEPT: usize = 8192;
-/// Period of catch-up checks.
-const SYNC_EVERY_MS: u64 = 250;
-/// Commands queued at a proposer at most (beyond: clients are told to back off).
-const QUEUE_MAX: usize = 100_000;
-/// Slots further than this above a node's applied prefix are not reported
-/// to the pacemaker (a Byzantine sender could otherwise make it fill
-/// no-ops up to an arbitrary slot).
-const HORIZON: u64 = 4096;
+/// Commands waiting at a node at most (beyond: clients are told to back off).
+const PENDING_MAX: usize = 100_000;
 
 /// Misbehaviour for fault tests: the node stays well-formed and signs
 /// everything with its own key, but lies.
@@ -86,20 +57,16 @@ pub enum Event {
         msg: Message,
         raw: Bytes,
     },
-    /// A peer asks for decision certificates.
-    SyncRequest {
-        peer: NodeIdx,
-        lr: LearnerId,
-        from: Slot,
-        limit: u32,
+    /// An authenticated control message (certificates already verified).
+    Control {
+        from: NodeIdx,
+        msg: Control<Bytes>,
     },
-    /// Verified 2b messages of decision certificates, with their frames.
-    Certs {
-        msgs: Vec<(Message, Bytes)>,
-    },
-    /// A client command; answered once every local learner applied it.
+    /// A client command; answered once `learner` (or the node's first
+    /// learner) applied it.
     Submit {
         op: Op,
+        learner: Option<String>,
         reply: oneshot::Sender<Result<SubmitReply, String>>,
     },
     Tick,
@@ -112,7 +79,10 @@ pub enum Event {
 pub struct SubmitReply {
     pub id: CmdId,
     pub slot: u64,
-    /// Previous value (put/delete) or current value (get), per learner.
+    /// The learner that applied it (the one the client waited for).
+    pub learner: String,
+    /// Previous value (put/delete) or current value (get), per learner
+    /// that had applied it when the answer left.
     pub results: BTreeMap<String, Option<String>>,
     pub latency_ms: f64,
 }
@@ -120,85 +90,34 @@ pub struct SubmitReply {
 struct Waiter {
     reply: oneshot::Sender<Result<SubmitReply, String>>,
     started: Instant,
+    learner: LearnerId,
+    token: u64,
     results: BTreeMap<String, Option<String>>,
-    slot: Slot,
 }
 
-/// A learner this node does not run, followed (when this node runs an
-/// acceptor) only to know which slots it has decided, so that they can be
-/// compacted. Nothing it learns is persisted or applied.
-pub struct Shadow {
-    pub core: Learner,
-    decided: BTreeSet<Slot>,
-    /// Every slot below this is decided for this learner (or compacted).
-    pub next: Slot,
-    last_next: Slot,
-    sync_rr: usize,
-}
-
-impl Shadow {
-    pub fn new(core: Learner, me: NodeIdx) -> Shadow {
-        let next = core.compacted_below();
-        Shadow {
-            core,
-            decided: BTreeSet::new(),
-            next,
-            last_next: next,
-            sync_rr: me.index(),
-        }
-    }
-
-    fn is_decided(&self, slot: Slot) -> bool {
-        slot < self.next || self.decided.contains(&slot)
-    }
-
-    fn decided(&mut self, slot: Slot) {
-        if slot >= self.next && self.decided.len() < HORIZON as usize {
-            self.decided.insert(slot);
-        }
-        while self.decided.remove(&self.next) {
-            self.next = Slot(self.next.0 + 1);
-        }
-    }
-}
-
-/// A learner run by this node and its replica.
-pub struct LocalLearner {
-    pub core: Learner,
+/// A learner run by this node: its key-value replica (the core learner
+/// lives in the `NodeCore`).
+pub struct LocalReplica {
+    pub lr: LearnerId,
     pub replica: Replica,
-    last_next: Slot,
-    sync_rr: usize,
 }
 
 pub struct Driver {
     pub cfg: Arc<ClusterConfig>,
     pub me: NodeIdx,
     key: SigningKey,
-    pub acceptor: Option<Acceptor>,
-    pub learners: Vec<LocalLearner>,
-    pub shadows: Vec<Shadow>,
-    shadow_fx: Effects,
-    /// Slots below this are garbage-collected.
-    pub compacted_below: Slot,
+    pub core: NodeCore<Bytes>,
+    pub replicas: Vec<LocalReplica>,
     /// Snapshots written (log rewrites).
     pub snapshots: u64,
-    pub proposer: Option<(Proposer, Pacemaker)>,
     wal: Wal,
     peers: PeerQueues,
     pub metrics: Arc<Metrics>,
     waiters: HashMap<CmdId, Waiter>,
     seq: u64,
-    /// Signed 2b frames of undecided slots, for certificates.
-    sig2b: BTreeMap<(Slot, LearnerId, Ballot, AcceptorId), Bytes>,
-    certs: BTreeMap<(LearnerId, Slot), Vec<Bytes>>,
     byz: Option<Byzantine>,
     start: Instant,
-    fx: Effects,
-    out: Vec<Message>,
-    local: VecDeque<Message>,
-    decisions: Vec<Decision>,
-    max_slot_seen: Slot,
-    last_sync: u64,
+    ready: Ready<Bytes>,
     /// Set when the write-ahead log failed: the node must stop.
     pub failed: Option<String>,
 }
@@ -209,9 +128,8 @@ impl Driver {
         cfg: Arc<ClusterConfig>,
         me: NodeIdx,
         key: SigningKey,
-        acceptor: Option<Acceptor>,
-        learners: Vec<(Learner, Replica)>,
-        proposer: Option<(Proposer, Pacemaker)>,
+        core: NodeCore<Bytes>,
+        replicas: Vec<LocalReplica>,
         wal: Wal,
         peers: PeerQueues,
         metrics: Arc<Metrics>,
@@ -223,73 +141,27 @@ impl Driver {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0)
             << 8;
-        let mut compacted_below = acceptor
-            .as_ref()
-            .map(|a| a.compacted_below())
-            .unwrap_or_default();
-        for (l, _) in &learners {
-            compacted_below = compacted_below.max(l.compacted_below());
-        }
-        // An acceptor node follows every learner it does not run.
-        let shadows = match &acceptor {
-            None => Vec::new(),
-            Some(_) => cfg
-                .trust
-                .learners()
-                .filter(|lr| !learners.iter().any(|(l, _)| l.id() == *lr))
-                .map(|lr| {
-                    let core = Learner::restore(
-                        lr,
-                        cfg.trust.clone(),
-                        &[hpaxos_core::Durable::Compacted {
-                            below: compacted_below,
-                        }],
-                    );
-                    Shadow::new(core, me)
-                })
-                .collect(),
-        };
-        let learners = learners
-            .into_iter()
-            .map(|(core, replica)| LocalLearner {
-                last_next: replica.next_slot(),
-                core,
-                replica,
-                sync_rr: me.index(),
-            })
-            .collect();
         Driver {
             cfg,
             me,
             key,
-            acceptor,
-            learners,
-            shadows,
-            shadow_fx: Effects::default(),
-            compacted_below,
+            core,
+            replicas,
             snapshots: 0,
-            proposer,
             wal,
             peers,
             metrics,
             waiters: HashMap::new(),
             seq,
-            sig2b: BTreeMap::new(),
-            certs: BTreeMap::new(),
             byz,
             start: Instant::now(),
-            fx: Effects::default(),
-            out: Vec::new(),
-            local: VecDeque::new(),
-            decisions: Vec::new(),
-            max_slot_seen: Slot(0),
-            last_sync: 0,
+            ready: Ready::default(),
             failed: None,
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+    fn now(&self) -> Tick {
+        Tick(self.start.elapsed().as_millis() as u64)
     }
 
     /// Runs until shutdown or a storage failure (returned as an error).
@@ -324,168 +196,77 @@ impl Driver {
         }
     }
 
+    fn step(&mut self, input: Input<Bytes>) {
+        let now = self.now();
+        let mut ready = std::mem::take(&mut self.ready);
+        self.core.step(now, input, &mut ready);
+        self.ready = ready;
+    }
+
     fn on_event(&mut self, ev: Event) {
         match ev {
             Event::Net { msg, raw } => {
-                self.note_2b(&msg, raw);
-                self.deliver(&msg);
+                self.metrics.msgs_in.inc(kind_label(msg.kind()));
+                self.step(Input::Protocol { msg, proof: raw });
             }
-            Event::Certs { msgs } => {
-                self.metrics
-                    .certificates_received
-                    .fetch_add(msgs.len() as u64, Ordering::Relaxed);
-                for (msg, raw) in msgs {
-                    self.note_2b(&msg, raw);
-                    self.deliver(&msg);
+            Event::Control { from, msg } => {
+                if let Control::Certs { certs, .. } = &msg {
+                    let n: usize = certs.iter().map(|c| c.len()).sum();
+                    self.metrics
+                        .certificates_received
+                        .fetch_add(n as u64, Ordering::Relaxed);
                 }
+                self.step(Input::Control {
+                    from: NodeId(from.0),
+                    msg,
+                });
             }
-            Event::SyncRequest {
-                peer,
-                lr,
-                from,
-                limit,
-            } => self.answer_sync(peer, lr, from, limit),
-            Event::Submit { op, reply } => self.submit(op, reply),
-            Event::Tick => self.tick(),
+            Event::Submit { op, learner, reply } => self.submit(op, learner, reply),
+            Event::Tick => self.step(Input::Tick),
             Event::Query(f) => f(self),
             Event::Shutdown => {}
         }
     }
 
-    /// Processes one message and, recursively, the node's own messages it
-    /// produces.
-    fn deliver(&mut self, first: &Message) {
-        self.local.push_back(first.clone());
-        self.drain_local();
-    }
-
-    fn drain_local(&mut self) {
-        while let Some(m) = self.local.pop_front() {
-            self.metrics.msgs_in.inc(kind_label(m.kind()));
-            if m.slot() > self.max_slot_seen {
-                self.max_slot_seen = m.slot();
-            }
-            let now = self.now_ms();
-            self.fx.clear();
-            if let Some(a) = &mut self.acceptor {
-                if m.acc() != Some(a.id()) {
-                    a.handle(&m, &mut self.fx);
+    fn submit(
+        &mut self,
+        op: Op,
+        learner: Option<String>,
+        reply: oneshot::Sender<Result<SubmitReply, String>>,
+    ) {
+        let lr = match &learner {
+            Some(name) => match self.cfg.trust.graph().learner_id(name) {
+                Some(l) if self.replicas.iter().any(|r| r.lr == l) => l,
+                Some(_) => {
+                    let _ = reply.send(Err(format!(
+                        "this node does not run learner `{name}` (ask a node that does)"
+                    )));
+                    return;
                 }
-            }
-            if let Message::M2b(b) = &m {
-                for l in &mut self.learners {
-                    if l.core.id() == b.lr {
-                        l.core.handle(&m, &mut self.fx);
-                    }
+                None => {
+                    let _ = reply.send(Err(format!("no learner `{name}` in the configuration")));
+                    return;
                 }
-                let mut certs = Vec::new();
-                for sh in &mut self.shadows {
-                    if sh.core.id() == b.lr {
-                        self.shadow_fx.clear();
-                        sh.core.handle(&m, &mut self.shadow_fx);
-                        for d in self.shadow_fx.decisions.drain(..) {
-                            if !sh.is_decided(d.slot) {
-                                if let Some(c) = sh.core.certificate(d.slot) {
-                                    certs.push((d.lr, d.slot, c));
-                                }
-                            }
-                            sh.decided(d.slot);
-                        }
-                    }
+            },
+            None => match self.replicas.first() {
+                Some(r) => r.lr,
+                None => {
+                    let _ = reply.send(Err(
+                        "this node runs no learner: send commands to a node that runs one".into(),
+                    ));
+                    return;
                 }
-                // An acceptor node serves the certificates of the learners
-                // it follows too (their own nodes may all have been down).
-                for (lr, slot, c) in certs {
-                    self.store_cert(lr, slot, &c);
-                    let lo = (slot, lr, Ballot(0), AcceptorId(0));
-                    let hi = (slot, lr, Ballot(u64::MAX), AcceptorId(u16::MAX));
-                    let keys: Vec<_> = self.sig2b.range(lo..=hi).map(|(k, _)| *k).collect();
-                    for k in keys {
-                        self.sig2b.remove(&k);
-                    }
-                }
-            }
-            let horizon = Slot(self.applied_below().0.saturating_add(HORIZON));
-            if let Some((p, pm)) = &mut self.proposer {
-                if let Message::M1b(_) = &m {
-                    p.handle(&m, &mut self.fx);
-                }
-                // Only messages the core admitted say which slots are in use.
-                let started = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b);
-                if started && self.fx.rejected.is_empty() && m.slot() < horizon {
-                    pm.observe(Tick(now), m.slot(), m.bal());
-                }
-            }
-            self.absorb();
-        }
-    }
-
-    /// Moves the effects of one step into the iteration's buffers.
-    fn absorb(&mut self) {
-        for d in self.fx.persist.drain(..) {
-            self.wal.append(&d);
-            self.metrics.wal_records.fetch_add(1, Ordering::Relaxed);
-        }
-        for m in self.fx.send.drain(..) {
-            self.out.push(m.clone());
-            self.local.push_back(m);
-        }
-        self.decisions.append(&mut self.fx.decisions);
-        for r in self.fx.rejected.drain(..) {
-            let label = match r {
-                hpaxos_core::Rejection::UnknownLearner(_) => "unknown_learner",
-                hpaxos_core::Rejection::UnknownAcceptor(_) => "unknown_acceptor",
-                hpaxos_core::Rejection::CompactedSlot(_) => "compacted_slot",
-                hpaxos_core::Rejection::WrongRole => "wrong_role",
-            };
-            self.metrics.rejected.inc(label);
-            tracing::debug!(reason = label, "core rejected a message: {r}");
-        }
-        for e in self.fx.evidence.drain(..) {
-            self.metrics.evidence.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                acceptor = self.cfg.trust.acceptor_name(e.acc),
-                "equivocation evidence: {:?} vs {:?}",
-                e.first.kind(),
-                e.second.kind()
-            );
-        }
-    }
-
-    fn note_2b(&mut self, m: &Message, raw: Bytes) {
-        if let Message::M2b(b) = m {
-            let done = self
-                .learners
-                .iter()
-                .filter(|l| l.core.id() == b.lr)
-                .all(|l| l.replica.is_decided(b.slot))
-                && self
-                    .shadows
-                    .iter()
-                    .filter(|s| s.core.id() == b.lr)
-                    .all(|s| s.is_decided(b.slot));
-            if !done {
-                self.sig2b.insert((b.slot, b.lr, b.bal, b.acc), raw);
-            }
-        }
-    }
-
-    fn submit(&mut self, op: Op, reply: oneshot::Sender<Result<SubmitReply, String>>) {
-        let now = self.now_ms();
-        let Some((_, pm)) = &mut self.proposer else {
-            let _ = reply.send(Err("this node is not a proposer".into()));
-            return;
+            },
         };
+        if self.core.pending_commands() >= PENDING_MAX {
+            let _ = reply.send(Err("overloaded: too many commands pending here".into()));
+            return;
+        }
         self.seq += 1;
         let id = CmdId {
             origin: self.me.0,
             seq: self.seq,
         };
-        if pm.queued() >= QUEUE_MAX {
-            let _ = reply.send(Err("overloaded: the proposer queue is full".into()));
-            return;
-        }
-        pm.submit(Tick(now), encode_command(&Command { id, op }));
         self.metrics
             .commands_submitted
             .fetch_add(1, Ordering::Relaxed);
@@ -494,122 +275,15 @@ impl Driver {
             Waiter {
                 reply,
                 started: Instant::now(),
+                learner: lr,
+                token: self.seq,
                 results: BTreeMap::new(),
-                slot: Slot(0),
             },
         );
-    }
-
-    fn tick(&mut self) {
-        let now = self.now_ms();
-        if now >= self.last_sync + SYNC_EVERY_MS {
-            self.last_sync = now;
-            self.request_sync();
-        }
-    }
-
-    /// Runs the pacemaker: new batches, retransmissions, new ballots,
-    /// adoptions. The proposer's 1a/1c reach the local acceptor at once.
-    fn poll(&mut self) {
-        let now = self.now_ms();
-        let learners: Vec<LearnerId> = self.cfg.trust.learners().collect();
-        let Some((p, pm)) = &mut self.proposer else {
-            return;
-        };
-        let mut actions = Vec::new();
-        pm.poll(Tick(now), &mut actions);
-        if actions.is_empty() {
-            return;
-        }
-        self.fx.clear();
-        for a in actions {
-            match a {
-                Action::Start {
-                    slot,
-                    ballot,
-                    value,
-                } => {
-                    self.metrics.ballots_started.fetch_add(1, Ordering::Relaxed);
-                    p.start(slot, &learners, ballot, value, &mut self.fx);
-                }
-                Action::Retransmit { slot, .. } => p.retransmit(slot, &mut self.fx),
-            }
-        }
-        self.absorb();
-        self.drain_local();
-    }
-
-    /// Every local learner applied the slots below this.
-    fn applied_below(&self) -> Slot {
-        self.learners
-            .iter()
-            .map(|l| l.replica.next_slot())
-            .min()
-            .unwrap_or_default()
-    }
-
-    /// Asks a peer for certificates when a local learner is behind and made
-    /// no progress since the last check.
-    fn request_sync(&mut self) {
-        let mut reqs = Vec::new();
-        for l in &mut self.learners {
-            let next = l.replica.next_slot();
-            let behind = self.max_slot_seen >= next && self.max_slot_seen.0 > 0
-                || l.replica.highest_decided().is_some_and(|h| h >= next);
-            if behind && next == l.last_next {
-                let holders = sync_holders(&self.cfg, self.me, l.core.id());
-                if !holders.is_empty() {
-                    l.sync_rr = l.sync_rr.wrapping_add(1);
-                    reqs.push((holders[l.sync_rr % holders.len()], l.core.id(), next));
-                }
-            }
-            l.last_next = next;
-        }
-        // An acceptor behind on another learner's decisions asks for its
-        // certificates too (to compact; it never votes from them).
-        for sh in &mut self.shadows {
-            let next = sh.next;
-            let behind = self.max_slot_seen >= next && self.max_slot_seen.0 > 0;
-            if behind && next == sh.last_next {
-                let holders = sync_holders(&self.cfg, self.me, sh.core.id());
-                if !holders.is_empty() {
-                    sh.sync_rr = sh.sync_rr.wrapping_add(1);
-                    reqs.push((holders[sh.sync_rr % holders.len()], sh.core.id(), next));
-                }
-            }
-            sh.last_next = next;
-        }
-        for (peer, lr, from) in reqs {
-            let p = Payload::SyncRequest {
-                lr,
-                from,
-                limit: 256,
-            };
-            let f = seal(self.me, &self.key, &p);
-            self.send_to(peer, f);
-        }
-    }
-
-    fn answer_sync(&mut self, peer: NodeIdx, lr: LearnerId, from: Slot, limit: u32) {
-        let budget = self.cfg.max_frame / 2;
-        let mut size = 0;
-        let mut certs = Vec::new();
-        for ((_, _), frames) in self
-            .certs
-            .range((lr, from)..=(lr, Slot(u64::MAX)))
-            .take(limit.min(1024) as usize)
-        {
-            size += frames.iter().map(|f| f.len() + 8).sum::<usize>();
-            if size > budget && !certs.is_empty() {
-                break;
-            }
-            certs.push(frames.iter().map(|f| f.to_vec()).collect());
-        }
-        if certs.is_empty() {
-            return;
-        }
-        let f = seal(self.me, &self.key, &Payload::SyncResponse { lr, certs });
-        self.send_to(peer, f);
+        self.step(Input::Submit {
+            token: self.seq,
+            cmd: encode_command(&Command { id, op }),
+        });
     }
 
     fn send_to(&self, peer: NodeIdx, f: Bytes) {
@@ -620,11 +294,40 @@ impl Driver {
         }
     }
 
+    fn send_all(&self, f: &Bytes) {
+        let now = Instant::now();
+        for q in self.peers.iter().flatten() {
+            if q.try_send((now, f.clone())).is_err() {
+                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A control message as it goes on the wire.
+    fn payload(c: Control<Bytes>) -> Payload {
+        match c {
+            Control::Status(s) => Payload::Status(s),
+            Control::SyncRequest { lr, from, limit } => Payload::SyncRequest { lr, from, limit },
+            Control::Certs { lr, certs } => Payload::SyncResponse {
+                lr,
+                certs: certs
+                    .into_iter()
+                    .map(|c| c.into_iter().map(|(_, f)| f.to_vec()).collect())
+                    .collect(),
+            },
+            Control::Forward { cmds } => Payload::Forward { cmds },
+        }
+    }
+
     /// Group commit, then send, then apply: the order that makes every
     /// message leave only after the state it depends on is durable.
     fn finish_iteration(&mut self) {
-        self.poll();
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        let mut ready = std::mem::take(&mut self.ready);
+        for d in ready.persist.drain(..) {
+            self.wal.append(&d);
+            self.metrics.wal_records.fetch_add(1, Ordering::Relaxed);
+        }
         if self.wal.has_pending() {
             let t = Instant::now();
             match self.wal.commit() {
@@ -641,78 +344,104 @@ impl Driver {
                     // Nothing of this iteration may leave: stop here.
                     tracing::error!("write-ahead log failed: {e}");
                     self.failed = Some(e.to_string());
-                    self.out.clear();
-                    self.decisions.clear();
                     return;
                 }
             }
         }
-        let out = std::mem::take(&mut self.out);
-        for m in &out {
-            self.broadcast(m);
+        for m in ready.broadcast.drain(..) {
+            self.broadcast(&m);
         }
-        let decisions = std::mem::take(&mut self.decisions);
+        for c in ready.send_all.drain(..) {
+            let f = seal(self.me, &self.key, &Self::payload(c));
+            self.send_all(&f);
+        }
+        for (to, c) in ready.send.drain(..) {
+            let f = seal(self.me, &self.key, &Self::payload(c));
+            self.send_to(NodeIdx(to.0), f);
+        }
+        self.report(&mut ready);
+        let decisions: Vec<Decision> = ready.decided.drain(..).collect();
+        let mut done = Vec::new();
         for d in decisions {
-            self.apply_decision(d);
+            self.apply_decision(d, &mut done);
         }
-        self.maybe_compact();
+        let compact = ready.compact.take();
+        ready.clear();
+        self.ready = ready;
+        for token in done {
+            self.step(Input::Done { token });
+        }
+        if let Some(below) = compact {
+            self.compact(below);
+        }
     }
 
-    /// The first slot not known decided for some learner (see the module
-    /// doc): local replicas' applied prefixes and shadows' decided ones.
+    /// Counts rejections and evidence, logs the core's notes.
+    fn report(&mut self, ready: &mut Ready<Bytes>) {
+        for r in ready.rejected.drain(..) {
+            let label = match r {
+                hpaxos_core::Rejection::UnknownLearner(_) => "unknown_learner",
+                hpaxos_core::Rejection::UnknownAcceptor(_) => "unknown_acceptor",
+                hpaxos_core::Rejection::CompactedSlot(_) => "compacted_slot",
+                hpaxos_core::Rejection::WrongRole => "wrong_role",
+            };
+            self.metrics.rejected.inc(label);
+            tracing::debug!(reason = label, "core rejected a message: {r}");
+        }
+        for e in ready.evidence.drain(..) {
+            self.metrics.evidence.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                acceptor = self.cfg.trust.acceptor_name(e.acc),
+                "equivocation evidence: {:?} vs {:?}",
+                e.first.kind(),
+                e.second.kind()
+            );
+        }
+        for n in ready.notes.drain(..) {
+            match n {
+                Note::View { view, leader, why } => {
+                    let name = self.cfg.nodes.get(leader.index()).map(|n| n.name.as_str());
+                    tracing::info!(view, leader = name, "new view: {why}");
+                }
+                Note::Sync { lr, peer, from } => {
+                    let name = self.cfg.nodes.get(peer.index()).map(|n| n.name.as_str());
+                    tracing::debug!(
+                        learner = self.cfg.trust.learner_name(lr),
+                        peer = name,
+                        from = from.0,
+                        "behind: asking for certificates"
+                    );
+                }
+                Note::Horizon { slot } => {
+                    tracing::warn!(slot = slot.0, "dropped messages beyond the slot horizon");
+                }
+            }
+        }
+    }
+
+    /// Every learner followed here decided the slots below this (see the
+    /// core's compaction rule).
     pub fn low_water(&self) -> Option<Slot> {
-        self.learners
-            .iter()
-            .map(|l| l.replica.next_slot())
-            .chain(self.shadows.iter().map(|s| s.next))
-            .min()
+        self.core.low_water()
     }
 
-    /// Compacts the slots below `low_water - retain_slots` once that mark
-    /// advanced by half the retention, then rewrites the log as a snapshot.
-    fn maybe_compact(&mut self) {
-        let retain = self.cfg.retain_slots;
-        let Some(low) = self.low_water() else {
-            return;
-        };
-        let target = Slot(low.0.saturating_sub(retain));
-        let step = (retain / 2).max(1);
-        if target.0 < self.compacted_below.0.saturating_add(step) {
-            return;
+    /// Drops the replicas' compacted slots and rewrites the log.
+    fn compact(&mut self, below: Slot) {
+        for r in &mut self.replicas {
+            r.replica.compact(below);
         }
-        self.compact(target);
-    }
-
-    /// Garbage-collects every slot below `below` and rewrites the log.
-    pub fn compact(&mut self, below: Slot) {
-        if below <= self.compacted_below {
-            return;
-        }
-        // The Compacted records go into the snapshot, not the old log.
-        let mut fx = Effects::default();
-        if let Some(a) = &mut self.acceptor {
-            a.compact(below, &mut fx);
-        }
-        for l in &mut self.learners {
-            l.core.compact(below, &mut fx);
-            l.replica.compact(below);
-        }
-        for sh in &mut self.shadows {
-            sh.core.compact(below, &mut fx);
-            sh.next = sh.next.max(below);
-            sh.decided = sh.decided.split_off(&below);
-        }
-        self.compacted_below = below;
-        self.sig2b = self
-            .sig2b
-            .split_off(&(below, LearnerId(0), Ballot(0), AcceptorId(0)));
-        let ls: Vec<(&Learner, &Replica)> = self
-            .learners
+        let locals: Vec<&Learner> = self.core.local_learners().map(|f| &f.core).collect();
+        let ls: Vec<(&Learner, &Replica)> = locals
             .iter()
-            .map(|l| (&l.core, &l.replica))
+            .filter_map(|l| {
+                self.replicas
+                    .iter()
+                    .find(|r| r.lr == l.id())
+                    .map(|r| (*l, &r.replica))
+            })
             .collect();
         let (snap, recs) =
-            crate::snapshot::build(&self.cfg.trust, below, self.acceptor.as_ref(), &ls);
+            crate::snapshot::build(&self.cfg.trust, below, self.core.acceptor.as_ref(), &ls);
         let before = self.wal.len_bytes();
         match self.wal.rewrite(&snap, &recs) {
             Ok(len) => {
@@ -727,8 +456,7 @@ impl Driver {
                 );
             }
             Err((e, false)) => {
-                // The old log is intact and complete (it still holds the
-                // compacted slots): carry on; the next compaction retries.
+                // The old log is intact and complete: carry on.
                 tracing::warn!("snapshot not written, keeping the log: {e}");
             }
             Err((e, true)) => {
@@ -740,13 +468,7 @@ impl Driver {
 
     fn broadcast(&mut self, m: &Message) {
         self.metrics.msgs_out.inc(kind_label(m.kind()));
-        let p = Payload::Protocol(m.clone());
-        let f = seal(self.me, &self.key, &p);
-        if let Message::M2b(b) = m {
-            self.sig2b
-                .entry((b.slot, b.lr, b.bal, b.acc))
-                .or_insert_with(|| f.clone());
-        }
+        let f = seal(self.me, &self.key, &Payload::Protocol(m.clone()));
         let lie = match (self.byz, m) {
             (Some(Byzantine::Equivocate), Message::M1b(_) | Message::M2av(_) | Message::M2b(_)) => {
                 Some(seal(self.me, &self.key, &Payload::Protocol(equivocate(m))))
@@ -766,66 +488,38 @@ impl Driver {
         }
     }
 
-    fn apply_decision(&mut self, d: Decision) {
+    fn apply_decision(&mut self, d: Decision, done: &mut Vec<u64>) {
         let name = self.cfg.trust.learner_name(d.lr).to_string();
-        let Some(li) = self.learners.iter().position(|l| l.core.id() == d.lr) else {
+        let Some(r) = self.replicas.iter_mut().find(|r| r.lr == d.lr) else {
             return;
         };
-        if self.learners[li].replica.is_decided(d.slot) {
-            return; // the same value again, in a later ballot
-        }
-        self.metrics.decisions.inc(&name);
-        if let Some(cert) = self.learners[li].core.certificate(d.slot) {
-            self.store_cert(d.lr, d.slot, &cert);
-        }
-        let l = &mut self.learners[li];
-        let results = l.replica.decide(d.slot, d.bal, d.val.clone());
-        let now = self.now_ms();
-        if let Some((_, pm)) = &mut self.proposer {
-            pm.on_decided(Tick(now), d.slot, d.lr, &d.val);
-        }
-        for (id, res) in results {
-            self.command_applied(&name, id, res);
-        }
-        self.after_decision(d.slot);
-    }
-
-    /// Keeps the signed frames of a decision certificate to serve lagging
-    /// peers (the last `CERTS_KEPT` per learner followed).
-    fn store_cert(&mut self, lr: LearnerId, slot: Slot, cert: &[hpaxos_core::Msg2b]) {
-        let frames: Vec<Bytes> = cert
-            .iter()
-            .filter_map(|b| self.sig2b.get(&(b.slot, b.lr, b.bal, b.acc)).cloned())
-            .collect();
-        if frames.len() != cert.len() {
+        if r.replica.is_decided(d.slot) {
             return;
         }
-        self.certs.insert((lr, slot), frames);
-        let followed = (self.learners.len() + self.shadows.len()).max(1);
-        if self.certs.len() > CERTS_KEPT * followed {
-            // Forget this learner's oldest certificate.
-            let oldest = self
-                .certs
-                .range((lr, Slot(0))..=(lr, Slot(u64::MAX)))
-                .next()
-                .map(|(k, _)| *k);
-            if let Some(k) = oldest {
-                self.certs.remove(&k);
-            }
+        self.metrics.decisions.inc(&name);
+        let results = r.replica.decide(d.slot, d.bal, d.val);
+        for (id, res) in results {
+            self.command_applied(d.lr, &name, id, res, done);
         }
     }
 
-    fn command_applied(&mut self, learner: &str, id: CmdId, res: CmdResult) {
-        let need = self.learners.len();
+    fn command_applied(
+        &mut self,
+        lr: LearnerId,
+        learner: &str,
+        id: CmdId,
+        res: CmdResult,
+        done: &mut Vec<u64>,
+    ) {
         let Some(w) = self.waiters.get_mut(&id) else {
             return;
         };
         w.results.insert(learner.to_string(), res.value);
-        w.slot = w.slot.max(res.slot);
-        if w.results.len() < need {
+        if w.learner != lr {
             return;
         }
         if let Some(w) = self.waiters.remove(&id) {
+            done.push(w.token);
             let secs = w.started.elapsed().as_secs_f64();
             self.metrics.submit_latency.observe(secs);
             self.metrics
@@ -833,53 +527,48 @@ impl Driver {
                 .fetch_add(1, Ordering::Relaxed);
             let _ = w.reply.send(Ok(SubmitReply {
                 id,
-                slot: w.slot.0,
+                slot: res.slot.0,
+                learner: learner.to_string(),
                 results: w.results,
                 latency_ms: secs * 1e3,
             }));
         }
     }
 
-    /// Once every local learner decided `slot`: tell the proposer, drop the
-    /// slot's signed 2b frames.
-    fn after_decision(&mut self, slot: Slot) {
-        let all = self.learners.iter().all(|l| l.replica.is_decided(slot));
-        if !all {
-            return;
-        }
-        if let Some((p, _)) = &mut self.proposer {
-            p.finish(slot);
-        }
-        // Frames of the learners this node only follows stay until they are
-        // decided for them too (certificates) or compacted.
-        let local: Vec<LearnerId> = self.learners.iter().map(|l| l.core.id()).collect();
-        self.sig2b
-            .retain(|k, _| k.0 != slot || !local.contains(&k.1));
+    /// The replica of learner `name`, when this node runs it.
+    pub fn replica(&self, name: &str) -> Option<&Replica> {
+        let lr = self.cfg.trust.graph().learner_id(name)?;
+        self.replicas
+            .iter()
+            .find(|r| r.lr == lr)
+            .map(|r| &r.replica)
     }
 
     /// A JSON summary of this node (the `/v1/status` body).
     pub fn status(&self) -> serde_json::Value {
         let name = self.cfg.nodes.get(self.me.index()).map(|n| n.name.as_str());
+        let pm = self.core.pacemaker();
         let learners: Vec<serde_json::Value> = self
-            .learners
+            .replicas
             .iter()
-            .map(|l| {
-                let next = l.replica.next_slot();
+            .map(|r| {
+                let next = r.replica.next_slot();
                 serde_json::json!({
-                    "name": self.cfg.trust.learner_name(l.core.id()),
+                    "name": self.cfg.trust.learner_name(r.lr),
                     "applied_slots": next.0,
                     "last_applied_slot": next.0.checked_sub(1),
-                    "commands_applied": l.replica.commands_applied(),
-                    "keys": l.replica.kv().len(),
-                    "invalid_values": l.replica.invalid_values(),
-                    "log_hash": log_hash(&l.replica),
-                    "current_ballot": self.proposer.as_ref().and_then(|(_, p)| p.ballot(next)).map(|b| b.0),
+                    "commands_applied": r.replica.commands_applied(),
+                    "keys": r.replica.kv().len(),
+                    "invalid_values": r.replica.invalid_values(),
+                    "log_hash": log_hash(&r.replica),
+                    "current_ballot": pm.and_then(|p| p.ballot(next)).map(|b| b.0),
                 })
             })
             .collect();
-        let proposer = self.proposer.as_ref().map(|(_, p)| {
+        let proposer = pm.map(|p| {
             let st = p.stats();
             serde_json::json!({
+                "leader": p.is_leader(),
                 "queued": p.queued(),
                 "in_flight": p.in_flight(),
                 "ballots_started": st.ballots_started,
@@ -888,21 +577,37 @@ impl Driver {
                 "slots_adopted": st.slots_adopted,
                 "noops": st.noops,
                 "commands_requeued": st.commands_requeued,
+                "pinned_retries": st.pinned_retries,
+                "takeovers": st.takeovers,
             })
         });
+        let leader = self
+            .core
+            .leader_node()
+            .and_then(|l| self.cfg.nodes.get(l.index()))
+            .map(|n| n.name.clone());
+        let ns = self.core.stats;
         serde_json::json!({
             "node": name,
-            "acceptor": self.acceptor.as_ref().map(|a| self.cfg.trust.acceptor_name(a.id()).to_string()),
+            "acceptor": self.core.acceptor.as_ref().map(|a| self.cfg.trust.acceptor_name(a.id()).to_string()),
             "learners": learners,
             "proposer": proposer,
+            "view": self.core.view(),
+            "leader": leader,
+            "view_changes": ns.view_changes,
+            "commands_forwarded": ns.forwarded,
+            "commands_pending": self.core.pending_commands(),
+            "sync_requests": ns.sync_requests,
+            "certificates_served": ns.certs_served,
+            "beyond_horizon": ns.beyond_horizon,
             "byzantine": self.byz.map(|b| format!("{b:?}")),
-            "max_slot_seen": self.max_slot_seen.0,
+            "max_slot_seen": self.core.max_slot_seen().0,
             "peers_connected": self.metrics.peers_connected.load(Ordering::Relaxed),
             "fsyncs": self.metrics.fsyncs.load(Ordering::Relaxed),
-            "compacted_below": self.compacted_below.0,
+            "compacted_below": self.core.compacted_below().0,
             "low_water": self.low_water().map(|s| s.0),
             "snapshots": self.snapshots,
-            "certificates_held": self.certs.len(),
+            "certificates_held": self.core.certs_held(),
             "wal_bytes": self.wal.len_bytes(),
         })
     }
@@ -942,15 +647,4 @@ fn equivocate(m: &Message) -> Message {
         }
         other => other,
     }
-}
-
-/// Nodes other than `me` that can serve certificates of learner `lr`: those
-/// that run it, and acceptor nodes (they keep the certificates of the
-/// learners they follow).
-fn sync_holders(cfg: &ClusterConfig, me: NodeIdx, lr: LearnerId) -> Vec<NodeIdx> {
-    cfg.nodes
-        .iter()
-        .filter(|n| n.idx != me && (n.learners.contains(&lr) || n.acceptor.is_some()))
-        .map(|n| n.idx)
-        .collect()
 }

@@ -2,7 +2,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `POST /v1/commands` `{"op":"put","key":k,"value":v}` (or `get`, `delete`) | submits a command and waits until every learner of this node applied it |
+//! | `POST /v1/commands?learner=L` `{"op":"put","key":k,"value":v}` (or `get`, `delete`) | submits a command at any node that runs a learner (forwarded to the leader) and waits until learner `L` (default: the node's first learner) applied it |
 //! | `GET /v1/kv/{learner}/{key}` | reads a learner's key-value state (this node's replica) |
 //! | `GET /v1/log/{learner}?from=&limit=` | the learner's applied log |
 //! | `GET /v1/status` | node, learners (applied slots, log hash, current ballot), proposer |
@@ -61,7 +61,16 @@ fn error(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
 
-async fn submit(State(st): State<ApiState>, Json(body): Json<CmdBody>) -> Response {
+#[derive(Deserialize)]
+struct SubmitQuery {
+    learner: Option<String>,
+}
+
+async fn submit(
+    State(st): State<ApiState>,
+    Query(q): Query<SubmitQuery>,
+    Json(body): Json<CmdBody>,
+) -> Response {
     let op = match body {
         CmdBody::Put { key, value } => Op::Put { key, value },
         CmdBody::Get { key } => Op::Get { key },
@@ -70,7 +79,11 @@ async fn submit(State(st): State<ApiState>, Json(body): Json<CmdBody>) -> Respon
     let (tx, rx) = oneshot::channel();
     if st
         .events
-        .send(Event::Submit { op, reply: tx })
+        .send(Event::Submit {
+            op,
+            learner: q.learner,
+            reply: tx,
+        })
         .await
         .is_err()
     {
@@ -101,9 +114,9 @@ async fn ask<T: Send + 'static>(
 }
 
 fn learner_index(d: &Driver, name: &str) -> Option<usize> {
-    d.learners
+    d.replicas
         .iter()
-        .position(|l| d.cfg.trust.learner_name(l.core.id()) == name)
+        .position(|r| d.cfg.trust.learner_name(r.lr) == name)
 }
 
 async fn read_key(
@@ -114,7 +127,7 @@ async fn read_key(
     let k2 = key.clone();
     let r = ask(&st, move |d| {
         let i = learner_index(d, &l2)?;
-        let l = &d.learners[i];
+        let l = &d.replicas[i];
         Some((l.replica.get(&k2).cloned(), l.replica.next_slot().0))
     })
     .await;
@@ -147,7 +160,7 @@ async fn read_log(
     let limit = q.limit.unwrap_or(1000).min(100_000);
     let r = ask(&st, move |d| {
         let i = learner_index(d, &l2)?;
-        let log = d.learners[i].replica.log();
+        let log = d.replicas[i].replica.log();
         let start = log.partition_point(|e| e.slot < from);
         let entries: Vec<LogEntry> = log[start..].iter().take(limit).cloned().collect();
         Some((entries, log.len()))

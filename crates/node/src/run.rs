@@ -9,15 +9,18 @@
 //! driver finishes its iteration, so everything acknowledged is durable).
 
 use crate::config::{ClusterConfig, ConfigError, HostPort};
-use crate::driver::{Byzantine, Driver, Event};
+use crate::driver::{Byzantine, Driver, Event, LocalReplica};
 use crate::http::{router, ApiState};
 use crate::keys::{public_hex, read_secret, KeyError};
 use crate::kv::Replica;
 use crate::metrics::Metrics;
 use crate::transport::{listen, spawn_peers};
 use crate::wal::{Wal, WalError};
-use hpaxos_core::pacemaker::{Pacemaker, PacemakerConfig, ProposerIndex, Tick};
-use hpaxos_core::{Acceptor, AcceptorDurable, AcceptorOptions, Durable, Learner, Proposer, Slot};
+use bytes::Bytes;
+use hpaxos_core::node::{NodeCore, NodeId, NodeSetup, NodeTiming, DEFAULT_HORIZON};
+use hpaxos_core::pacemaker::{Pacemaker, PacemakerConfig, ProposerIndex};
+use hpaxos_core::{Acceptor, AcceptorDurable, AcceptorOptions, Durable, Learner, Slot};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -272,44 +275,20 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
             (core, replica)
         })
         .collect();
-    let proposer = if spec.proposer {
-        let (rank, n) = cfg.proposer_rank(spec.idx);
-        let o = &cfg.proposer;
-        let mut pc = PacemakerConfig::new(
-            ProposerIndex(rank as u16),
-            n as u16,
-            spec.learners.clone(),
-            1,
-        );
-        pc.base_timeout = o.timeout_ms;
-        pc.max_timeout = o.max_timeout_ms;
-        pc.window = o.window;
-        pc.max_batch = o.batch_max;
-        pc.batch_delay = 1;
-        // A 1b may carry several values (votes and proposals of every
-        // learner): keep each well below the frame limit.
-        pc.max_batch_bytes = cfg.max_frame / 8;
-        pc.adopt_timeout = 2 * o.timeout_ms;
-        let mut pm =
-            Pacemaker::new(pc).map_err(|e| NodeError::Runtime(format!("proposer: {e}")))?;
-        // Slots decided before the restart are complete; the own lane
-        // resumes above the highest one.
-        for r in &records {
-            if let Durable::Decided { slot, lr, val, .. } = r {
-                pm.on_decided(Tick(0), *slot, *lr, val);
-            }
-        }
-        if let Some(last) = learners
-            .iter()
-            .filter_map(|(_, r)| r.highest_decided())
-            .max()
-        {
-            pm.resume_from(Slot(last.0 + 1));
-        }
-        Some((Proposer::new(trust.clone()), pm))
-    } else {
-        None
-    };
+    let core = build_core(
+        &cfg,
+        &spec,
+        acceptor,
+        learners_core(&learners, &records),
+        &records,
+    )?;
+    let replicas: Vec<LocalReplica> = learners
+        .into_iter()
+        .map(|(l, replica)| LocalReplica {
+            lr: l.id(),
+            replica,
+        })
+        .collect();
     tracing::info!(
         node = %spec.name,
         records = rec.records,
@@ -375,9 +354,8 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
             cfg.clone(),
             spec.idx,
             key,
-            acceptor,
-            learners,
-            proposer,
+            core,
+            replicas,
             wal,
             peers,
             metrics.clone(),
@@ -417,4 +395,90 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
     })?;
     rt.shutdown_timeout(Duration::from_millis(200));
     Ok(())
+}
+
+/// The learners this node runs, with the slots each decided (from the
+/// records), as the node layer takes them.
+fn learners_core(
+    learners: &[(Learner, Replica)],
+    records: &[Durable],
+) -> Vec<(Learner, BTreeSet<Slot>)> {
+    learners
+        .iter()
+        .map(|(l, _)| {
+            let decided = records
+                .iter()
+                .filter_map(|r| match r {
+                    Durable::Decided { slot, lr, .. } if *lr == l.id() => Some(*slot),
+                    _ => None,
+                })
+                .collect();
+            (l.clone(), decided)
+        })
+        .collect()
+}
+
+/// The node layer of this node: its roles, the proposers in rank order,
+/// and the timing derived from `[cluster]` (milliseconds).
+fn build_core(
+    cfg: &ClusterConfig,
+    spec: &crate::config::NodeSpec,
+    acceptor: Option<Acceptor>,
+    learners: Vec<(Learner, BTreeSet<Slot>)>,
+    records: &[Durable],
+) -> Result<NodeCore<Bytes>, NodeError> {
+    let trust = cfg.trust.clone();
+    let proposers: Vec<NodeId> = cfg
+        .nodes
+        .iter()
+        .filter(|n| n.proposer)
+        .map(|n| NodeId(n.idx.0))
+        .collect();
+    let o = &cfg.proposer;
+    let pacemaker = if spec.proposer {
+        let (rank, n) = cfg.proposer_rank(spec.idx);
+        let mut pc = PacemakerConfig::new(
+            ProposerIndex(rank as u16),
+            n as u16,
+            trust.learners().collect(),
+            1,
+        );
+        pc.base_timeout = o.timeout_ms;
+        pc.max_timeout = o.max_timeout_ms;
+        pc.window = o.window;
+        pc.max_batch = o.batch_max;
+        pc.batch_delay = 1;
+        pc.max_batch_bytes = cfg.max_frame / 8;
+        let pm = Pacemaker::new(pc).map_err(|e| NodeError::Runtime(format!("proposer: {e}")))?;
+        Some(pm)
+    } else {
+        None
+    };
+    let _ = records;
+    // Failure detection scales with the ballot timeout.
+    let t = o.timeout_ms.max(10);
+    let timing = NodeTiming {
+        heartbeat: (t / 4).clamp(20, 250),
+        leader_timeout: 2 * t,
+        progress_timeout: 3 * t,
+        sync_timeout: t,
+        forward_timeout: 3 * t,
+    };
+    Ok(NodeCore::new(NodeSetup {
+        me: NodeId(spec.idx.0),
+        trust,
+        acceptor,
+        learners,
+        pacemaker,
+        proposers,
+        acceptor_nodes: cfg
+            .acceptor_node
+            .iter()
+            .map(|n| n.map_or(NodeId(u16::MAX), |x| NodeId(x.0)))
+            .collect(),
+        timing,
+        retain_slots: cfg.retain_slots,
+        horizon: DEFAULT_HORIZON,
+        record_actions: false,
+    }))
 }

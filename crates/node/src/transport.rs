@@ -21,6 +21,7 @@ use crate::driver::Event;
 use crate::metrics::Metrics;
 use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
 use bytes::Bytes;
+use hpaxos_core::node::Control;
 use hpaxos_core::Message;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -235,11 +236,17 @@ fn admit(
                 raw: Bytes::from(raw),
             })
         }
-        Payload::SyncRequest { lr, from: s, limit } => Ok(Event::SyncRequest {
-            peer: from,
-            lr,
-            from: s,
-            limit,
+        Payload::SyncRequest { lr, from: s, limit } => Ok(Event::Control {
+            from,
+            msg: Control::SyncRequest { lr, from: s, limit },
+        }),
+        Payload::Status(st) => Ok(Event::Control {
+            from,
+            msg: Control::Status(st),
+        }),
+        Payload::Forward { cmds } => Ok(Event::Control {
+            from,
+            msg: Control::Forward { cmds },
         }),
         Payload::SyncResponse { lr, certs } => {
             let mut msgs = Vec::new();
@@ -250,12 +257,21 @@ fn admit(
                     return Err("bad_certificate");
                 };
                 check_acc(cfg, signer, &msg).map_err(|_| "bad_certificate")?;
-                if msg.lr() != lr {
+                let Message::M2b(m) = msg else {
+                    return Err("bad_certificate");
+                };
+                if m.lr != lr {
                     return Err("bad_certificate");
                 }
-                msgs.push((msg, Bytes::from(frame)));
+                msgs.push((m, Bytes::from(frame)));
             }
-            Ok(Event::Certs { msgs })
+            Ok(Event::Control {
+                from,
+                msg: Control::Certs {
+                    lr,
+                    certs: vec![msgs],
+                },
+            })
         }
     }
 }

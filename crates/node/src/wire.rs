@@ -16,6 +16,7 @@
 
 use bytes::Bytes;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use hpaxos_core::node::Status;
 use hpaxos_core::{LearnerId, Message, Slot};
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,11 @@ pub enum Payload {
         lr: LearnerId,
         certs: Vec<Vec<Vec<u8>>>,
     },
+    /// The node's heartbeat: its view and decided prefixes
+    /// (`hpaxos_core::node::Status`).
+    Status(Status),
+    /// Client commands forwarded to the leader.
+    Forward { cmds: Vec<Vec<u8>> },
 }
 
 /// The signed frame body.

@@ -59,8 +59,7 @@ impl World<'_> {
     /// are distorted on the way out, and the observation may trigger a
     /// forged-proposer attack.
     pub(crate) fn fake_deliver(&mut self, node: u16, msg: &Message, cause: u32) {
-        let mut fx = std::mem::take(&mut self.fx);
-        fx.clear();
+        let mut fx = hpaxos_core::Effects::default();
         let mut fresh_2b_slot = false;
         if let Some(f) = self.fake_mut(node) {
             f.max_bal = f.max_bal.max(msg.bal());
@@ -74,8 +73,6 @@ impl World<'_> {
             }
         }
         let out: Vec<Message> = fx.send.drain(..).collect();
-        fx.clear();
-        self.fx = fx;
         for m in out {
             self.byz_send(node, m, cause);
         }

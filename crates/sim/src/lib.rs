@@ -123,6 +123,12 @@ pub struct RunStats {
     pub unchecked_slots: u64,
     /// Of those, the ones some live learner never decided.
     pub stalled_unchecked: u64,
+    /// Slots the liveness oracle judged.
+    pub judged_slots: u64,
+    /// (slot, replica) pairs of a live learner never decided by the deadline.
+    pub undecided: u64,
+    /// View changes (leader failovers) summed over nodes.
+    pub view_changes: u64,
     pub ballots: u64,
     pub retransmits: u64,
     pub adopted: u64,
@@ -255,10 +261,7 @@ impl Sim {
                 .enumerate()
                 .filter(|(_, s)| match &s.pkt {
                     net::Packet::Proto(m) => m.slot() == *slot,
-                    net::Packet::Notify { slot: x, .. }
-                    | net::Packet::Query { slot: x }
-                    | net::Packet::Cert { slot: x, .. } => x == slot,
-                    net::Packet::Status { .. } => false,
+                    net::Packet::Ctl(_) => false,
                 })
                 .map(|(i, _)| i as u32)
                 .collect();

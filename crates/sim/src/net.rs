@@ -7,7 +7,8 @@
 //! `Deliver` event with its own delay, so messages reorder freely.
 
 use crate::params::Micros;
-use hpaxos_core::{LearnerId, Message, Msg2b, Slot, Value};
+use hpaxos_core::node::Control;
+use hpaxos_core::Message;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -19,19 +20,9 @@ pub const NO_CAUSE: u32 = u32::MAX;
 pub enum Packet {
     /// A protocol message (the spec's `msgs`).
     Proto(Message),
-    /// Learner replica → proposers: `lr` decided `val` in `slot`.
-    Notify {
-        slot: Slot,
-        lr: LearnerId,
-        val: Value,
-    },
-    /// Proposer → learner replicas: tell me if you decided `slot`.
-    Query { slot: Slot },
-    /// Learner replica → its peers: my first undecided slot, and which of
-    /// the 64 slots after it I have decided (bit i: `frontier + 1 + i`).
-    Status { frontier: Slot, have: u64 },
-    /// Learner replica → a lagging peer: a decision certificate.
-    Cert { slot: Slot, msgs: Vec<Msg2b> },
+    /// A control message of the node layer (`hpaxos_core::node`):
+    /// heartbeats, sync requests, certificates, forwarded commands.
+    Ctl(Control<()>),
 }
 
 /// One sent packet. `from` is set by the network, never by the sender:
@@ -56,11 +47,11 @@ pub enum Ev {
         node: u16,
         gen: u32,
     },
-    /// A proposer's pacemaker wakes up.
+    /// A node's timers (heartbeat, pacemaker) are due.
     Timer {
         node: u16,
     },
-    /// A client submits a command to a proposer.
+    /// A client submits a command to a node.
     Submit {
         node: u16,
     },
@@ -79,10 +70,6 @@ pub enum Ev {
     Gst,
     /// A Byzantine acceptor's own initiative (random messages, replays).
     Byz {
-        node: u16,
-    },
-    /// A learner replica's catch-up round.
-    Catchup {
         node: u16,
     },
     /// The network replays an old packet.

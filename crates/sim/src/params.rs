@@ -69,6 +69,9 @@ pub struct SimParams {
     /// send a step's messages *before* its records are durable, so a crash
     /// inside the fsync window forgets votes that others already saw.
     pub unsafe_send_before_persist: bool,
+    /// Judge slots started before GST even in runs with a Byzantine
+    /// acceptor (where the spec's protocol can poison a slot for good).
+    pub judge_all: bool,
 }
 
 impl Default for SimParams {
@@ -91,6 +94,7 @@ impl Default for SimParams {
             trace_ring: 48,
             stop_at_first: true,
             unsafe_send_before_persist: false,
+            judge_all: false,
         }
     }
 }

@@ -261,7 +261,8 @@ impl Scenario {
         }
         let mut crashes = Vec::new();
         if p.crashes {
-            let crashable: Vec<u16> = (0..layout.first_proposer())
+            // Every safe node can crash, proposers (the leader) included.
+            let crashable: Vec<u16> = (0..layout.nodes())
                 .filter(|&i| i >= layout.acceptors || !fake.contains(AcceptorId(i)))
                 .collect();
             for _ in 0..rng.below(4) {
@@ -270,6 +271,16 @@ impl Scenario {
                     let restart = (at + rng.range(1_000, 60_000)).min(p.gst);
                     crashes.push(Crash { node, at, restart });
                 }
+            }
+            // kill -9 of the first leader, for good: another proposer must
+            // take over its slots (including those it never started).
+            if layout.proposers > 1 && rng.chance(0.3) {
+                let at = rng.below(p.gst);
+                crashes.push(Crash {
+                    node: layout.proposer_node(0),
+                    at,
+                    restart: Micros::MAX,
+                });
             }
         }
         let crash_after_vote = if p.crashes && rng.chance(0.4) {

@@ -10,6 +10,7 @@
 use crate::net::{Packet, Sent, NO_CAUSE};
 use crate::params::Micros;
 use crate::scenario::Layout;
+use hpaxos_core::node::Control;
 use hpaxos_core::pacemaker::decode_batch;
 use hpaxos_core::{AccSet, AcceptorId, Ballot, LearnerId, Message, Slot, Trust, Value};
 use std::collections::{BTreeSet, VecDeque};
@@ -114,12 +115,16 @@ impl Names<'_> {
     pub fn packet(&self, p: &Packet) -> String {
         match p {
             Packet::Proto(m) => self.msg(m),
-            Packet::Notify { slot, lr, val } => {
-                format!("notify {slot} {} decided {}", self.lr(*lr), value(val))
-            }
-            Packet::Query { slot } => format!("query {slot}"),
-            Packet::Status { frontier, .. } => format!("status frontier {frontier}"),
-            Packet::Cert { slot, msgs } => format!("certificate {slot} ({} 2b)", msgs.len()),
+            Packet::Ctl(c) => match c {
+                Control::Status(s) => format!("status view {}", s.view),
+                Control::SyncRequest { lr, from, .. } => {
+                    format!("sync {} from {from}", self.lr(*lr))
+                }
+                Control::Certs { lr, certs } => {
+                    format!("certificates {} ({} slots)", self.lr(*lr), certs.len())
+                }
+                Control::Forward { cmds } => format!("forward {} commands", cmds.len()),
+            },
         }
     }
 

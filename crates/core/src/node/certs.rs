@@ -1,0 +1,106 @@
+//! Decision certificates a node keeps and serves: the proofs (signed
+//! frames) of 2b messages of slots not yet decided, and, per decided slot
+//! of every learner the node runs or follows, the quorum of 2b behind the
+//! decision. Part of [`super::NodeCore`]; a lagging peer's `SyncRequest`
+//! is answered from here.
+
+use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
+use crate::msg::Msg2b;
+use std::collections::BTreeMap;
+
+/// Certificates kept per learner followed.
+pub const CERTS_KEPT: usize = 8192;
+
+type Key2b = (Slot, LearnerId, Ballot, AcceptorId);
+
+/// The store; `P` is the proof of one 2b (its signed frame).
+#[derive(Clone, Debug)]
+pub struct CertStore<P> {
+    /// Proofs of 2b messages of slots not yet decided for their learner.
+    pending: BTreeMap<Key2b, (Msg2b, P)>,
+    certs: BTreeMap<(LearnerId, Slot), Vec<(Msg2b, P)>>,
+    followed: usize,
+}
+
+impl<P: Clone> CertStore<P> {
+    pub fn new(followed: usize) -> CertStore<P> {
+        CertStore {
+            pending: BTreeMap::new(),
+            certs: BTreeMap::new(),
+            followed: followed.max(1),
+        }
+    }
+
+    /// Keeps the proof of a 2b of a slot its learner has not decided here.
+    pub fn note(&mut self, m: &Msg2b, proof: P) {
+        self.pending
+            .entry((m.slot, m.lr, m.bal, m.acc))
+            .or_insert_with(|| (m.clone(), proof));
+    }
+
+    /// Files the certificate of a decision (from the learner's quorum of
+    /// 2b) and drops the slot's other pending proofs of that learner.
+    pub fn decided(&mut self, lr: LearnerId, slot: Slot, cert: &[Msg2b]) {
+        let with_proofs: Vec<(Msg2b, P)> = cert
+            .iter()
+            .filter_map(|b| self.pending.get(&(b.slot, b.lr, b.bal, b.acc)).cloned())
+            .collect();
+        let lo = (slot, lr, Ballot(0), AcceptorId(0));
+        let hi = (slot, lr, Ballot(u64::MAX), AcceptorId(u16::MAX));
+        let keys: Vec<Key2b> = self.pending.range(lo..=hi).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.pending.remove(&k);
+        }
+        if with_proofs.len() != cert.len() {
+            return;
+        }
+        self.certs.insert((lr, slot), with_proofs);
+        if self.certs.len() > CERTS_KEPT * self.followed {
+            let oldest = self
+                .certs
+                .range((lr, Slot(0))..=(lr, Slot(u64::MAX)))
+                .next()
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.certs.remove(&k);
+            }
+        }
+    }
+
+    /// Up to `limit` certificates of `lr` from `from` on, within `budget`
+    /// proofs in all.
+    pub fn serve(
+        &self,
+        lr: LearnerId,
+        from: Slot,
+        limit: usize,
+        budget: usize,
+    ) -> Vec<Vec<(Msg2b, P)>> {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for (_, c) in self
+            .certs
+            .range((lr, from)..=(lr, Slot(u64::MAX)))
+            .take(limit)
+        {
+            n += c.len();
+            if n > budget && !out.is_empty() {
+                break;
+            }
+            out.push(c.clone());
+        }
+        out
+    }
+
+    /// Forgets proofs of slots below `below` (certificates stay: lagging
+    /// peers may still need them).
+    pub fn compact(&mut self, below: Slot) {
+        self.pending = self
+            .pending
+            .split_off(&(below, LearnerId(0), Ballot(0), AcceptorId(0)));
+    }
+
+    pub fn held(&self) -> usize {
+        self.certs.len()
+    }
+}

@@ -1,0 +1,210 @@
+//! Leadership, failover and command forwarding of [`super::NodeCore`].
+//!
+//! Views: view `v` is led by proposer node `proposers[v mod n]`. A node
+//! starts a new view (`v + 1`) when it has not heard from the leader's node
+//! for `leader_timeout`, or when a command submitted here has waited
+//! `progress_timeout` (doubled on each view change without a decision, up
+//! to 8x: backoff against duelling) while no learner decided anything.
+//! A node adopts any higher view it hears in a heartbeat, so views only go
+//! up and the cluster converges on the highest; the proposer of the current
+//! view is told it leads ([`crate::pacemaker::Pacemaker::set_leader`]),
+//! every other proposer that it does not. Nothing here touches safety: two
+//! proposers that both believe they lead run different (owned) ballots,
+//! and the acceptors' `KnowsSafeAt` keeps them from deciding differently.
+//!
+//! Commands: any node accepts them; the leader queues them at its
+//! pacemaker, others forward them to the leader, again after a view change
+//! or `forward_timeout`, until the driver reports them done.
+
+use super::types::{Control, NodeId, Note, Ready, Token};
+use super::NodeCore;
+use crate::pacemaker::Tick;
+use std::collections::BTreeMap;
+
+/// Views never go beyond this (a Byzantine heartbeat cannot saturate them).
+const MAX_VIEW: u64 = u64::MAX / 4;
+
+#[derive(Clone, Debug, Default)]
+pub struct LeaderState {
+    pub view: u64,
+    view_started: Tick,
+    last_heard: BTreeMap<NodeId, Tick>,
+    last_progress: Tick,
+    /// View changes since the last decision.
+    backoff: u32,
+    started: bool,
+}
+
+impl LeaderState {
+    pub(crate) fn heard(&mut self, now: Tick, from: Option<NodeId>) {
+        if let Some(n) = from {
+            self.last_heard.insert(n, now);
+        }
+    }
+
+    pub(crate) fn progress(&mut self, now: Tick) {
+        self.last_progress = now;
+        self.backoff = 0;
+    }
+}
+
+impl<P: Clone> NodeCore<P> {
+    /// The current view.
+    pub fn view(&self) -> u64 {
+        self.leader.view
+    }
+
+    /// The proposer node leading the current view, if there are proposers.
+    pub fn leader_node(&self) -> Option<NodeId> {
+        let n = self.proposers.len() as u64;
+        (n > 0).then(|| self.proposers[(self.leader.view % n) as usize])
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader_node() == Some(self.me)
+    }
+
+    pub(crate) fn submit(&mut self, now: Tick, token: Token, cmd: Vec<u8>, out: &mut Ready<P>) {
+        self.pending.insert(token, (cmd, None));
+        self.dispatch(now, out);
+    }
+
+    /// Sends every pending command that is due to the leader (or queues it
+    /// at this node's pacemaker when this node leads).
+    pub(crate) fn dispatch(&mut self, now: Tick, out: &mut Ready<P>) {
+        let Some(leader) = self.leader_node() else {
+            return;
+        };
+        let me_leads = leader == self.me;
+        let again = self.timing.forward_timeout;
+        let mut fwd = Vec::new();
+        for (cmd, sent) in self.pending.values_mut() {
+            let due = match *sent {
+                None => true,
+                Some(t) => !me_leads && now >= t.after(again),
+            };
+            if !due {
+                continue;
+            }
+            *sent = Some(now);
+            if me_leads {
+                if let Some((_, pm)) = &mut self.proposer {
+                    pm.submit(now, cmd.clone());
+                }
+            } else {
+                fwd.push(cmd.clone());
+            }
+        }
+        if !fwd.is_empty() {
+            self.stats.forwarded += fwd.len() as u64;
+            out.send.push((leader, Control::Forward { cmds: fwd }));
+        }
+    }
+
+    /// Commands forwarded by a peer.
+    pub(crate) fn on_forward(
+        &mut self,
+        now: Tick,
+        from: NodeId,
+        cmds: Vec<Vec<u8>>,
+        out: &mut Ready<P>,
+    ) {
+        match self.leader_node() {
+            Some(l) if l == self.me => {
+                if let Some((_, pm)) = &mut self.proposer {
+                    for c in cmds {
+                        pm.submit(now, c);
+                    }
+                }
+            }
+            // Pass it on once, never back to where it came from.
+            Some(l) if l != from => out.send.push((l, Control::Forward { cmds })),
+            _ => {}
+        }
+    }
+
+    /// A heartbeat's view.
+    pub(crate) fn on_view(&mut self, now: Tick, view: u64, out: &mut Ready<P>) {
+        if view > self.leader.view {
+            self.enter_view(now, view.min(MAX_VIEW), "a peer is in a higher view", out);
+        }
+    }
+
+    /// Failure detection; called on every step.
+    pub(crate) fn leader_timers(&mut self, now: Tick, out: &mut Ready<P>) {
+        if !self.leader.started {
+            self.leader.started = true;
+            self.leader.view_started = now;
+            self.leader.last_progress = now;
+            self.apply_view(now, out);
+        }
+        let Some(leader) = self.leader_node() else {
+            return;
+        };
+        let since_view = now.0.saturating_sub(self.leader.view_started.0);
+        if leader != self.me {
+            let heard = self.leader.last_heard.get(&leader).copied();
+            let silent = heard.map_or(since_view, |t| now.0.saturating_sub(t.0));
+            if silent >= self.timing.leader_timeout && since_view >= self.timing.leader_timeout {
+                let v = self.leader.view.saturating_add(1).min(MAX_VIEW);
+                self.enter_view(now, v, "the leader is silent", out);
+                return;
+            }
+        }
+        let patience = self
+            .timing
+            .progress_timeout
+            .saturating_mul(1 << self.leader.backoff.min(3));
+        let oldest = self.pending.values().filter_map(|(_, t)| *t).min();
+        let stalled = oldest.is_some_and(|t| now.0.saturating_sub(t.0) >= patience)
+            && now.0.saturating_sub(self.leader.last_progress.0) >= patience
+            && since_view >= patience;
+        if stalled {
+            let v = self.leader.view.saturating_add(1).min(MAX_VIEW);
+            self.enter_view(now, v, "commands make no progress", out);
+        }
+    }
+
+    fn enter_view(&mut self, now: Tick, view: u64, why: &'static str, out: &mut Ready<P>) {
+        if view <= self.leader.view {
+            return;
+        }
+        self.leader.view = view;
+        self.leader.view_started = now;
+        self.leader.backoff = self.leader.backoff.saturating_add(1);
+        self.stats.view_changes += 1;
+        if let Some(l) = self.leader_node() {
+            out.notes.push(Note::View {
+                view,
+                leader: l,
+                why,
+            });
+        }
+        self.apply_view(now, out);
+        // Tell everyone at once (and re-send every pending command).
+        for (_, sent) in self.pending.values_mut() {
+            *sent = None;
+        }
+        out.send_all.push(Control::Status(self.status()));
+        self.last_status = Some(now);
+    }
+
+    /// Tells this node's pacemaker whether it leads; a proposer that
+    /// stepped down forwards what it had queued to the new leader.
+    fn apply_view(&mut self, now: Tick, out: &mut Ready<P>) {
+        let leads = self.is_leader();
+        let leader = self.leader_node();
+        let Some((_, pm)) = &mut self.proposer else {
+            return;
+        };
+        let was = pm.is_leader();
+        pm.set_leader(now, leads);
+        if was && !leads {
+            // Its slots are the new leader's to drive from here.
+            let cmds = pm.take_commands();
+            if let (Some(l), false) = (leader, cmds.is_empty()) {
+                out.send.push((l, Control::Forward { cmds }));
+            }
+        }
+    }
+}

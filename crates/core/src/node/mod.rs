@@ -1,0 +1,514 @@
+//! The node layer: everything one node does above the per-role state
+//! machines, as one sans-IO state machine that the tokio node, the
+//! simulator and tests all drive (raft-rs style: step an input, take the
+//! [`Ready`], persist, send, apply).
+//!
+//! Where it sits: a driver authenticates what arrives (signatures, sender
+//! ids) and calls [`NodeCore::step`] with an [`Input`] and the current time;
+//! the core routes a protocol message to this node's acceptor, learners,
+//! followed ("shadow") learners and proposer, delivers the node's own
+//! messages to its other roles at once (an acceptor never gets its own
+//! message back: the core already received it), and fills a [`Ready`]:
+//! records to make durable **before** anything else leaves, messages to
+//! broadcast and control messages to send, decisions to apply, and a slot
+//! below which everything may be compacted. It owns no clock, socket, disk
+//! or RNG.
+//!
+//! What it does, besides routing:
+//! - **Leader and failover** ([`leader`]): one proposer leads a view; a
+//!   node that stops hearing the leader, or whose commands make no
+//!   progress, moves to the next view (with backoff); views gossip in the
+//!   heartbeats and only go up. Any node that runs a learner accepts
+//!   commands and forwards them to the leader, and forwards them again
+//!   after a view change or a timeout (replicas apply a command id once).
+//! - **Heartbeats and catch-up** ([`catchup`]): every node sends a
+//!   [`Status`] every `heartbeat` (its view and, per learner it runs or
+//!   follows, its decided prefix), so a lagging node learns that it lags
+//!   without waiting for new traffic and asks a peer that is ahead for
+//!   decision certificates ([`certs`]).
+//! - **Followed learners**: a node with an acceptor or a proposer follows
+//!   every learner it does not run (a core `Learner` fed with every
+//!   authenticated 2b; never persisted nor applied), to know which slots
+//!   every learner decided (compaction, the proposer's per-learner
+//!   retries) and to serve their certificates.
+//! - **Compaction**: once every learner's decided prefix minus
+//!   `retain_slots` advanced by half the retention, everything below is
+//!   dropped (acceptor, learners, proposer) and [`Ready::compact`] tells
+//!   the driver to rewrite its log. Dropping slots every learner decided
+//!   weakens no guard: the acceptor then rejects their messages
+//!   (`Rejection::CompactedSlot`), an acceptor that stops taking steps in
+//!   them, which the spec allows.
+//! - **Slot horizon**: protocol messages for slots further than `horizon`
+//!   above the decided prefix are dropped before any role sees them (a
+//!   receive that does not happen, which the spec allows), so a Byzantine
+//!   sender cannot grow an acceptor's state without bound.
+
+pub mod catchup;
+pub mod certs;
+pub mod leader;
+pub mod types;
+
+pub use types::{Control, Input, NodeId, NodeTiming, Note, Ready, Status, Token};
+
+use crate::acceptor::Acceptor;
+use crate::effects::{Durable, Effects};
+use crate::ids::{LearnerId, Slot};
+use crate::learner::Learner;
+use crate::msg::{Kind, Message};
+use crate::pacemaker::{Action, Pacemaker, Tick};
+use crate::proposer::Proposer;
+use crate::trust::Trust;
+use certs::CertStore;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Default slot horizon (see the module doc).
+pub const DEFAULT_HORIZON: u64 = 4096;
+
+/// A learner this node runs (`local`) or only follows.
+#[derive(Clone, Debug)]
+pub struct Followed {
+    pub core: Learner,
+    pub local: bool,
+    decided: BTreeSet<Slot>,
+    /// Every slot below this is decided here (or compacted).
+    pub next: Slot,
+    /// Next slot reported by each peer that runs or follows this learner.
+    peers_next: BTreeMap<NodeId, Slot>,
+    /// The outstanding sync request: when, to whom, from which slot.
+    sync: Option<(Tick, NodeId, Slot)>,
+    sync_rr: usize,
+}
+
+impl Followed {
+    fn new(core: Learner, local: bool, decided: BTreeSet<Slot>) -> Followed {
+        let mut f = Followed {
+            next: core.compacted_below(),
+            core,
+            local,
+            decided: BTreeSet::new(),
+            peers_next: BTreeMap::new(),
+            sync: None,
+            sync_rr: 0,
+        };
+        for s in decided {
+            f.mark(s);
+        }
+        f
+    }
+
+    pub fn is_decided(&self, slot: Slot) -> bool {
+        slot < self.next || self.decided.contains(&slot)
+    }
+
+    fn mark(&mut self, slot: Slot) {
+        if slot >= self.next {
+            self.decided.insert(slot);
+        }
+        while self.decided.remove(&self.next) {
+            self.next = Slot(self.next.0 + 1);
+        }
+    }
+
+    /// Highest slot decided here, if any.
+    pub fn highest(&self) -> Option<Slot> {
+        self.decided
+            .iter()
+            .next_back()
+            .copied()
+            .or_else(|| self.next.0.checked_sub(1).map(Slot))
+    }
+}
+
+/// How a node is set up: its roles and the cluster around it.
+pub struct NodeSetup {
+    pub me: NodeId,
+    pub trust: Trust,
+    pub acceptor: Option<Acceptor>,
+    /// The learners this node runs, restored from its records, with the
+    /// slots each has decided (from those records).
+    pub learners: Vec<(Learner, BTreeSet<Slot>)>,
+    /// The proposer's pacemaker, when this node is a proposer.
+    pub pacemaker: Option<Pacemaker>,
+    /// Proposer nodes in rank order (rank = pacemaker index).
+    pub proposers: Vec<NodeId>,
+    /// Nodes that run an acceptor.
+    pub acceptor_nodes: Vec<NodeId>,
+    pub timing: NodeTiming,
+    pub retain_slots: u64,
+    pub horizon: u64,
+    /// Record the spec actions taken (refinement checking).
+    pub record_actions: bool,
+}
+
+/// Counters kept by the node layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub view_changes: u64,
+    pub forwarded: u64,
+    pub sync_requests: u64,
+    pub certs_served: u64,
+    pub certs_received: u64,
+    pub beyond_horizon: u64,
+    pub compactions: u64,
+}
+
+/// One node's protocol state above the roles. See the module doc.
+pub struct NodeCore<P> {
+    me: NodeId,
+    trust: Trust,
+    pub acceptor: Option<Acceptor>,
+    /// Learners run here first (in setup order), then the followed ones.
+    pub learners: Vec<Followed>,
+    proposer: Option<(Proposer, Pacemaker)>,
+    proposers: Vec<NodeId>,
+    acceptor_nodes: Vec<NodeId>,
+    timing: NodeTiming,
+    retain_slots: u64,
+    horizon: u64,
+    certs: CertStore<P>,
+    leader: leader::LeaderState,
+    /// Commands submitted here and not done: token -> (command, last sent).
+    pending: BTreeMap<Token, (Vec<u8>, Option<Tick>)>,
+    last_status: Option<Tick>,
+    compacted_below: Slot,
+    max_slot_seen: Slot,
+    fx: Effects,
+    shadow_fx: Effects,
+    local: VecDeque<Message>,
+    pub stats: NodeStats,
+}
+
+impl<P: Clone> NodeCore<P> {
+    pub fn new(s: NodeSetup) -> NodeCore<P> {
+        let mut compacted_below = s
+            .acceptor
+            .as_ref()
+            .map(|a| a.compacted_below())
+            .unwrap_or_default();
+        for (l, _) in &s.learners {
+            compacted_below = compacted_below.max(l.compacted_below());
+        }
+        let mut learners: Vec<Followed> = s
+            .learners
+            .into_iter()
+            .map(|(l, d)| Followed::new(l, true, d))
+            .collect();
+        // Acceptor and proposer nodes follow every learner they do not run.
+        if s.acceptor.is_some() || s.pacemaker.is_some() {
+            for lr in s.trust.learners() {
+                if learners.iter().any(|f| f.core.id() == lr) {
+                    continue;
+                }
+                let core = Learner::restore(
+                    lr,
+                    s.trust.clone(),
+                    &[Durable::Compacted {
+                        below: compacted_below,
+                    }],
+                );
+                learners.push(Followed::new(core, false, BTreeSet::new()));
+            }
+        }
+        for (i, f) in learners.iter_mut().enumerate() {
+            f.sync_rr = s.me.index() + i;
+        }
+        let n_followed = learners.len();
+        let mut pm = s.pacemaker;
+        if let Some(pm) = &mut pm {
+            pm.resume_from(compacted_below);
+            for f in &learners {
+                let slots: Vec<Slot> = f.core.slots().collect();
+                for slot in slots {
+                    if let Some((b, v)) = f.core.decisions(slot).next() {
+                        pm.on_decided(Tick(0), slot, f.core.id(), b, v);
+                    }
+                }
+            }
+        }
+        let proposer = pm.map(|pm| (Proposer::new(s.trust.clone()), pm));
+        let fx = if s.record_actions {
+            Effects::recording()
+        } else {
+            Effects::default()
+        };
+        NodeCore {
+            me: s.me,
+            trust: s.trust,
+            acceptor: s.acceptor,
+            learners,
+            proposer,
+            proposers: s.proposers,
+            acceptor_nodes: s.acceptor_nodes,
+            timing: s.timing,
+            retain_slots: s.retain_slots.max(1),
+            horizon: s.horizon.max(16),
+            certs: CertStore::new(n_followed),
+            leader: leader::LeaderState::default(),
+            pending: BTreeMap::new(),
+            last_status: None,
+            compacted_below,
+            max_slot_seen: Slot(0),
+            fx,
+            shadow_fx: Effects::default(),
+            local: VecDeque::new(),
+            stats: NodeStats::default(),
+        }
+    }
+
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    pub fn compacted_below(&self) -> Slot {
+        self.compacted_below
+    }
+
+    pub fn max_slot_seen(&self) -> Slot {
+        self.max_slot_seen
+    }
+
+    pub fn pacemaker(&self) -> Option<&Pacemaker> {
+        self.proposer.as_ref().map(|(_, p)| p)
+    }
+
+    pub fn certs_held(&self) -> usize {
+        self.certs.held()
+    }
+
+    /// Commands submitted here and not yet done.
+    pub fn pending_commands(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The followed or local learner `lr`.
+    pub fn learner(&self, lr: LearnerId) -> Option<&Followed> {
+        self.learners.iter().find(|f| f.core.id() == lr)
+    }
+
+    /// The learners this node runs.
+    pub fn local_learners(&self) -> impl Iterator<Item = &Followed> {
+        self.learners.iter().filter(|f| f.local)
+    }
+
+    /// The first slot some learner followed here has not decided.
+    pub fn low_water(&self) -> Option<Slot> {
+        self.learners.iter().map(|f| f.next).min()
+    }
+
+    /// Takes one input at `now`; the outputs are appended to `out`.
+    pub fn step(&mut self, now: Tick, input: Input<P>, out: &mut Ready<P>) {
+        match input {
+            Input::Protocol { msg, proof } => {
+                self.leader.heard(now, self.sender_node(&msg));
+                self.protocol(now, msg, proof, out);
+            }
+            Input::Control { from, msg } => {
+                self.leader.heard(now, Some(from));
+                self.control(now, from, msg, out);
+            }
+            Input::Submit { token, cmd } => self.submit(now, token, cmd, out),
+            Input::Done { token } => {
+                self.pending.remove(&token);
+            }
+            Input::Tick => {}
+        }
+        self.timers(now, out);
+        self.poll_proposer(now, out);
+        self.maybe_compact(out);
+    }
+
+    /// The earliest time something is due without new input.
+    pub fn next_wakeup(&self) -> Option<Tick> {
+        let mut t = self
+            .last_status
+            .map_or(Tick(0), |s| s.after(self.timing.heartbeat));
+        if let Some(pm) = self.pacemaker().and_then(|p| p.next_wakeup()) {
+            t = t.min(pm);
+        }
+        Some(t)
+    }
+
+    fn sender_node(&self, m: &Message) -> Option<NodeId> {
+        m.acc()
+            .and_then(|a| self.acceptor_nodes.get(a.index()).copied())
+    }
+
+    /// A protocol message from the network (or a certificate's 2b).
+    fn protocol(&mut self, now: Tick, msg: Message, proof: P, out: &mut Ready<P>) {
+        let low = self.low_water().unwrap_or(self.compacted_below);
+        if msg.slot().0 >= low.0.saturating_add(self.horizon) {
+            self.stats.beyond_horizon += 1;
+            if self.stats.beyond_horizon.is_power_of_two() {
+                out.notes.push(Note::Horizon { slot: msg.slot() });
+            }
+            return;
+        }
+        if let Message::M2b(b) = &msg {
+            let done = self
+                .learners
+                .iter()
+                .filter(|f| f.core.id() == b.lr)
+                .all(|f| f.is_decided(b.slot));
+            if !done {
+                self.certs.note(b, proof);
+            }
+        }
+        self.local.push_back(msg);
+        self.drain_local(now, out);
+    }
+
+    /// Processes queued messages and, recursively, the node's own messages
+    /// they produce.
+    fn drain_local(&mut self, now: Tick, out: &mut Ready<P>) {
+        while let Some(m) = self.local.pop_front() {
+            if m.slot() > self.max_slot_seen {
+                self.max_slot_seen = m.slot();
+            }
+            self.fx.clear();
+            if let Some(a) = &mut self.acceptor {
+                if m.acc() != Some(a.id()) {
+                    a.handle(&m, &mut self.fx);
+                }
+            }
+            let admitted = self.fx.rejected.is_empty();
+            if let Message::M2b(b) = &m {
+                for f in self.learners.iter_mut().filter(|f| f.core.id() == b.lr) {
+                    if f.local {
+                        f.core.handle(&m, &mut self.fx);
+                    } else {
+                        // A followed learner is never persisted: keep only
+                        // its decisions.
+                        self.shadow_fx.clear();
+                        f.core.handle(&m, &mut self.shadow_fx);
+                        self.fx.decisions.append(&mut self.shadow_fx.decisions);
+                    }
+                }
+            }
+            if let Some((p, pm)) = &mut self.proposer {
+                if let Message::M1b(_) = &m {
+                    p.handle(&m, &mut self.fx);
+                }
+                let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b);
+                if used && admitted {
+                    pm.observe(now, m.slot(), m.bal());
+                    if let Message::M2b(b) = &m {
+                        pm.observe_vote(b.slot, b.bal, &b.val);
+                    }
+                }
+            }
+            self.absorb(now, out);
+        }
+    }
+
+    /// Moves one step's effects into `out` (and the local queue).
+    fn absorb(&mut self, now: Tick, out: &mut Ready<P>) {
+        out.persist.append(&mut self.fx.persist);
+        for m in self.fx.send.drain(..) {
+            out.broadcast.push(m.clone());
+            self.local.push_back(m);
+        }
+        out.evidence.append(&mut self.fx.evidence);
+        out.rejected.append(&mut self.fx.rejected);
+        out.actions.append(&mut self.fx.actions);
+        let decisions: Vec<_> = self.fx.decisions.drain(..).collect();
+        for d in decisions {
+            // Learner cores never persist for followed learners: drop
+            // their records (a followed learner is never restored).
+            let Some(i) = self.learners.iter().position(|f| f.core.id() == d.lr) else {
+                continue;
+            };
+            let f = &mut self.learners[i];
+            if f.is_decided(d.slot) {
+                continue; // the same value again, in a later ballot
+            }
+            f.mark(d.slot);
+            let local = f.local;
+            if let Some(c) = f.core.certificate(d.slot) {
+                self.certs.decided(d.lr, d.slot, &c);
+            }
+            if let Some((_, pm)) = &mut self.proposer {
+                pm.on_decided(now, d.slot, d.lr, d.bal, &d.val);
+            }
+            self.leader.progress(now);
+            if local {
+                out.decided.push(d);
+            }
+        }
+    }
+
+    /// Runs the pacemaker (when this node is a proposer).
+    fn poll_proposer(&mut self, now: Tick, out: &mut Ready<P>) {
+        let Some((p, pm)) = &mut self.proposer else {
+            return;
+        };
+        let mut actions = Vec::new();
+        pm.poll(now, &mut actions);
+        if actions.is_empty() {
+            return;
+        }
+        self.fx.clear();
+        for a in actions {
+            match a {
+                Action::Start {
+                    slot,
+                    ballot,
+                    value,
+                    learners,
+                    pinned,
+                } => p.start_for(slot, &learners, ballot, value, pinned, &mut self.fx),
+                Action::Retransmit { slot, .. } => p.retransmit(slot, &mut self.fx),
+            }
+        }
+        self.absorb(now, out);
+        self.drain_local(now, out);
+    }
+
+    /// Compacts once every followed learner's prefix minus the retention
+    /// advanced by half the retention since the last compaction.
+    fn maybe_compact(&mut self, out: &mut Ready<P>) {
+        let Some(low) = self.low_water() else {
+            return;
+        };
+        let retain = self.retain_slots;
+        let target = Slot(low.0.saturating_sub(retain));
+        let step = (retain / 2).max(1);
+        if target.0 < self.compacted_below.0.saturating_add(step) {
+            return;
+        }
+        self.compact(target, out);
+    }
+
+    /// Drops every slot below `below` from every role.
+    pub fn compact(&mut self, below: Slot, out: &mut Ready<P>) {
+        if below <= self.compacted_below {
+            return;
+        }
+        // The Compacted records belong to the snapshot, not the old log.
+        let mut fx = Effects::default();
+        if let Some(a) = &mut self.acceptor {
+            a.compact(below, &mut fx);
+        }
+        for f in &mut self.learners {
+            f.core.compact(below, &mut fx);
+            if f.next < below {
+                f.next = below;
+            }
+            f.decided = f.decided.split_off(&below);
+            f.mark(below);
+        }
+        if let Some((_, pm)) = &mut self.proposer {
+            pm.resume_from(below);
+        }
+        self.certs.compact(below);
+        self.compacted_below = below;
+        self.stats.compactions += 1;
+        out.compact = Some(below);
+    }
+}
+
+#[cfg(test)]
+mod tests;

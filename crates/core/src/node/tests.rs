@@ -1,0 +1,332 @@
+//! Whole-cluster tests of the node layer on a tiny deterministic network
+//! (one tick per hop, FIFO): the scenarios of the liveness issue, driven
+//! through exactly the code the tokio node and the simulator run.
+
+use super::*;
+use crate::acceptor::AcceptorOptions;
+use crate::accset::AccSet;
+use crate::family::Family;
+use crate::graph;
+use crate::ids::AcceptorId;
+use crate::pacemaker::{decode_batch, PacemakerConfig, ProposerIndex};
+use crate::trust::{LearnerGraph, LearnerSpec, SafetyEdge};
+use crate::value::Value;
+
+const ALICE: LearnerId = LearnerId(0);
+const BOB: LearnerId = LearnerId(1);
+
+fn set(ids: &[u16]) -> AccSet {
+    ids.iter().map(|&i| AcceptorId(i)).collect()
+}
+
+/// The demo's trust: alice any 4 of 5 (tolerates one Byzantine), bob any
+/// 3 of 5 (crash-only: agrees with himself and alice while all are safe).
+fn demo_trust() -> Trust {
+    let all = set(&[0, 1, 2, 3, 4]);
+    let g = LearnerGraph {
+        acceptors: (1..=5).map(|i| format!("a{i}")).collect(),
+        learners: vec![
+            LearnerSpec {
+                name: "alice".into(),
+                quorums: Family::threshold(4, all, vec![]),
+            },
+            LearnerSpec {
+                name: "bob".into(),
+                quorums: Family::threshold(3, all, vec![]),
+            },
+        ],
+        edges: vec![
+            SafetyEdge {
+                learners: (ALICE, ALICE),
+                safe: Family::threshold(4, all, vec![]),
+            },
+            SafetyEdge {
+                learners: (BOB, BOB),
+                safe: Family::superset_of(all),
+            },
+            SafetyEdge {
+                learners: (ALICE, BOB),
+                safe: Family::superset_of(all),
+            },
+        ],
+    };
+    graph::validate(g).expect("the demo graph is valid")
+}
+
+enum Pkt {
+    Proto(Message),
+    Ctl(Control<()>),
+}
+
+/// Five nodes, node i runs acceptor a(i+1), both learners, and the first
+/// `proposers` nodes are proposers.
+struct Cluster {
+    trust: Trust,
+    nodes: Vec<NodeCore<()>>,
+    up: Vec<bool>,
+    now: u64,
+    net: VecDeque<(u64, NodeId, NodeId, Pkt)>,
+    /// Decisions per node per learner: slot -> value.
+    decided: Vec<BTreeMap<(LearnerId, Slot), Value>>,
+    next_token: u64,
+}
+
+impl Cluster {
+    fn new(proposers: u16) -> Cluster {
+        let trust = demo_trust();
+        let n = trust.n_acceptors() as u16;
+        let props: Vec<NodeId> = (0..proposers).map(NodeId).collect();
+        let nodes = (0..n)
+            .map(|i| {
+                let pm = (i < proposers).then(|| {
+                    let mut c = PacemakerConfig::new(
+                        ProposerIndex(i),
+                        proposers,
+                        trust.learners().collect(),
+                        1,
+                    );
+                    c.max_batch = 4;
+                    Pacemaker::new(c).expect("valid pacemaker")
+                });
+                NodeCore::new(NodeSetup {
+                    me: NodeId(i),
+                    trust: trust.clone(),
+                    acceptor: Some(Acceptor::new(
+                        AcceptorId(i),
+                        trust.clone(),
+                        AcceptorOptions::default(),
+                    )),
+                    learners: trust
+                        .learners()
+                        .map(|l| (Learner::new(l, trust.clone()), BTreeSet::new()))
+                        .collect(),
+                    pacemaker: pm,
+                    proposers: props.clone(),
+                    acceptor_nodes: (0..n).map(NodeId).collect(),
+                    timing: NodeTiming::new(1),
+                    retain_slots: 1 << 20,
+                    horizon: DEFAULT_HORIZON,
+                    record_actions: false,
+                })
+            })
+            .collect();
+        Cluster {
+            trust,
+            nodes,
+            up: vec![true; n as usize],
+            now: 0,
+            net: VecDeque::new(),
+            decided: vec![BTreeMap::new(); n as usize],
+            next_token: 1,
+        }
+    }
+
+    fn step(&mut self, i: usize, input: Input<()>) {
+        let mut out = Ready::default();
+        self.nodes[i].step(Tick(self.now), input, &mut out);
+        let me = NodeId(i as u16);
+        let t = self.now + 1;
+        for m in out.broadcast {
+            for j in 0..self.nodes.len() {
+                if j != i {
+                    self.net
+                        .push_back((t, me, NodeId(j as u16), Pkt::Proto(m.clone())));
+                }
+            }
+        }
+        for c in out.send_all {
+            for j in 0..self.nodes.len() {
+                if j != i {
+                    self.net
+                        .push_back((t, me, NodeId(j as u16), Pkt::Ctl(c.clone())));
+                }
+            }
+        }
+        for (to, c) in out.send {
+            self.net.push_back((t, me, to, Pkt::Ctl(c)));
+        }
+        for d in out.decided {
+            let prev = self.decided[i].insert((d.lr, d.slot), d.val.clone());
+            assert!(
+                prev.is_none() || prev == Some(d.val),
+                "a learner changed its mind"
+            );
+        }
+    }
+
+    /// Runs `ticks` ticks: deliveries, then a tick for every live node.
+    fn run(&mut self, ticks: u64) {
+        let end = self.now + ticks;
+        while self.now < end {
+            while self.net.front().is_some_and(|(t, ..)| *t <= self.now) {
+                let Some((_, from, to, p)) = self.net.pop_front() else {
+                    break;
+                };
+                if !self.up[from.index()] || !self.up[to.index()] {
+                    continue;
+                }
+                let input = match p {
+                    Pkt::Proto(msg) => Input::Protocol { msg, proof: () },
+                    Pkt::Ctl(msg) => Input::Control { from, msg },
+                };
+                self.step(to.index(), input);
+            }
+            for i in 0..self.nodes.len() {
+                if self.up[i] {
+                    self.step(i, Input::Tick);
+                }
+            }
+            self.now += 1;
+        }
+    }
+
+    fn submit(&mut self, node: usize, cmd: &str) {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.step(
+            node,
+            Input::Submit {
+                token,
+                cmd: cmd.as_bytes().to_vec(),
+            },
+        );
+    }
+
+    /// Does `lr` at `node` have `cmd` in a decided slot?
+    fn has(&self, node: usize, lr: LearnerId, cmd: &str) -> bool {
+        self.decided[node].iter().any(|((l, _), v)| {
+            *l == lr
+                && decode_batch(v.bytes())
+                    .map(|b| b.commands.iter().any(|c| c == cmd.as_bytes()))
+                    .unwrap_or(false)
+        })
+    }
+
+    fn assert_agreement(&self) {
+        // Safety: with every acceptor safe, alice and bob are entangled.
+        let mut seen: BTreeMap<Slot, Value> = BTreeMap::new();
+        for d in &self.decided {
+            for ((_, s), v) in d {
+                let prev = seen.entry(*s).or_insert_with(|| v.clone());
+                assert_eq!(prev, v, "entangled learners disagree at {s}");
+            }
+        }
+        let _ = &self.trust;
+    }
+}
+
+#[test]
+fn a_command_at_a_non_proposer_is_forwarded_and_decided_everywhere() {
+    let mut c = Cluster::new(3);
+    c.run(5);
+    c.submit(4, "x");
+    c.run(60);
+    for n in 0..5 {
+        assert!(c.has(n, ALICE, "x") && c.has(n, BOB, "x"), "node {n}");
+    }
+    assert!(c.nodes[0].is_leader());
+    c.assert_agreement();
+}
+
+#[test]
+fn killing_the_leader_fails_over_and_the_log_has_no_hole() {
+    // Scenario of the issue: three proposers, kill -9 of the leader.
+    let mut c = Cluster::new(3);
+    c.run(5);
+    c.submit(3, "before");
+    c.run(60);
+    assert!(c.has(3, BOB, "before"));
+    c.up[0] = false;
+    c.submit(3, "after");
+    // Leader silence (100 ticks) plus a view change and a ballot.
+    c.run(400);
+    assert!(c.has(3, BOB, "after"), "no failover");
+    assert!(c.has(3, ALICE, "after"), "alice: 4 of 5 still up");
+    assert!(c.nodes[3].view() >= 1);
+    assert_eq!(c.nodes[3].leader_node(), Some(NodeId(1)));
+    // Every learner's log is contiguous: no slot left a hole.
+    for lr in [ALICE, BOB] {
+        let slots: Vec<Slot> = c.decided[3]
+            .keys()
+            .filter(|(l, _)| *l == lr)
+            .map(|(_, s)| *s)
+            .collect();
+        for (i, s) in slots.iter().enumerate() {
+            assert_eq!(s.0, i as u64, "hole in {lr:?}'s log: {slots:?}");
+        }
+    }
+    c.assert_agreement();
+}
+
+#[test]
+fn bob_keeps_deciding_with_two_acceptors_down_and_alice_does_not() {
+    // Per-learner liveness: bob's quorums (3 of 5) are up, alice's (4 of 5)
+    // are not; bob must not wait for alice.
+    let mut c = Cluster::new(2);
+    c.run(5);
+    c.up[3] = false;
+    c.up[4] = false;
+    for k in 0..5 {
+        c.submit(1, &format!("c{k}"));
+        c.run(40);
+    }
+    c.run(200);
+    for k in 0..5 {
+        assert!(c.has(0, BOB, &format!("c{k}")), "bob missed c{k}");
+        assert!(!c.has(0, ALICE, &format!("c{k}")), "alice cannot decide");
+    }
+    // Alice's quorum comes back: the pinned retries give her every slot.
+    c.up[3] = true;
+    c.up[4] = true;
+    c.run(2000);
+    for k in 0..5 {
+        assert!(c.has(0, ALICE, &format!("c{k}")), "alice never got c{k}");
+    }
+    c.assert_agreement();
+}
+
+#[test]
+fn a_restarted_node_catches_up_in_an_idle_cluster() {
+    // Catch-up from heartbeats, with no new command after the node returns.
+    let mut c = Cluster::new(2);
+    c.run(5);
+    c.up[4] = false;
+    for k in 0..6 {
+        c.submit(2, &format!("k{k}"));
+    }
+    c.run(100);
+    assert!(!c.has(4, BOB, "k0"));
+    c.up[4] = true;
+    c.run(200);
+    for k in 0..6 {
+        assert!(c.has(4, BOB, &format!("k{k}")), "node 4 missed k{k}");
+        assert!(c.has(4, ALICE, &format!("k{k}")));
+    }
+    assert!(c.nodes[4].stats.sync_requests > 0 || c.nodes[4].stats.certs_received > 0);
+    c.assert_agreement();
+}
+
+#[test]
+fn messages_beyond_the_slot_horizon_are_dropped_before_any_role() {
+    let mut c = Cluster::new(1);
+    let far = Message::M1a(crate::msg::Msg1a {
+        slot: Slot(10 * DEFAULT_HORIZON),
+        lr: BOB,
+        bal: crate::ids::Ballot(1),
+    });
+    let mut out = Ready::default();
+    c.nodes[1].step(
+        Tick(0),
+        Input::Protocol {
+            msg: far,
+            proof: (),
+        },
+        &mut out,
+    );
+    assert!(out.persist.is_empty() && out.broadcast.is_empty());
+    assert_eq!(c.nodes[1].stats.beyond_horizon, 1);
+    assert_eq!(
+        c.nodes[1].acceptor.as_ref().map(|a| a.slots().count()),
+        Some(0)
+    );
+}

@@ -7,6 +7,7 @@
 use crate::Outcome;
 use clap::Subcommand;
 use hpaxos_config::Config;
+use hpaxos_core::graph::broken::{broken, Broken};
 use hpaxos_core::graph::{self, explain::by_name, Explanation, GraphError, Violation};
 use hpaxos_core::{AccSet, LearnerGraph, LearnerId};
 use serde_json::json;
@@ -43,8 +44,17 @@ pub fn run(cmd: GraphCmd) -> anyhow::Result<Outcome> {
     }
 }
 
-fn load(file: &Path) -> anyhow::Result<Config> {
-    Ok(hpaxos_config::load_file(file)?)
+/// Loads FILE; its warnings go to stderr (human output) or are returned
+/// for the JSON object.
+fn load(file: &Path, json_out: bool) -> anyhow::Result<(Config, Vec<String>)> {
+    let cfg = hpaxos_config::load_file(file)?;
+    let warnings: Vec<String> = cfg.warnings().iter().map(|w| w.to_string()).collect();
+    if !json_out {
+        for w in &warnings {
+            eprintln!("warning: {}: {w}", file.display());
+        }
+    }
+    Ok((cfg, warnings))
 }
 
 /// ANSI styling, only when stdout is a terminal.
@@ -108,7 +118,7 @@ fn by_name_order(g: &LearnerGraph, v: &Violation) -> Violation {
 }
 
 fn check(file: &Path, json_out: bool) -> anyhow::Result<Outcome> {
-    let cfg = load(file)?;
+    let (cfg, warnings) = load(file, json_out)?;
     let g = &cfg.graph;
     let mut violations = match graph::validate(g.clone()) {
         Ok(_) => Vec::new(),
@@ -135,7 +145,7 @@ fn check(file: &Path, json_out: bool) -> anyhow::Result<Outcome> {
             .collect();
         println!(
             "{}",
-            json!({"valid": violations.is_empty(), "violations": vs})
+            json!({"valid": violations.is_empty(), "violations": vs, "warnings": warnings})
         );
     } else {
         print_check(file, &cfg, &violations);
@@ -286,21 +296,48 @@ fn print_row_styled(
 }
 
 fn explain(file: &Path, faulty: &str, json_out: bool) -> anyhow::Result<Outcome> {
-    let cfg = load(file)?;
+    let (cfg, warnings) = load(file, json_out)?;
     let ids = cfg.parse_acceptor_list(faulty).map_err(|e| match e {
         hpaxos_config::ConfigError::Entry { message, .. } => anyhow::anyhow!("--faulty: {message}"),
         other => anyhow::anyhow!("--faulty: {other}"),
     })?;
     let faulty_set: AccSet = ids.iter().copied().collect();
     let g = &cfg.graph;
+    // Validate first: an invalid graph's closure promises more than it keeps.
+    let valid = match graph::validate(g.clone()) {
+        Ok(_) => true,
+        Err(GraphError::Invalid(_)) => false,
+        Err(e @ (GraphError::Shape(_) | GraphError::Unconfirmed(_))) => return Err(e.into()),
+    };
     let e = graph::explain(g, &faulty_set);
+    let broken_pairs = if valid {
+        Vec::new()
+    } else {
+        broken(g, &e.safe, &e.entangled).map_err(|(a, b)| {
+            anyhow::anyhow!(
+                "internal error in the graph checker: a counterexample for {} and {} could not be confirmed",
+                lname(g, a),
+                lname(g, b)
+            )
+        })?
+    };
     if json_out {
-        let pairs: Vec<_> = e
-            .entangled
-            .iter()
-            .map(|(a, b)| json!([lname(g, *a), lname(g, *b)]))
-            .collect();
+        let pair = |(a, b): (LearnerId, LearnerId)| json!([lname(g, a), lname(g, b)]);
+        let pairs: Vec<_> = e.entangled.iter().map(|p| pair(*p)).collect();
         let live: Vec<_> = e.live.iter().map(|l| lname(g, *l)).collect();
+        let br: Vec<_> = broken_pairs.iter().map(|b| pair(b.learners)).collect();
+        let why: Vec<_> = broken_pairs
+            .iter()
+            .map(|b| {
+                let w = by_name_order(g, &b.witness);
+                json!({
+                    "pair": pair(b.learners),
+                    "learners": [lname(g, w.learners.0), lname(g, w.learners.1)],
+                    "safe": names(g, &w.safe),
+                    "quorums": [names(g, &w.quorums.0), names(g, &w.quorums.1)],
+                })
+            })
+            .collect();
         println!(
             "{}",
             json!({
@@ -308,10 +345,14 @@ fn explain(file: &Path, faulty: &str, json_out: bool) -> anyhow::Result<Outcome>
                 "safe": names(g, &e.safe),
                 "entangled": pairs,
                 "live": live,
+                "valid": valid,
+                "broken": br,
+                "counterexamples": why,
+                "warnings": warnings,
             })
         );
     } else {
-        print_explain(&cfg, &e);
+        print_explain(file, &cfg, &e, valid, &broken_pairs);
     }
     Ok(Outcome::Ok)
 }
@@ -319,7 +360,7 @@ fn explain(file: &Path, faulty: &str, json_out: bool) -> anyhow::Result<Outcome>
 /// One line of `explain`'s human output: label, names, colouring.
 type Row<'a> = (&'a str, Vec<String>, &'a dyn Fn(&str) -> String);
 
-fn print_explain(cfg: &Config, e: &Explanation) {
+fn print_explain(file: &Path, cfg: &Config, e: &Explanation, valid: bool, broken: &[Broken]) {
     let st = Style::detect();
     let g = &cfg.graph;
     let order = by_name(g);
@@ -332,7 +373,14 @@ fn print_explain(cfg: &Config, e: &Explanation) {
             }
         }
     }
-    let entangled: Vec<String> = e.entangled.iter().map(|p| pair(*p)).collect();
+    let is_broken = |p: &(LearnerId, LearnerId)| broken.iter().any(|b| b.learners == *p);
+    let entangled: Vec<String> = e
+        .entangled
+        .iter()
+        .filter(|p| !is_broken(p))
+        .map(|p| pair(*p))
+        .collect();
+    let broken_names: Vec<String> = broken.iter().map(|b| pair(b.learners)).collect();
     let live: Vec<String> = e.live.iter().map(|l| lname(g, *l).to_string()).collect();
     let not_live: Vec<String> = order
         .iter()
@@ -350,16 +398,75 @@ fn print_explain(cfg: &Config, e: &Explanation) {
     let plain = |x: &str| x.to_string();
     let good = |x: &str| st.good(x);
     let bad = |x: &str| st.bad(x);
-    let rows: [Row<'_>; 6] = [
+    let mut rows: Vec<Row<'_>> = vec![
         ("faulty", names(g, &e.faulty), &plain),
         ("safe", safe, &plain),
         ("entangled", entangled, &good),
-        ("not entangled", not_entangled, &bad),
-        ("live", live, &good),
-        ("not live", not_live, &bad),
     ];
+    if !valid {
+        rows.push(("broken", broken_names, &bad));
+    }
+    rows.push(("not entangled", not_entangled, &bad));
+    rows.push(("live", live, &good));
+    rows.push(("not live", not_live, &bad));
     for (label, items, paint) in rows {
         print_row_styled(0, label, 13, &items, paint);
     }
     println!("(entangled: the closure of the safety edges holds for this safe set; live: has a quorum of safe acceptors)");
+    if valid {
+        return;
+    }
+    println!();
+    println!(
+        "{}: the learner graph is {} (`hpaxos graph check {}`): its closure is not kept.",
+        file.display(),
+        st.bad("invalid"),
+        file.display()
+    );
+    if broken.is_empty() {
+        println!("With these faulty acceptors every entangled pair still agrees: each group of entangled learners has quorums meeting in a safe acceptor.");
+        return;
+    }
+    println!(
+        "broken: {} the closure relates but whose agreement is not guaranteed with these faulty acceptors:",
+        plural(broken.len(), "pair", "pairs")
+    );
+    // One counterexample per distinct witness, with the pairs it breaks.
+    let mut groups: Vec<(Violation, Vec<String>)> = Vec::new();
+    for b in broken {
+        let w = by_name_order(g, &b.witness);
+        match groups.iter_mut().find(|(v, _)| *v == w) {
+            Some((_, ps)) => ps.push(pair(b.learners)),
+            None => groups.push((w, vec![pair(b.learners)])),
+        }
+    }
+    for (v, ps) in groups {
+        let (l1, l2) = (lname(g, v.learners.0), lname(g, v.learners.1));
+        println!();
+        let who = if v.learners.0 == v.learners.1 {
+            format!("{} can decide two different values", st.bold(l1))
+        } else {
+            format!("{} and {} can decide differently", st.bold(l1), st.bold(l2))
+        };
+        println!("  {} ({who}):", list(&ps));
+        let label1 = format!("quorum of {l1}");
+        let label2 = if v.learners.0 == v.learners.1 {
+            format!("other quorum of {l2}")
+        } else {
+            format!("quorum of {l2}")
+        };
+        let w = label1.len().max(label2.len());
+        print_row(&label1, w, &names(g, &v.quorums.0));
+        print_row(&label2, w, &names(g, &v.quorums.1));
+        let common = names(g, &v.quorums.0.intersection(&v.quorums.1));
+        if common.is_empty() {
+            println!("    the two quorums share no acceptor at all");
+        } else {
+            println!(
+                "    the two quorums share only {}, {} faulty",
+                list(&common),
+                if common.len() == 1 { "which is" } else { "all" }
+            );
+        }
+    }
 }

@@ -27,6 +27,9 @@ pub struct TestnetArgs {
     /// HTTP port of n1 (nI uses PORT + I - 1).
     #[arg(long, default_value_t = 8101)]
     http_port: u16,
+    /// Host of the addresses in cluster.toml (a loopback address or name).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
     /// Image of the compose file.
     #[arg(long, default_value = "hpaxos:latest")]
     image: String,
@@ -49,6 +52,7 @@ pub fn run(a: TestnetArgs) -> anyhow::Result<Outcome> {
     spec.peer_port = a.peer_port;
     spec.http_port = a.http_port;
     spec.image = a.image;
+    spec.host = a.host;
     spec.image_binary = a.image_binary;
     let t = write_testnet(&spec)?;
     let rel = |p: &std::path::Path| p.strip_prefix(&t.dir).unwrap_or(p).display().to_string();

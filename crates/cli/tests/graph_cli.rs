@@ -46,7 +46,10 @@ fn valid_examples_check_with_exit_0() {
     for name in ["classic.toml", "mixed.toml", "two-orgs.toml"] {
         assert_eq!(
             check_json(name),
-            (0, r#"{"valid":true,"violations":[]}"#.to_string()),
+            (
+                0,
+                r#"{"valid":true,"violations":[],"warnings":[]}"#.to_string()
+            ),
             "{name}"
         );
     }
@@ -60,7 +63,7 @@ fn invalid_example_prints_a_genuine_counterexample_with_exit_1() {
         check_json("invalid.toml"),
         (
             1,
-            r#"{"valid":false,"violations":[{"faulty":["a1"],"learners":["bob","bob"],"quorums":[["a1","a2","a3","a4"],["a1","a5","a6","a7"]],"safe":["a2","a3","a4","a5","a6","a7"]}]}"#
+            r#"{"valid":false,"violations":[{"faulty":["a1"],"learners":["bob","bob"],"quorums":[["a1","a2","a3","a4"],["a1","a5","a6","a7"]],"safe":["a2","a3","a4","a5","a6","a7"]}],"warnings":[]}"#
                 .to_string()
         )
     );
@@ -86,13 +89,13 @@ fn invalid_example_prints_a_genuine_counterexample_with_exit_1() {
 fn explain_classic() {
     assert_eq!(
         explain_json("classic.toml", "a4"),
-        (0, r#"{"entangled":[["client","client"]],"faulty":["a4"],"live":["client"],"safe":["a1","a2","a3"]}"#.to_string())
+        (0, r#"{"broken":[],"counterexamples":[],"entangled":[["client","client"]],"faulty":["a4"],"live":["client"],"safe":["a1","a2","a3"],"valid":true,"warnings":[]}"#.to_string())
     );
     assert_eq!(
         explain_json("classic.toml", "a3,a4"),
         (
             0,
-            r#"{"entangled":[],"faulty":["a3","a4"],"live":[],"safe":["a1","a2"]}"#.to_string()
+            r#"{"broken":[],"counterexamples":[],"entangled":[],"faulty":["a3","a4"],"live":[],"safe":["a1","a2"],"valid":true,"warnings":[]}"#.to_string()
         )
     );
 }
@@ -101,11 +104,11 @@ fn explain_classic() {
 fn explain_mixed() {
     assert_eq!(
         explain_json("mixed.toml", ""),
-        (0, r#"{"entangled":[["alice","alice"],["alice","bob"],["bob","bob"]],"faulty":[],"live":["alice","bob"],"safe":["a1","a2","a3","a4","a5","a6","a7"]}"#.to_string())
+        (0, r#"{"broken":[],"counterexamples":[],"entangled":[["alice","alice"],["alice","bob"],["bob","bob"]],"faulty":[],"live":["alice","bob"],"safe":["a1","a2","a3","a4","a5","a6","a7"],"valid":true,"warnings":[]}"#.to_string())
     );
     assert_eq!(
         explain_json("mixed.toml", "a7"),
-        (0, r#"{"entangled":[["alice","alice"]],"faulty":["a7"],"live":["alice","bob"],"safe":["a1","a2","a3","a4","a5","a6"]}"#.to_string())
+        (0, r#"{"broken":[],"counterexamples":[],"entangled":[["alice","alice"]],"faulty":["a7"],"live":["alice","bob"],"safe":["a1","a2","a3","a4","a5","a6"],"valid":true,"warnings":[]}"#.to_string())
     );
 }
 
@@ -113,11 +116,11 @@ fn explain_mixed() {
 fn explain_two_orgs() {
     assert_eq!(
         explain_json("two-orgs.toml", "a1"),
-        (0, r#"{"entangled":[["acme","acme"],["acme","bolt"],["acme","bridge"],["bolt","bolt"],["bolt","bridge"],["bridge","bridge"]],"faulty":["a1"],"live":["acme","bolt","bridge"],"safe":["a2","a3","a4","b1","b2","b3","b4"]}"#.to_string())
+        (0, r#"{"broken":[],"counterexamples":[],"entangled":[["acme","acme"],["acme","bolt"],["acme","bridge"],["bolt","bolt"],["bolt","bridge"],["bridge","bridge"]],"faulty":["a1"],"live":["acme","bolt","bridge"],"safe":["a2","a3","a4","b1","b2","b3","b4"],"valid":true,"warnings":[]}"#.to_string())
     );
     assert_eq!(
         explain_json("two-orgs.toml", "a1,b1"),
-        (0, r#"{"entangled":[["acme","acme"],["bolt","bolt"],["bridge","bridge"]],"faulty":["a1","b1"],"live":["acme","bolt","bridge"],"safe":["a2","a3","a4","b2","b3","b4"]}"#.to_string())
+        (0, r#"{"broken":[],"counterexamples":[],"entangled":[["acme","acme"],["bolt","bolt"],["bridge","bridge"]],"faulty":["a1","b1"],"live":["acme","bolt","bridge"],"safe":["a2","a3","a4","b2","b3","b4"],"valid":true,"warnings":[]}"#.to_string())
     );
     let o = hpaxos(&[
         "graph",

@@ -1,7 +1,8 @@
 //! `hpaxos testnet` end to end (issue 10, "a cluster from one command"):
 //! the files it writes pass `hpaxos node --check`, `start.sh` starts a real
 //! 4-node loopback cluster that decides a client command on every learner
-//! (the PRODUCT.md client contract: the command returns once the learners
+//! with every address a host name (`localhost:PORT`: peers resolve each
+//! other by name) (the PRODUCT.md client contract: the command returns once the learners
 //! of the node decided and applied it), `stop.sh` stops every process.
 //! Also `node --check`'s located errors and the client's exit codes.
 //! Every process started here is stopped by a guard, on every exit path.
@@ -88,6 +89,8 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
             "--http-port",
             &hp,
             "--compose",
+            "--host",
+            "localhost",
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         for f in [
@@ -148,7 +151,7 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         assert!(attempt < 3, "start.sh failed 3 times: {}", text(&st.stderr));
     };
     let http1 = format!("localhost:{}", base + 4);
-    let http4 = format!("127.0.0.1:{}", base + 7);
+    let http4 = format!("localhost:{}", base + 7);
     let ps = pids(&dir);
     assert_eq!(ps.len(), 4);
     assert!(ps.iter().all(|p| alive(p)), "every node runs");

@@ -7,8 +7,10 @@
 //! Data flow: file text -> [`parse_str`] / [`load_file`] -> [`Config`], whose
 //! [`Config::graph`] is a [`LearnerGraph`] (acceptor and learner ids in file
 //! order) and which keeps the raw TOML of every acceptor and learner entry and
-//! of every unknown top-level table, so other parts (the node) can read their
-//! own keys. [`Config::validate`] hands the graph to
+//! the node's own top-level tables (`[cluster]`, `[nodes.NAME]`:
+//! [`NODE_TABLES`]) for the node to read. Any other table or key is an
+//! error with its location; [`Config::warnings`] lists what loads but is
+//! probably a mistake. [`Config::validate`] hands the graph to
 //! [`hpaxos_core::graph::validate`].
 
 pub mod compile;
@@ -19,6 +21,7 @@ pub mod scale;
 
 pub use error::ConfigError;
 pub use expr::Column;
+pub use load::NODE_TABLES;
 
 use hpaxos_core::graph::GraphError;
 use hpaxos_core::{AcceptorId, LearnerGraph, LearnerId, Trust};
@@ -30,7 +33,7 @@ pub struct AcceptorEntry {
     pub name: String,
     /// `addr = "host:port"`, when given.
     pub addr: Option<String>,
-    /// The whole entry as written (unknown keys included).
+    /// The whole entry as written.
     pub raw: toml::Value,
 }
 
@@ -38,8 +41,23 @@ pub struct AcceptorEntry {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LearnerEntry {
     pub name: String,
-    /// The whole entry as written (unknown keys included).
+    /// The whole entry as written.
     pub raw: toml::Value,
+}
+
+/// Something a file may mean but probably does not: it loads, and the
+/// tools say it (on stderr, or in `"warnings"` with `--json`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// Where: `learner `bob``, `[[safety]]`.
+    pub at: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
 }
 
 /// A loaded configuration: the learner graph plus the raw entries.
@@ -51,8 +69,7 @@ pub struct Config {
     pub acceptors: Vec<AcceptorEntry>,
     /// Indexed by [`LearnerId`].
     pub learners: Vec<LearnerEntry>,
-    /// Top-level keys other than `acceptors`, `learners` and `safety`, in file
-    /// order (for example node tables), untouched.
+    /// The node's top-level tables ([`NODE_TABLES`]) as written.
     pub extra: toml::Table,
 }
 
@@ -61,6 +78,37 @@ impl Config {
     /// protocol core runs on.
     pub fn validate(&self) -> Result<Trust, GraphError> {
         hpaxos_core::graph::validate(self.graph.clone())
+    }
+
+    /// What loads but is probably not meant: a file without any
+    /// `[[safety]]` edge (no learner is promised agreement with anyone,
+    /// itself included), or a learner that no edge touches (the closure
+    /// then has no self-edge for it: two nodes running it may decide
+    /// different values).
+    pub fn warnings(&self) -> Vec<Warning> {
+        let g = &self.graph;
+        if g.edges.is_empty() {
+            return vec![Warning {
+                at: "[[safety]]".into(),
+                message: "the file has no safety edge: no learner is guaranteed to agree with any other, nor with itself".into(),
+            }];
+        }
+        let all = g.all_acceptors();
+        g.learners
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let l = LearnerId(*i as u16);
+                !g.closure_holds(l, l, &all)
+            })
+            .map(|(_, l)| Warning {
+                at: format!("learner `{}`", l.name),
+                message: format!(
+                    "no safety edge involves {0}, so the closure has no self-edge for it: two nodes running {0} may decide different values; add [[safety]] learners = [\"{0}\", \"{0}\"]",
+                    l.name
+                ),
+            })
+            .collect()
     }
 
     pub fn acceptor_id(&self, name: &str) -> Option<AcceptorId> {

@@ -1,6 +1,8 @@
 //! Turns the TOML document into a [`Config`]: reads `[acceptors]`,
 //! `[learners.NAME]` and `[[safety]]`, compiles their families, and keeps
-//! everything else untouched for other parts of the system.
+//! the node's tables ([`NODE_TABLES`]) untouched for the node. Any other
+//! table or key is an error naming where it is (a misspelt `[[saftey]]`
+//! must not turn a file into one without edges).
 
 use crate::compile::{compile, compile_sets, Names};
 use crate::error::ConfigError;
@@ -10,6 +12,120 @@ use hpaxos_core::accset::MAX_ACCEPTORS;
 use hpaxos_core::{AcceptorId, Family, LearnerGraph, LearnerId, LearnerSpec, SafetyEdge};
 use std::collections::BTreeMap;
 use toml::Value;
+
+/// Top-level tables the node defines in the same file (`hpaxos-node`'s
+/// `config` module reads and checks them); kept in [`Config::extra`].
+pub const NODE_TABLES: &[&str] = &["cluster", "nodes"];
+
+/// The top-level tables of the file, as written.
+const TABLES: &[(&str, &str)] = &[
+    ("acceptors", "[acceptors]"),
+    ("learners", "[learners.NAME]"),
+    ("safety", "[[safety]]"),
+    ("cluster", "[cluster]"),
+    ("nodes", "[nodes.NAME]"),
+];
+
+/// Levenshtein distance, for "did you mean" (names are short).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `known` entry closest to `name` when it is a plausible misspelling.
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (distance(&name.to_ascii_lowercase(), k), *k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len())
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Rejects keys of an entry other than `known`.
+fn only_keys(fields: &toml::Table, at: &str, known: &[&str]) -> Result<(), ConfigError> {
+    for k in fields.keys() {
+        if !known.contains(&k.as_str()) {
+            let hint = match closest(k, known) {
+                Some(c) => format!(" (did you mean `{c}`?)"),
+                None => String::new(),
+            };
+            let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            return Err(ConfigError::entry(
+                at,
+                format!(
+                    "unknown key `{k}`{hint}; the keys here are {}",
+                    list.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first line (1-based) that opens table `k` or sets key `k` at the
+/// start of a line, for locating top-level mistakes.
+fn line_of(text: &str, k: &str, table: bool) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            if table {
+                let inner = l.trim_start_matches('[').trim_start();
+                l.starts_with('[')
+                    && inner.starts_with(k)
+                    && inner[k.len()..].starts_with([']', '.', ' '])
+            } else {
+                l.starts_with(k) && l[k.len()..].trim_start().starts_with('=')
+            }
+        })
+        .map(|i| i + 1)
+}
+
+/// Rejects top-level tables and keys the file format does not have.
+fn only_tables(doc: &toml::Table, text: &str) -> Result<(), ConfigError> {
+    for (k, v) in doc {
+        if TABLES.iter().any(|(t, _)| t == k) {
+            continue;
+        }
+        let (written, what, table) = match v {
+            Value::Array(a) if a.iter().all(|x| x.is_table()) && !a.is_empty() => {
+                (format!("[[{k}]]"), "table", true)
+            }
+            Value::Table(_) => (format!("[{k}]"), "table", true),
+            _ => (format!("`{k}`"), "top-level key", false),
+        };
+        let names: Vec<&str> = TABLES.iter().map(|(t, _)| *t).collect();
+        let hint = match closest(k, &names) {
+            Some(c) => {
+                let shown = TABLES.iter().find(|(t, _)| *t == c).map(|(_, s)| *s);
+                format!(" (did you mean {}?)", shown.unwrap_or(c))
+            }
+            None => String::new(),
+        };
+        let all: Vec<&str> = TABLES.iter().map(|(_, s)| *s).collect();
+        let at = match line_of(text, k, table) {
+            Some(n) => format!("line {n}, {written}"),
+            None => written,
+        };
+        return Err(ConfigError::entry(
+            at,
+            format!(
+                "unknown {what}{hint}; the file's tables are {}",
+                all.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
 
 struct NameMap(BTreeMap<String, AcceptorId>);
 
@@ -125,6 +241,7 @@ fn acceptors(doc: &toml::Table) -> Result<(Vec<AcceptorEntry>, NameMap), ConfigE
                 ),
             ));
         };
+        only_keys(fields, &at, &["addr"])?;
         let addr = match fields.get("addr") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -177,6 +294,7 @@ fn learners(
                 format!("expected a table with `quorums`, found {}", kind(raw)),
             ));
         };
+        only_keys(fields, &at, &["quorums"])?;
         let Some(q) = fields.get("quorums") else {
             return Err(ConfigError::entry(at, "missing `quorums`"));
         };
@@ -228,6 +346,7 @@ fn safety(
                 format!("expected a table, found {}", kind(e)),
             ));
         };
+        only_keys(fields, &at, &["learners", "safe"])?;
         let pair = match fields.get("learners") {
             Some(Value::Array(ls)) if ls.len() == 2 => {
                 let mut ids = Vec::with_capacity(2);
@@ -289,12 +408,13 @@ pub(crate) fn parse(text: &str) -> Result<Config, ConfigError> {
     let doc: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::Toml(shorten(&e.to_string())))?;
+    only_tables(&doc, text)?;
     let (acceptor_entries, names) = acceptors(&doc)?;
     let (learner_entries, specs) = learners(&doc, &names)?;
     let edges = safety(&doc, &names, &specs)?;
     let extra: toml::Table = doc
         .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "acceptors" | "learners" | "safety"))
+        .filter(|(k, _)| NODE_TABLES.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let graph = LearnerGraph {

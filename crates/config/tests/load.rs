@@ -8,7 +8,7 @@ const PRODUCT_EXAMPLE: &str = r#"
 a1 = { addr = "127.0.0.1:7101" }     # addr optional where nothing is networked
 a2 = {}
 a3 = {}
-a4 = { addr = "127.0.0.1:7104", key = "abc" }
+a4 = { addr = "127.0.0.1:7104" }
 
 [learners.alice]
 quorums = "3 of {a1, a2, a3, a4}"
@@ -34,7 +34,7 @@ fn product_example_loads_with_ids_in_file_order() {
     assert_eq!(c.graph.acceptors, vec!["a1", "a2", "a3", "a4"]);
     assert_eq!(c.acceptors[0].addr.as_deref(), Some("127.0.0.1:7101"));
     assert_eq!(c.acceptors[1].addr, None);
-    assert!(c.acceptors[3].raw.get("key").is_some());
+    assert!(c.acceptors[3].raw.get("addr").is_some());
     assert_eq!(c.graph.learners[0].name, "alice");
     assert_eq!(c.graph.learners[1].name, "bob");
     assert_eq!(c.graph.edges.len(), 2);
@@ -156,12 +156,11 @@ fn limits_and_unknown_fields() {
         e.contains("257 acceptors, more than the limit of 256"),
         "{e}"
     );
-    // Unknown keys in learner and safety entries are kept, not rejected.
-    let c = parse_str(&format!(
-        "{HEAD}[learners.x]\nquorums = \"a1\"\nrole = \"observer\"\n[[safety]]\nlearners = [\"x\", \"x\"]\nsafe = \"a1\"\nnote = \"ok\"\n"
-    ))
-    .unwrap();
-    assert!(c.learners[0].raw.get("role").is_some());
+    // Unknown keys in learner and safety entries are errors (tests/strict.rs).
+    let e = error_of(&format!(
+        "{HEAD}[learners.x]\nquorums = \"a1\"\nrole = \"observer\"\n"
+    ));
+    assert!(e.starts_with("learner `x`: unknown key `role`"), "{e}");
     let e = error_of(&format!("{HEAD}[learners.x]\nquorums = 3\n"));
     assert!(
         e.contains("expected a set expression (string) or an array of sets, found an integer"),

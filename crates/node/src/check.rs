@@ -90,5 +90,8 @@ pub fn check_node(args: &NodeArgs) -> Result<NodeCheck, NodeError> {
         "does not exist yet (created at start)"
     };
     fact("data", format!("{} {state}", dir.display()));
+    for w in &id.cfg.warnings {
+        fact("warning", w.clone());
+    }
     Ok(NodeCheck { facts })
 }

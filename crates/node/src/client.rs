@@ -1,9 +1,13 @@
-//! A small HTTP/1.1 client for the node's API, used by `hpaxos client`,
-//! the demo and the tests (one request per connection; no extra crates).
+//! The HTTP/1.1 client of the node's API, used by `hpaxos client`, the demo,
+//! `start.sh` (through `hpaxos client health`) and the tests: hyper's
+//! client connection, one request per connection, the whole exchange
+//! (connect, send, read the body) bounded by one timeout.
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,15 +17,15 @@ pub enum ClientError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("{addr}")]
-    Io {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
     #[error("{addr}: request timed out")]
     Timeout { addr: SocketAddr },
-    #[error("{addr}: malformed HTTP response")]
-    Malformed { addr: SocketAddr },
+    #[error("{addr}: HTTP")]
+    Http {
+        addr: SocketAddr,
+        source: hyper::Error,
+    },
+    #[error("{addr}: cannot build the request: {why}")]
+    Request { addr: SocketAddr, why: String },
     #[error("cannot resolve {addr}")]
     Resolve {
         addr: String,
@@ -100,79 +104,101 @@ pub fn request_blocking(
     })
 }
 
+/// Aborts the connection task when the request is done or abandoned (a
+/// timed-out request must not leave a task behind in a long-running caller).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn request_inner(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> Result<Response, ClientError> {
-    let mut s = TcpStream::connect(addr)
+    use http_body_util::BodyExt;
+    let s = TcpStream::connect(addr)
         .await
         .map_err(|source| ClientError::Connect { addr, source })?;
     let _ = s.set_nodelay(true);
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let http = |source| ClientError::Http { addr, source };
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+        .await
+        .map_err(http)?;
+    let _conn = AbortOnDrop(tokio::spawn(async move {
+        let _ = conn.await;
+    }));
+    let method =
+        hyper::Method::from_bytes(method.as_bytes()).map_err(|_| ClientError::Request {
+            addr,
+            why: format!("bad method {method:?}"),
+        })?;
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, addr.to_string());
     if body.is_some() {
-        req.push_str("Content-Type: application/json\r\n");
+        req = req.header(hyper::header::CONTENT_TYPE, "application/json");
     }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n", payload.len()));
-    req.push_str(&payload);
-    let io = |source| ClientError::Io { addr, source };
-    s.write_all(req.as_bytes()).await.map_err(io)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.map_err(io)?;
-    parse_response(&raw).ok_or(ClientError::Malformed { addr })
-}
-
-fn parse_response(raw: &[u8]) -> Option<Response> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let chunked = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    let rest = &raw[split + 4..];
-    let body = if chunked {
-        dechunk(rest)?
-    } else {
-        rest.to_vec()
-    };
-    Some(Response {
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = req
+        .body(Full::new(Bytes::from(payload)))
+        .map_err(|e| ClientError::Request {
+            addr,
+            why: e.to_string(),
+        })?;
+    let resp = sender.send_request(req).await.map_err(http)?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.map_err(http)?.to_bytes();
+    Ok(Response {
         status,
-        body: String::from_utf8_lossy(&body).into_owned(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
     })
-}
-
-fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n")?;
-        let size_s = std::str::from_utf8(&b[..eol]).ok()?;
-        let size = usize::from_str_radix(size_s.split(';').next()?.trim(), 16).ok()?;
-        b = &b[eol + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(b.get(..size)?);
-        b = b.get(size + 2..)?;
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::get;
 
-    #[test]
-    fn parses_plain_and_chunked_responses() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").unwrap();
-        assert_eq!((r.status, r.body.as_str()), (200, "ok"));
-        let r = parse_response(
-            b"HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!((r.status, r.body.as_str()), (404, "abcde"));
-        assert!(parse_response(b"garbage").is_none());
+    /// Against a real axum server: status and body of a JSON answer, a 404,
+    /// a POST with a JSON body, and a silent server timing out.
+    #[tokio::test]
+    async fn talks_to_an_http_server_and_times_out_on_a_silent_one() {
+        let app = axum::Router::new()
+            .route(
+                "/ok",
+                get(|| async { axum::Json(serde_json::json!({"a": 1})) }),
+            )
+            .route("/echo", axum::routing::post(|b: String| async move { b }));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(l, app).await });
+        let t = Duration::from_secs(10);
+        let r = request(addr, "GET", "/ok", None, t).await.unwrap();
+        assert_eq!(
+            (r.status, r.json()),
+            (200, Some(serde_json::json!({"a": 1})))
+        );
+        let r = request(addr, "GET", "/nope", None, t).await.unwrap();
+        assert_eq!(r.status, 404);
+        let body = serde_json::json!({"op": "put"});
+        let r = request(addr, "POST", "/echo", Some(&body), t)
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, r#"{"op":"put"}"#));
+        server.abort();
+
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = silent.local_addr().unwrap();
+        let r = request(a, "GET", "/ok", None, Duration::from_millis(200)).await;
+        assert!(matches!(r, Err(ClientError::Timeout { .. })), "{r:?}");
+        drop(silent);
+        let r = request(a, "GET", "/ok", None, t).await;
+        assert!(matches!(r, Err(ClientError::Connect { .. })), "{r:?}");
     }
 }

@@ -201,6 +201,9 @@ pub struct ClusterConfig {
     /// known-decided prefix) before they are garbage-collected; see
     /// `driver` ("Slot garbage collection").
     pub retain_slots: u64,
+    /// What loads but is probably a mistake (`hpaxos_config::Warning`s),
+    /// logged at start and printed by `node --check`.
+    pub warnings: Vec<String>,
 }
 
 /// Default of `[cluster] retain_slots`.
@@ -222,6 +225,7 @@ impl ClusterConfig {
     pub fn parse(text: &str, base: &Path) -> Result<ClusterConfig, ConfigError> {
         let cfg = hpaxos_config::parse_str(text)?;
         let trust = cfg.validate()?;
+        let warnings = cfg.warnings().iter().map(|w| w.to_string()).collect();
         let cluster: RawCluster = match cfg.extra.get("cluster") {
             Some(v) => v
                 .clone()
@@ -325,10 +329,22 @@ impl ClusterConfig {
             });
         }
         for (i, n) in nodes.iter().enumerate() {
-            if nodes[..i].iter().any(|o| o.addr == n.addr) {
+            let at = format!("[nodes.{}]", n.name);
+            if let Some(o) = nodes[..i].iter().find(|o| o.addr == n.addr) {
                 return Err(err(
-                    format!("[nodes.{}]", n.name),
-                    format!("`addr` {} is used by another node", n.addr),
+                    at,
+                    format!("`addr` {} is also the `addr` of node {}", n.addr, o.name),
+                ));
+            }
+            let used = |h: &HostPort| {
+                nodes
+                    .iter()
+                    .find(|o| o.addr == *h || (o.name != n.name && o.http.as_ref() == Some(h)))
+            };
+            if let Some(o) = n.http.as_ref().and_then(|h| used(h).map(|o| (h, o))) {
+                return Err(err(
+                    at,
+                    format!("`http` {} is already used by node {}", o.0, o.1.name),
                 ));
             }
         }
@@ -353,6 +369,7 @@ impl ClusterConfig {
             proposer,
             acceptor_node,
             retain_slots: cluster.retain_slots.unwrap_or(DEFAULT_RETAIN_SLOTS).max(1),
+            warnings,
         })
     }
 
@@ -374,5 +391,101 @@ impl ClusterConfig {
             .collect();
         let rank = props.iter().position(|x| *x == n).unwrap_or(0);
         (rank as u64, props.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Golden tests of the node tables' messages (issue 10: unknown keys
+    //! are errors with their table; addresses are HOST:PORT).
+    use super::*;
+
+    const TRUST: &str = "[acceptors]\na1 = {}\n[learners.x]\nquorums = \"a1\"\n[[safety]]\nlearners = [\"x\", \"x\"]\nsafe = \"a1\"\n";
+    const KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    fn parse(extra: &str) -> Result<ClusterConfig, String> {
+        ClusterConfig::parse(&format!("{TRUST}{extra}"), Path::new(".")).map_err(|e| e.to_string())
+    }
+
+    fn node(name: &str, addr: &str, rest: &str) -> String {
+        format!("[nodes.{name}]\naddr = \"{addr}\"\npublic_key = \"{KEY}\"\n{rest}\n")
+    }
+
+    #[test]
+    fn host_names_and_ipv6_are_addresses() {
+        let c = parse(&format!(
+            "{}{}{}",
+            node("n1", "localhost:7101", "acceptor = \"a1\""),
+            node("n2", "n2:7101", "http = \"n2:8101\""),
+            node("n3", "[::1]:7103", "")
+        ))
+        .unwrap();
+        let addrs: Vec<&str> = c.nodes.iter().map(|n| n.addr.as_str()).collect();
+        assert_eq!(addrs, ["localhost:7101", "n2:7101", "[::1]:7103"]);
+        assert_eq!(c.nodes[1].addr.port(), 7101);
+    }
+
+    #[test]
+    fn bad_addresses_say_why() {
+        let cases = [
+            ("127.0.0.1", "no `:PORT`"),
+            (":7101", "no host"),
+            ("h:99999", "the port must be a number from 1 to 65535"),
+            ("::1:7101", "an IPv6 address is written [ADDR]:PORT"),
+            (
+                "my host:7101",
+                "the host has characters a host name cannot have",
+            ),
+        ];
+        for (a, why) in cases {
+            assert_eq!(
+                parse(&node("n1", a, "")).unwrap_err(),
+                format!("[nodes.n1]: `addr`: {a:?} is not HOST:PORT ({why})")
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_table() {
+        let e = parse(&node("n1", "h:1", "acceptr = \"a1\"")).unwrap_err();
+        assert!(
+            e.starts_with("[nodes.n1]: unknown field `acceptr`, expected one of `addr`, `http`, `public_key`, `acceptor`"),
+            "{e}"
+        );
+        let e = parse(&format!("[cluster]\nwindw = 4\n{}", node("n1", "h:1", ""))).unwrap_err();
+        assert!(
+            e.starts_with("[cluster]: unknown field `windw`, expected one of `max_frame_bytes`"),
+            "{e}"
+        );
+        assert_eq!(
+            parse("[nodes]\nn1 = 3\n").unwrap_err(),
+            "[nodes.n1]: expected a table (addr, public_key, acceptor, ...)"
+        );
+        assert_eq!(
+            parse("[cluster]\n").unwrap_err(),
+            "[nodes]: no node tables: add a [nodes.NAME] table per node (addr, public_key, acceptor, learners, proposer)"
+        );
+    }
+
+    #[test]
+    fn addresses_are_not_shared() {
+        assert_eq!(
+            parse(&format!(
+                "{}{}",
+                node("n1", "h:1", ""),
+                node("n2", "h:1", "")
+            ))
+            .unwrap_err(),
+            "[nodes.n2]: `addr` h:1 is also the `addr` of node n1"
+        );
+        assert_eq!(
+            parse(&format!(
+                "{}{}",
+                node("n1", "h:1", ""),
+                node("n2", "h:2", "http = \"h:1\"")
+            ))
+            .unwrap_err(),
+            "[nodes.n2]: `http` h:1 is already used by node n1"
+        );
     }
 }

@@ -69,8 +69,13 @@ struct SubmitQuery {
 async fn submit(
     State(st): State<ApiState>,
     Query(q): Query<SubmitQuery>,
-    Json(body): Json<CmdBody>,
+    body: Result<Json<CmdBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
+    // A bad body is answered in the API's JSON error shape too.
+    let body = match body {
+        Ok(Json(b)) => b,
+        Err(rej) => return error(rej.status(), rej.body_text()),
+    };
     let op = match body {
         CmdBody::Put { key, value } => Op::Put { key, value },
         CmdBody::Get { key } => Op::Get { key },
@@ -192,4 +197,42 @@ async fn metrics(State(st): State<ApiState>) -> Response {
         st.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::request;
+
+    /// A bad command body gets the API's JSON error shape and a 4xx (so
+    /// `hpaxos client` exits 2, "bad input"), before the driver is asked.
+    #[tokio::test]
+    async fn bad_command_bodies_are_json_errors() {
+        let (tx, _rx) = mpsc::channel(1);
+        let app = router(ApiState {
+            events: tx,
+            metrics: Arc::new(Metrics::default()),
+            max_body: 1024,
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(l, app).await });
+        let t = Duration::from_secs(10);
+        let bad = serde_json::json!({"op": "paint"});
+        let r = request(addr, "POST", "/v1/commands", Some(&bad), t)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 422);
+        assert_eq!(
+            r.json().unwrap()["error"],
+            "Failed to deserialize the JSON body into the target type: op: unknown variant `paint`, expected one of `put`, `get`, `delete` at line 1 column 13"
+        );
+        let big = serde_json::json!({"op": "put", "key": "k", "value": "v".repeat(4096)});
+        let r = request(addr, "POST", "/v1/commands", Some(&big), t)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 413);
+        assert!(r.json().unwrap()["error"].is_string(), "{}", r.body);
+        server.abort();
+    }
 }

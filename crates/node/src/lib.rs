@@ -19,7 +19,7 @@
 //! (Ed25519 identities), [`wire`] (frames and signed envelopes),
 //! [`transport`] (TCP), [`wal`] (durability), [`driver`] (the loop),
 //! [`hpaxos_core::pacemaker`] (proposer liveness, shared with the simulator),
-//! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`client`] (HTTP client),
+//! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`http_server`] (its limits), [`client`] (HTTP client),
 //! [`metrics`], [`run`] (process startup), [`check`] (`node --check`),
 //! [`demo`], [`testnet`] (a cluster's files from one command).
 //!
@@ -99,6 +99,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod http;
+pub mod http_server;
 pub mod k8s;
 pub mod keys;
 pub mod kv;

@@ -207,6 +207,9 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         data_dir,
         ..
     } = identify(&args)?;
+    for w in &cfg.warnings {
+        tracing::warn!("configuration {}: {w}", args.config.display());
+    }
     let _lock = claim_data_dir(&data_dir, &spec.name, &public_hex(&key))?;
     let (wal, records, rec) = Wal::open(&data_dir.join("wal"), args.truncate_corrupt_wal)?;
     if let Some((off, n)) = rec.torn_tail {
@@ -332,11 +335,11 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
                 metrics: metrics.clone(),
                 max_body: cfg.max_frame / 8,
             });
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(l, app).await {
-                    tracing::error!("HTTP server failed: {e}");
-                }
-            });
+            let limits = crate::http_server::HttpLimits {
+                max_body: cfg.max_frame / 8,
+                ..Default::default()
+            };
+            tokio::spawn(crate::http_server::serve(l, app, limits));
         }
         let ticker = tx.clone();
         tokio::spawn(async move {

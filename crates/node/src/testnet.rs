@@ -5,7 +5,8 @@
 //! - `keys/NAME.key`: one Ed25519 secret per node ([`crate::keys`]);
 //! - `cluster.toml`: the trust part (the learner graph of `--graph FILE`,
 //!   copied verbatim, or [`default_graph`]) plus one `[nodes.NAME]` table
-//!   per node on loopback (`127.0.0.1`, consecutive ports), data and key
+//!   per node on loopback (`127.0.0.1`, or another host such as
+//!   `localhost`; consecutive ports), data and key
 //!   paths relative to the file;
 //! - `start.sh` / `stop.sh`: start every node in the background (logs in
 //!   `logs/`, pids in `pids/`, then wait for each `/health`), and stop them
@@ -47,6 +48,9 @@ pub struct TestnetSpec {
     pub image_binary: String,
     /// The `hpaxos` executable `start.sh` runs (overridable with `$HPAXOS`).
     pub exe: PathBuf,
+    /// Host of every address in `cluster.toml` (a loopback address or a
+    /// name resolving to one, e.g. `localhost`).
+    pub host: String,
 }
 
 impl TestnetSpec {
@@ -63,6 +67,7 @@ impl TestnetSpec {
             image: "hpaxos:latest".into(),
             image_binary: "/usr/local/bin/hpaxos".into(),
             exe: exe.into(),
+            host: "127.0.0.1".into(),
         }
     }
 }
@@ -340,7 +345,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<Testnet, TestnetError> {
             node_tables(&members, &learners, host)
         )
     };
-    let loopback = body(&|_| "127.0.0.1".to_string());
+    let loopback = body(&|_| spec.host.clone());
     let config = dir.join("cluster.toml");
     // Check what is about to be written with the node's own loader.
     ClusterConfig::parse(&loopback, dir).map_err(|e| TestnetError::Generated {
@@ -352,7 +357,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<Testnet, TestnetError> {
     let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     let http: Vec<String> = members
         .iter()
-        .map(|m| format!("127.0.0.1:{}", m.http_port))
+        .map(|m| format!("{}:{}", spec.host, m.http_port))
         .collect();
     let start = dir.join("start.sh");
     write(&mut files, start.clone(), &start_sh(spec, &members))?;
@@ -414,7 +419,7 @@ start() {{ # name http
         exe = sh_dquote_inner(&exe),
     );
     for m in members {
-        let _ = writeln!(s, "start {} 127.0.0.1:{}", m.name, m.http_port);
+        let _ = writeln!(s, "start {} {}:{}", m.name, spec.host, m.http_port);
     }
     let _ = write!(
         s,
@@ -440,15 +445,16 @@ for nh in {list}; do
   done
 done
 if [ "$fail" -ne 0 ]; then exit 1; fi
-echo "all {n} nodes healthy; try: $HPAXOS client --addr 127.0.0.1:{h1} put color blue"
+echo "all {n} nodes healthy; try: $HPAXOS client --addr {host}:{h1} put color blue"
 "#,
         list = members
             .iter()
-            .map(|m| format!("{}=127.0.0.1:{}", m.name, m.http_port))
+            .map(|m| format!("{}={}:{}", m.name, spec.host, m.http_port))
             .collect::<Vec<_>>()
             .join(" "),
         n = members.len(),
         h1 = members.first().map(|m| m.http_port).unwrap_or(0),
+        host = spec.host,
     );
     s
 }

@@ -81,7 +81,7 @@ pub enum WalError {
     BadMagic { path: String },
     #[error("snapshot of {path} is too large ({bytes} bytes in one record)")]
     SnapshotTooLarge { path: String, bytes: usize },
-    #[error("write-ahead log {path} is corrupt at byte {offset}: {why} ({tail} bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset")]
+    #[error("write-ahead log {path} is corrupt at byte {offset}: {why} ({tail} bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset (what it costs: the records from there on are lost; an acceptor that lost votes it may have sent must count as faulty until the slots it voted in are decided and compacted everywhere; see docs/OPERATIONS.md)")]
     Corrupt {
         path: String,
         offset: u64,
@@ -405,7 +405,17 @@ mod tests {
         data[n - 1] ^= 0xff; // flip a byte of the last record's body
         std::fs::write(&p, &data).unwrap();
         match Wal::open(&p, false) {
-            Err(WalError::Corrupt { offset, .. }) => assert!(offset > 8),
+            Err(e @ WalError::Corrupt { offset, .. }) => {
+                assert!(offset > 8);
+                // Golden: the operator is told the options and the cost.
+                let msg = e.to_string();
+                let want = format!(
+                    "write-ahead log {} is corrupt at byte {offset}: ",
+                    p.display()
+                );
+                assert!(msg.starts_with(&want), "{msg}");
+                assert!(msg.ends_with(" bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset (what it costs: the records from there on are lost; an acceptor that lost votes it may have sent must count as faulty until the slots it voted in are decided and compacted everywhere; see docs/OPERATIONS.md)"), "{msg}");
+            }
             other => panic!("expected corruption, got {:?}", other.map(|x| x.1)),
         }
         let (_, got, r) = Wal::open(&p, true).unwrap();

@@ -143,3 +143,39 @@ pub fn entangled(g: &LearnerGraph, faulty: &AccSet) -> Vec<(LearnerId, LearnerId
     }
     out
 }
+
+/// Unordered pairs (by index) entangled for the safe set outside `faulty`
+/// whose class of entangled learners (read off the fixpoint closure) holds
+/// two learners with quorums sharing no safe acceptor, by enumerating every
+/// pair of subsets. The reference for [`super::broken::broken`].
+pub fn broken(g: &LearnerGraph, faulty: &AccSet) -> Vec<(LearnerId, LearnerId)> {
+    let n = g.acceptors.len().min(MAX_BRUTE_ACCEPTORS);
+    let safe = AccSet::first_n(n).difference(faulty);
+    let ent = entangled(g, faulty);
+    let related = |i: usize, j: usize| {
+        ent.iter()
+            .any(|(a, b)| (a.index(), b.index()) == (i.min(j), i.max(j)))
+    };
+    let nl = g.learners.len();
+    let disjoint = |x: usize, y: usize| {
+        (0..1usize << n).any(|m1| {
+            let q1 = subset(n, m1);
+            g.learners[x].quorums.contains(&q1)
+                && (0..1usize << n).any(|m2| {
+                    let q2 = subset(n, m2);
+                    g.learners[y].quorums.contains(&q2)
+                        && q1.intersection(&q2).intersection(&safe).is_empty()
+                })
+        })
+    };
+    ent.iter()
+        .copied()
+        .filter(|(a, _)| {
+            // The class of a: every learner entangled with it.
+            let class: Vec<usize> = (0..nl).filter(|&k| related(a.index(), k)).collect();
+            class
+                .iter()
+                .any(|&x| class.iter().any(|&y| x <= y && disjoint(x, y)))
+        })
+        .collect()
+}

@@ -4,9 +4,11 @@
 //! Data flow: the config crate builds a [`LearnerGraph`]; [`validate`] checks
 //! every closure edge exactly ([`validity`], a SAT encoding, no enumeration)
 //! and is the only way to obtain a validated [`Trust`]; [`explain`] says what
-//! holds for a given faulty set. [`brute`] is the exponential reference the
+//! holds for a given faulty set, and [`broken`] which of its entangled
+//! pairs an invalid graph does not actually keep in agreement. [`brute`] is the exponential reference the
 //! property tests compare against.
 
+pub mod broken;
 pub mod brute;
 pub mod explain;
 mod lemmas;

@@ -217,4 +217,26 @@ proptest! {
             }
         }
     }
+
+    /// The entangled pairs an invalid graph does not keep in agreement, for
+    /// every faulty set, against brute force; each witness is genuine (its
+    /// closure edge holds for the safe set, two quorums missing it), and a
+    /// valid graph has none.
+    #[test]
+    fn broken_matches_brute_force(seed in any::<u64>()) {
+        let g = graph(seed);
+        let valid = validity::violations(&g).is_empty();
+        for faulty in subsets(g.acceptors.len()) {
+            let e = explain(&g, &faulty);
+            let b = super::broken::broken(&g, &e.safe, &e.entangled).expect("genuine witnesses");
+            for x in &b {
+                prop_assert!(validity::is_genuine(&g, &x.witness), "{:?}", x);
+                prop_assert_eq!(x.witness.safe, e.safe);
+            }
+            prop_assert_eq!(unordered(b.iter().map(|x| x.learners)), unordered(brute::broken(&g, &faulty)));
+            if valid {
+                prop_assert!(b.is_empty(), "a valid graph has no broken pair: {:?}", b);
+            }
+        }
+    }
 }

@@ -196,7 +196,7 @@ fn solve_pair(p: &mut Problem<'_>, l1: usize, l2: usize) -> Option<(AccSet, AccS
 /// Drops members of `set` while `f` still holds, trying `first` members
 /// before the others (each in increasing id order). The result is a minimal
 /// member of `f` (no single acceptor can be dropped).
-fn shrink(f: &Family, set: AccSet, first: &AccSet) -> AccSet {
+pub(super) fn shrink(f: &Family, set: AccSet, first: &AccSet) -> AccSet {
     let mut s = set;
     let order: Vec<AcceptorId> = set
         .intersection(first)

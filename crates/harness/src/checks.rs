@@ -13,7 +13,8 @@
 //!    faulty one (`hpaxos_core::graph::explain`), the logs of every two
 //!    honest nodes running them have the same digest in every slot both have;
 //! 4. progress: every learner that is live and entangled with itself
-//!    acknowledges an operation invoked after the heal within the bound.
+//!    acknowledges an operation invoked after the heal within the bound,
+//!    and (1) holds on every honest node: no replica is left behind.
 //!
 //! Data flow: `main` calls these after the workload and the final reads.
 

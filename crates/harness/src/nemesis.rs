@@ -104,6 +104,8 @@ pub fn plan(
 /// One action the nemesis took.
 #[derive(Clone, Debug, Serialize)]
 pub struct Applied {
+    /// Index of the window in the schedule (`None`: the final heal).
+    pub window: Option<usize>,
     pub t_ms: f64,
     pub action: String,
     pub node: String,
@@ -142,13 +144,14 @@ async fn act(d: &Docker, c: &Cluster, n: &Node, what: &str) -> Result<(), String
 async fn record(
     d: &Docker,
     c: &Cluster,
-    t0: Instant,
+    (t0, window): (Instant, Option<usize>),
     n: &Node,
     what: &str,
     log: &mut Vec<Applied>,
 ) {
     let r = act(d, c, n, what).await;
     let a = Applied {
+        window,
         t_ms: t0.elapsed().as_secs_f64() * 1000.0,
         action: what.to_string(),
         node: n.name.clone(),
@@ -171,7 +174,7 @@ async fn record(
 /// Runs the windows of `s` (times relative to `t0`).
 pub async fn execute(d: &Docker, c: &Cluster, s: &Schedule, t0: Instant) -> Vec<Applied> {
     let mut log = Vec::new();
-    for w in &s.windows {
+    for (i, w) in s.windows.iter().enumerate() {
         let (on, off) = match w.kind {
             FaultKind::Isolate => ("disconnect", "connect"),
             FaultKind::Kill => ("kill", "start"),
@@ -180,13 +183,13 @@ pub async fn execute(d: &Docker, c: &Cluster, s: &Schedule, t0: Instant) -> Vec<
         sleep_until(t0, w.start_ms).await;
         for name in &w.nodes {
             if let Some(n) = c.node(name) {
-                record(d, c, t0, n, on, &mut log).await;
+                record(d, c, (t0, Some(i)), n, on, &mut log).await;
             }
         }
         sleep_until(t0, w.end_ms).await;
         for name in &w.nodes {
             if let Some(n) = c.node(name) {
-                record(d, c, t0, n, off, &mut log).await;
+                record(d, c, (t0, Some(i)), n, off, &mut log).await;
             }
         }
     }
@@ -209,14 +212,67 @@ pub async fn heal_all(d: &Docker, c: &Cluster, t0: Instant) -> Vec<Applied> {
             .await
             .unwrap_or_default();
         if state == "paused" {
-            record(d, c, t0, n, "unpause", &mut log).await;
+            record(d, c, (t0, None), n, "unpause", &mut log).await;
         } else if state != "running" {
-            record(d, c, t0, n, "start", &mut log).await;
+            record(d, c, (t0, None), n, "start", &mut log).await;
         }
         let ip = d.ip(&n.container, &c.peer_net).await.unwrap_or_default();
         if ip.is_empty() || ip.contains("no value") {
-            record(d, c, t0, n, "connect", &mut log).await;
+            record(d, c, (t0, None), n, "connect", &mut log).await;
         }
     }
     log
+}
+
+/// The schedule as it happened: each window from its first fault action
+/// to its last heal action (docker commands take time on a loaded host).
+pub fn actual(s: &Schedule, applied: &[Applied], heal_ms: f64) -> Schedule {
+    let mut out = s.clone();
+    for (i, w) in out.windows.iter_mut().enumerate() {
+        let ts: Vec<f64> = applied
+            .iter()
+            .filter(|a| a.window == Some(i))
+            .map(|a| a.t_ms)
+            .collect();
+        if let (Some(a), Some(b)) = (
+            ts.iter().copied().reduce(f64::min),
+            ts.iter().copied().reduce(f64::max),
+        ) {
+            w.start_ms = a as u64;
+            w.end_ms = b as u64;
+        }
+    }
+    out.heal_ms = heal_ms as u64;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeded: the same seed gives the same schedule (replays are exact),
+    /// windows do not overlap, every kind occurs, at most 2 nodes each.
+    #[test]
+    fn plan_is_deterministic_and_well_formed() {
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let a = plan("ci", 7, &nodes, None, 5000, 45);
+        let b = plan("ci", 7, &nodes, None, 5000, 45);
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+        let c = plan("ci", 8, &nodes, None, 5000, 45);
+        assert_ne!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&c).unwrap()
+        );
+        for w in a.windows.windows(2) {
+            assert!(w[0].end_ms < w[1].start_ms);
+        }
+        for k in [FaultKind::Isolate, FaultKind::Kill, FaultKind::Pause] {
+            assert!(a.windows.iter().any(|w| w.kind == k), "{k:?} missing");
+        }
+        assert!(a.windows.iter().all(|w| (1..=2).contains(&w.nodes.len())));
+        assert!(a.windows[0].start_ms == 5000 && a.heal_ms == a.windows.last().unwrap().end_ms);
+    }
 }

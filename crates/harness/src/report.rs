@@ -182,16 +182,31 @@ pub fn finish(out: &Path, v: &Verdict) -> anyhow::Result<u8> {
             ));
         }
     }
-    let _ = writeln!(
-        s,
-        "replicas {} after the heal ({:.1} s to converge)",
-        if v.convergence.converged {
-            "converged"
-        } else {
-            "did NOT converge"
-        },
-        v.convergence.millis as f64 / 1000.0
-    );
+    if v.convergence.converged {
+        let _ = writeln!(
+            s,
+            "replicas converged: every honest node applied the same log per learner ({:.1} s after the load stopped)",
+            v.convergence.millis as f64 / 1000.0
+        );
+    } else {
+        let before = failures.len();
+        for (l, per) in &v.convergence.applied {
+            let top = per.values().copied().max().unwrap_or(0);
+            for (n, a) in per.iter().filter(|(_, a)| **a < top) {
+                let _ = writeln!(
+                    s,
+                    "replica {l}@{n} stuck at {a} applied slots of {top} ({:.1} s after the load stopped)",
+                    v.convergence.millis as f64 / 1000.0
+                );
+                failures.push(format!("{l}@{n} did not catch up ({a} of {top} slots)"));
+            }
+        }
+        if failures.len() == before {
+            failures.push(
+                "replicas did not converge (log hashes differ or a node did not answer)".into(),
+            );
+        }
+    }
     let code = if !failures.is_empty() {
         let _ = writeln!(s, "FAIL:");
         for f in &failures {

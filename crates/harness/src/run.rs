@@ -205,7 +205,7 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
     if let Err(e) = crate::plot::draw(
         &args.out.join("timeline.svg"),
         &history,
-        &schedule,
+        &nemesis::actual(&schedule, &applied, heal_ms),
         load_end_ms / 1000.0,
     ) {
         eprintln!("  (no plot: {e})");

@@ -54,7 +54,13 @@ pub struct Convergence {
     pub millis: u128,
     /// Applied slots per learner per honest node at the end.
     pub applied: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Replicas (learner, node, applied, most applied on any node) behind
+    /// at the end that applied nothing during the last [`STALL`].
+    pub stalled: Vec<(String, String, u64, u64)>,
 }
+
+/// How long a replica behind the others must stand still to count as stalled.
+pub const STALL: Duration = Duration::from_secs(5);
 
 /// Waits (at most `limit`) until every honest node agrees, per learner, on
 /// the applied count and log hash, twice in a row 500 ms apart.
@@ -62,6 +68,7 @@ pub async fn converge(c: &Cluster, limit: Duration) -> Convergence {
     let t0 = Instant::now();
     let mut stable = 0;
     let mut last = None;
+    let mut seen: Vec<(Instant, BTreeMap<String, BTreeMap<String, u64>>)> = Vec::new();
     loop {
         let mut per: BTreeMap<String, BTreeMap<String, (u64, String)>> = BTreeMap::new();
         let mut all = true;
@@ -91,11 +98,28 @@ pub async fn converge(c: &Cluster, limit: Duration) -> Convergence {
             stable = 0;
         }
         last = Some(snapshot.clone());
+        seen.push((Instant::now(), snapshot.clone()));
         if stable >= 1 || t0.elapsed() > limit {
+            let old = seen
+                .iter()
+                .rev()
+                .find(|(t, _)| t.elapsed() >= STALL)
+                .map(|(_, s)| s);
+            let mut stalled = Vec::new();
+            for (l, m) in &snapshot {
+                let top = m.values().copied().max().unwrap_or(0);
+                for (n, a) in m.iter().filter(|(_, a)| **a < top) {
+                    let before = old.and_then(|o| o.get(l)).and_then(|o| o.get(n));
+                    if stable == 0 && before == Some(a) {
+                        stalled.push((l.clone(), n.clone(), *a, top));
+                    }
+                }
+            }
             return Convergence {
                 converged: stable >= 1,
                 millis: t0.elapsed().as_millis(),
                 applied: snapshot,
+                stalled,
             };
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

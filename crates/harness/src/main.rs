@@ -107,6 +107,16 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Resolves on SIGTERM (never, where it cannot be watched).
+async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
 async fn async_main(args: Args) -> u8 {
     if !docker::Docker::available().await {
         if args.require_docker {
@@ -129,7 +139,8 @@ async fn async_main(args: Args) -> u8 {
             Ok(r) => r,
             Err(e) => Err(anyhow::anyhow!("the run panicked: {e}")),
         },
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (SIGINT)")),
+        _ = sigterm() => Err(anyhow::anyhow!("terminated (SIGTERM)")),
     };
     let removed = d.cleanup().await;
     eprintln!(

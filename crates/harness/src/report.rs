@@ -190,20 +190,23 @@ pub fn finish(out: &Path, v: &Verdict) -> anyhow::Result<u8> {
         );
     } else {
         let before = failures.len();
-        for (l, per) in &v.convergence.applied {
-            let top = per.values().copied().max().unwrap_or(0);
-            for (n, a) in per.iter().filter(|(_, a)| **a < top) {
-                let _ = writeln!(
-                    s,
-                    "replica {l}@{n} stuck at {a} applied slots of {top} ({:.1} s after the load stopped)",
-                    v.convergence.millis as f64 / 1000.0
-                );
+        for (l, n, a, top) in &v.convergence.stalled {
+            let req = v.required.contains(l);
+            let _ = writeln!(
+                s,
+                "replica {l}@{n} stalled at {a} applied slots of {top} ({:.1} s after the load stopped){}",
+                v.convergence.millis as f64 / 1000.0,
+                if req { "" } else { " (not required)" }
+            );
+            if req {
                 failures.push(format!("{l}@{n} did not catch up ({a} of {top} slots)"));
             }
         }
         if failures.len() == before {
-            failures.push(
-                "replicas did not converge (log hashes differ or a node did not answer)".into(),
+            let _ = writeln!(
+                s,
+                "replicas still differ after {:.1} s, none stalled (still catching up, or a node did not answer)",
+                v.convergence.millis as f64 / 1000.0
             );
         }
     }

@@ -59,6 +59,9 @@ pub struct Convergence {
     pub stalled: Vec<(String, String, u64, u64)>,
 }
 
+/// Applied slots per learner per node.
+type AppliedBy = BTreeMap<String, BTreeMap<String, u64>>;
+
 /// How long a replica behind the others must stand still to count as stalled.
 pub const STALL: Duration = Duration::from_secs(5);
 
@@ -68,7 +71,7 @@ pub async fn converge(c: &Cluster, limit: Duration) -> Convergence {
     let t0 = Instant::now();
     let mut stable = 0;
     let mut last = None;
-    let mut seen: Vec<(Instant, BTreeMap<String, BTreeMap<String, u64>>)> = Vec::new();
+    let mut seen: Vec<(Instant, AppliedBy)> = Vec::new();
     loop {
         let mut per: BTreeMap<String, BTreeMap<String, (u64, String)>> = BTreeMap::new();
         let mut all = true;

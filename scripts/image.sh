@@ -24,11 +24,17 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+musl_installed() { rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; }
 if [ -z "$target" ]; then
-    if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+    if ! musl_installed && command -v rustup >/dev/null; then
+        timeout 180 rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || true
+    fi
+    if musl_installed; then
         target=x86_64-unknown-linux-musl
     else
         target=x86_64-unknown-linux-gnu
+        echo "image.sh: warning: no musl target; a static glibc binary cannot resolve host names" >&2
+        echo "image.sh: (NSS), so use IP addresses in its cluster files" >&2
     fi
 fi
 case "$target" in

@@ -311,3 +311,92 @@ pub fn recovery(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Kind;
+
+    fn put(node: &str, slot: u64, out: Outcome) -> OpRecord {
+        OpRecord {
+            process: 1,
+            learner: "alice".into(),
+            node: node.into(),
+            kind: Kind::Put,
+            key: "k".into(),
+            value: Some(format!("v{slot}")),
+            invoke_ms: 0.0,
+            complete_ms: 1.0,
+            outcome: out,
+            result: None,
+            slot: Some(slot),
+            error: None,
+        }
+    }
+
+    fn log(entries: &[(u64, &str, bool)]) -> Log {
+        entries
+            .iter()
+            .map(|(s, d, ok)| (*s, (d.to_string(), *ok)))
+            .collect()
+    }
+
+    /// Check 2: an acknowledged write whose slot is missing from (or empty
+    /// in) the acknowledging node's log of that learner is lost; unknown
+    /// and failed writes are not acknowledged, so never lost.
+    #[test]
+    fn acknowledged_write_missing_from_its_log_is_lost() {
+        let mut logs = BTreeMap::new();
+        logs.insert(
+            ("n1".into(), "alice".into()),
+            log(&[(0, "a", true), (1, "b", false)]),
+        );
+        let h = vec![
+            put("n1", 0, Outcome::Ok),
+            put("n1", 1, Outcome::Ok),
+            put("n1", 2, Outcome::Ok),
+            put("n1", 3, Outcome::Info),
+            put("n2", 0, Outcome::Ok),
+        ];
+        let lost = lost_writes(&h, &logs);
+        let why: Vec<&str> = lost.iter().map(|l| l.why.as_str()).collect();
+        assert_eq!(
+            why,
+            [
+                "slot 1 holds no valid command",
+                "slot 2 missing from the log",
+                "the acknowledging node's log could not be read"
+            ]
+        );
+    }
+
+    /// Check 3 (agreement of entangled learners, spec `Agreement`): two
+    /// honest nodes whose logs of entangled learners hold different values
+    /// in one slot are reported; slots only one of them has are not compared.
+    #[test]
+    fn different_digests_in_one_slot_are_a_disagreement() {
+        let mut logs = BTreeMap::new();
+        logs.insert(
+            ("n1".into(), "alice".into()),
+            log(&[(0, "a", true), (1, "b", true)]),
+        );
+        logs.insert(
+            ("n2".into(), "alice".into()),
+            log(&[(0, "a", true), (1, "X", true), (2, "c", true)]),
+        );
+        logs.insert(("n1".into(), "bob".into()), log(&[(0, "a", true)]));
+        let pairs = vec![
+            ("alice".to_string(), "alice".to_string()),
+            ("alice".into(), "bob".into()),
+        ];
+        let a = agreement(&pairs, &logs);
+        assert_eq!(a[0].node_pairs, 1);
+        assert_eq!(a[0].slots_compared, 2);
+        assert_eq!(
+            a[0].disagreements,
+            vec![("n1".to_string(), "n2".to_string(), 1)]
+        );
+        assert_eq!((a[1].node_pairs, a[1].slots_compared), (2, 2));
+        assert!(a[1].disagreements.is_empty());
+    }
+}

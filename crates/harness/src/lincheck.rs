@@ -115,7 +115,7 @@ fn events(ops: &[&OpRecord]) -> (Vec<(f64, u8, Ev)>, usize, usize) {
     (evs, n, unknown)
 }
 
-/// Checks one key's history; `None` when the history itself is malformed
+/// Checks one key's history; `Err` when the history itself is malformed
 /// (a process with two operations in flight: a harness bug).
 fn check_key(evs: Vec<(f64, u8, Ev)>) -> Result<bool, String> {
     let mut t = LinearizabilityTester::<u64, KvCell>::new(KvCell::default());

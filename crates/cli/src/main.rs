@@ -2,10 +2,11 @@
 //! this file only parses arguments and maps outcomes to exit codes
 //! (PRODUCT.md: 0 fine, 1 violation found / invalid, 2 unusable input).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod check_cmd;
+mod docs_cmd;
 mod graph_cmd;
 mod k8s_cmd;
 mod node_cmd;
@@ -42,6 +43,10 @@ enum Cmd {
     K8s(k8s_cmd::K8sArgs),
     #[command(flatten)]
     Node(node_cmd::NodeCmd),
+    /// Print a shell completion script (e.g. `hpaxos completions bash`).
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print the man page, or write all of them with --out DIR.
+    Man(docs_cmd::ManArgs),
 }
 
 /// How a command ended, mapped to the fixed exit codes.
@@ -75,6 +80,8 @@ fn main() -> ExitCode {
         Cmd::Testnet(a) => testnet_cmd::run(a),
         Cmd::K8s(a) => k8s_cmd::run(a),
         Cmd::Node(c) => node_cmd::run(c),
+        Cmd::Completions(a) => docs_cmd::completions(a, Cli::command()),
+        Cmd::Man(a) => docs_cmd::man(a, Cli::command()),
     };
     match res {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

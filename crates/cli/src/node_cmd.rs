@@ -308,7 +308,7 @@ fn client(
     match op {
         ClientOp::Put { .. } | ClientOp::Get { .. } | ClientOp::Delete { .. } => {
             println!("slot     {}", j["slot"]);
-            println!("for      {}", j["learner"].as_str().unwrap_or("?"));
+            println!("decided  for {}", j["learner"].as_str().unwrap_or("?"));
             println!("latency  {:.1} ms", j["latency_ms"].as_f64().unwrap_or(0.0));
             if let Some(m) = j["results"].as_object() {
                 let head = if matches!(op, ClientOp::Get { .. }) {

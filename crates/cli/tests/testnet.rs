@@ -139,9 +139,15 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         );
 
         let guard = Running(dir.clone());
+        // $HPAXOS relative to the caller's directory (as CI passes it).
+        let exe = Path::new(env!("CARGO_BIN_EXE_hpaxos"));
         let st = Command::new("sh")
             .arg(dir.join("start.sh"))
-            .env("HPAXOS", env!("CARGO_BIN_EXE_hpaxos"))
+            .current_dir(exe.parent().unwrap())
+            .env(
+                "HPAXOS",
+                format!("./{}", exe.file_name().unwrap().to_str().unwrap()),
+            )
             .output()
             .unwrap();
         if st.status.success() {
@@ -171,10 +177,10 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let j: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
     assert!(j["slot"].is_u64(), "{j}");
-    let results = j["results"].as_object().unwrap();
-    // Per-learner acknowledgement: the answer is for the learner it waited
-    // for (the node's first learner by default).
-    assert_eq!(results.keys().collect::<Vec<_>>(), ["alice"]);
+    // PRODUCT.md: the answer comes once the learner named (default: the
+    // node's first, alice) decided and applied it.
+    assert_eq!(j["learner"], "alice", "{j}");
+    assert!(j["results"]["alice"].is_null(), "{j}");
     // Every node's replicas apply it (bounded wait: 20 s).
     let t = std::time::Instant::now();
     loop {
@@ -189,19 +195,60 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // Labelled human output.
-    let o = hpaxos(&["client", "--addr", &http1, "get", "color"]);
+    // Labelled human output; waiting for bob, through another node.
+    let o = hpaxos(&[
+        "client",
+        "--addr",
+        &http4,
+        "--learner",
+        "bob",
+        "get",
+        "color",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.starts_with("slot     "), "{out}");
-    assert!(out.contains("learner  value\nalice    blue"), "{out}");
+    assert!(out.contains("\ndecided  for bob\n"), "{out}");
+    assert!(out.contains("learner  value\n"), "{out}");
+    assert!(out.contains("\nbob      blue"), "{out}");
     // Bad input is exit 2, distinct from "not decided in time" (3).
+    let o = hpaxos(&[
+        "client",
+        "--addr",
+        &http1,
+        "--learner",
+        "carol",
+        "put",
+        "k",
+        "v",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr),
+        format!("error: {http1} answered 404: no learner `carol` in the configuration")
+    );
     let o = hpaxos(&["client", "--addr", &http1, "read", "carol", "color"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         text(&o.stderr),
         format!("error: {http1} answered 404: this node runs no learner `carol`")
     );
+
+    // n1 (the leader) dies: the testnet's other proposers take over and a
+    // command through n2 is still decided (bounded by --timeout).
+    let _ = Command::new("kill").args(["-9", &ps[0]]).output();
+    let http2 = format!("localhost:{}", base + 5);
+    let o = hpaxos(&[
+        "client",
+        "--addr",
+        &http2,
+        "--timeout",
+        "60",
+        "put",
+        "after",
+        "failover",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 
     let st = Command::new("sh")
         .arg(dir.join("stop.sh"))
@@ -257,7 +304,7 @@ fn node_check_errors_are_located() {
     assert_eq!(code, Some(2));
     assert!(
         err.starts_with(&format!(
-            "error: configuration {c}: [nodes.n2]: unknown field `propser`, expected one of"
+            "error: configuration {c}: [nodes.n4]: unknown field `propser`, expected one of"
         )),
         "{err}"
     );
@@ -315,6 +362,21 @@ fn testnet_refuses_bad_input() {
     assert!(!d.exists());
     let o = hpaxos(&["testnet", "--nodes", "4", "--out", ds]);
     assert_eq!(o.status.code(), Some(0));
+    // Golden: the summary says what was written and what to run next.
+    assert_eq!(
+        text(&o.stdout),
+        format!(
+            "{ds}: a 4-node testnet
+  config   cluster.toml
+  keys     keys/n1.key .. keys/n4.key
+  scripts  start.sh, stop.sh (loopback; logs/ and pids/)
+next:
+  hpaxos node --check --config {ds}/cluster.toml --name n1
+  {ds}/start.sh
+  hpaxos client --addr 127.0.0.1:8101 put color blue
+  {ds}/stop.sh"
+        )
+    );
     let o = hpaxos(&["testnet", "--nodes", "4", "--out", ds]);
     assert_eq!(
         (o.status.code(), text(&o.stderr)),

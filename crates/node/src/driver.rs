@@ -469,6 +469,9 @@ impl Driver {
     fn broadcast(&mut self, m: &Message) {
         self.metrics.msgs_out.inc(kind_label(m.kind()));
         let f = seal(self.me, &self.key, &Payload::Protocol(m.clone()));
+        if let Message::M2b(b) = m {
+            self.core.own_proof(b, f.clone());
+        }
         let lie = match (self.byz, m) {
             (Some(Byzantine::Equivocate), Message::M1b(_) | Message::M2av(_) | Message::M2b(_)) => {
                 Some(seal(self.me, &self.key, &Payload::Protocol(equivocate(m))))

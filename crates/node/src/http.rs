@@ -96,12 +96,26 @@ async fn submit(
     }
     match tokio::time::timeout(SUBMIT_TIMEOUT, rx).await {
         Ok(Ok(Ok(r))) => Json::<SubmitReply>(r).into_response(),
-        Ok(Ok(Err(e))) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Ok(Ok(Err(e))) => error(refusal_status(&e), e),
         Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
         Err(_) => error(
             StatusCode::GATEWAY_TIMEOUT,
             "not decided in time (it may still be decided later)",
         ),
+    }
+}
+
+/// The status of a command the driver refused: a learner this node cannot
+/// wait for is the client's mistake (404: `hpaxos client` exits 2, bad
+/// input); anything else (overload) is a temporary refusal (503).
+fn refusal_status(msg: &str) -> StatusCode {
+    if msg.starts_with("no learner `")
+        || msg.starts_with("this node does not run learner")
+        || msg.starts_with("this node runs no learner")
+    {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     }
 }
 

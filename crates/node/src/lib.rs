@@ -132,37 +132,6 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Parses `node` options without a CLI framework (for the `hpaxos-node`
-/// test binary; `hpaxos node` parses the same options with clap).
-pub fn parse_node_args(args: &[String]) -> Result<NodeArgs, String> {
-    let mut it = args.iter();
-    let mut out = NodeArgs {
-        config: Default::default(),
-        name: String::new(),
-        data_dir: None,
-        key_file: None,
-        byzantine: None,
-        truncate_corrupt_wal: false,
-    };
-    while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
-        match a.as_str() {
-            "node" => {}
-            "--config" => out.config = val()?.into(),
-            "--name" => out.name = val()?,
-            "--data-dir" => out.data_dir = Some(val()?.into()),
-            "--key" => out.key_file = Some(val()?.into()),
-            "--byzantine" => out.byzantine = Some(parse_byzantine(&val()?)?),
-            "--truncate-corrupt-wal" => out.truncate_corrupt_wal = true,
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if out.name.is_empty() || out.config.as_os_str().is_empty() {
-        return Err("usage: node --config FILE --name NAME [options]".into());
-    }
-    Ok(out)
-}
-
 pub fn parse_byzantine(s: &str) -> Result<Byzantine, String> {
     match s {
         "equivocate" => Ok(Byzantine::Equivocate),

@@ -17,13 +17,18 @@
 //!   through `hpaxos client health`, a named data volume per node).
 //!
 //! Node `nI` runs acceptor number I of the graph (file order) when there is
-//! one, every learner, and `n1` proposes. Nothing is started: the caller (or
-//! the scripts) does that.
+//! one and every learner; the first [`PROPOSERS`] nodes are proposers (`n1`
+//! leads, the others take over if it fails), as in the demo. Any node
+//! accepts client commands. Nothing is started: the caller (or the scripts)
+//! does that.
 
 use crate::config::ClusterConfig;
 use crate::keys::{generate, public_hex, write_secret, KeyError};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+/// Proposers of a testnet: the first nodes, up to this many.
+pub const PROPOSERS: usize = 3;
 
 /// What to write.
 #[derive(Clone, Debug)]
@@ -51,6 +56,10 @@ pub struct TestnetSpec {
     /// Host of every address in `cluster.toml` (a loopback address or a
     /// name resolving to one, e.g. `localhost`).
     pub host: String,
+    /// Host of node NAME in `cluster.compose.toml`: `{name}` is replaced by
+    /// the node's name (default `{name}`, the compose service; e.g.
+    /// `{name}.hpaxos.default.svc.cluster.local` for Kubernetes).
+    pub container_host: String,
 }
 
 impl TestnetSpec {
@@ -68,6 +77,7 @@ impl TestnetSpec {
             image_binary: "/usr/local/bin/hpaxos".into(),
             exe: exe.into(),
             host: "127.0.0.1".into(),
+            container_host: "{name}".into(),
         }
     }
 }
@@ -245,7 +255,7 @@ fn node_tables(
             let _ = writeln!(t, "acceptor = {a:?}");
         }
         let _ = writeln!(t, "learners = [{}]", ls.join(", "));
-        let _ = writeln!(t, "proposer = {}", i == 0);
+        let _ = writeln!(t, "proposer = {}", i < PROPOSERS);
         let _ = writeln!(t, "data_dir = \"data/{}\"", m.name);
         let _ = writeln!(t, "key_file = \"keys/{}.key\"", m.name);
     }
@@ -368,7 +378,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<Testnet, TestnetError> {
 
     let mut compose_config = None;
     if spec.compose {
-        let text = body(&|m| m.name.clone());
+        let text = body(&|m| spec.container_host.replace("{name}", &m.name));
         ClusterConfig::parse(&text, dir).map_err(|e| TestnetError::Generated {
             file: "cluster.compose.toml".into(),
             msg: e.to_string(),
@@ -402,8 +412,10 @@ fn start_sh(spec: &TestnetSpec, members: &[Member]) -> String {
 # Logs: logs/NAME.log; pids: pids/NAME.pid; data: data/NAME. Stop: ./stop.sh
 # The executable: $HPAXOS, or the one that wrote this testnet.
 set -u
-cd "$(dirname "$0")" || exit 2
 HPAXOS="${{HPAXOS:-{exe}}}"
+# A relative path names a file from where this script was called.
+case "$HPAXOS" in /*) ;; */*) HPAXOS="$(pwd)/$HPAXOS" ;; esac
+cd "$(dirname "$0")" || exit 2
 mkdir -p logs pids
 start() {{ # name http
   if [ -f "pids/$1.pid" ] && kill -0 "$(cat "pids/$1.pid")" 2>/dev/null; then
@@ -572,10 +584,18 @@ mod tests {
         let cfg = ClusterConfig::load(&t.config).unwrap();
         assert_eq!(cfg.nodes.len(), 4);
         assert_eq!(cfg.nodes[0].addr.as_str(), "127.0.0.1:7101");
-        assert!(cfg.nodes[0].proposer && !cfg.nodes[1].proposer);
+        let props: Vec<bool> = cfg.nodes.iter().map(|n| n.proposer).collect();
+        assert_eq!(props, [true, true, true, false]);
         let cc = ClusterConfig::load(t.compose_config.as_ref().unwrap()).unwrap();
         assert_eq!(cc.nodes[3].addr.as_str(), "n4:7104");
         assert_eq!(cc.nodes[3].http.as_ref().unwrap().as_str(), "n4:8104");
+        // Another naming scheme for the containers' file.
+        let mut k8s = spec.clone();
+        k8s.out = d.path().join("k");
+        k8s.container_host = "{name}.hpaxos.svc".into();
+        let t2 = write_testnet(&k8s).unwrap();
+        let c2 = ClusterConfig::load(t2.compose_config.as_ref().unwrap()).unwrap();
+        assert_eq!(c2.nodes[0].addr.as_str(), "n1.hpaxos.svc:7101");
         let y = std::fs::read_to_string(t.dir.join("compose.yaml")).unwrap();
         assert!(y.contains("hostname: n4") && y.contains("n4-data:/data"));
         assert!(t.files.iter().all(|f| f.exists()));

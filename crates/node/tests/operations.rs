@@ -112,3 +112,18 @@ async fn foreign_data_dir_and_corrupt_log_are_refused() {
         "{log}"
     );
 }
+
+/// The test binary's options are parsed by clap like `hpaxos node`'s: a
+/// usage error or an unknown Byzantine mode exits 2 with the reason.
+#[test]
+fn usage_errors_exit_2() {
+    let (code, err) = run_node(&["--name", "n1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--config <CONFIG>"), "{err}");
+    let (code, err) = run_node(&["--config", "x.toml", "--name", "n1", "--byzantine", "lie"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("unknown Byzantine mode \"lie\" (known: equivocate)"),
+        "{err}"
+    );
+}

@@ -769,6 +769,13 @@ impl<'a> World<'a> {
             Vec::new()
         };
         let mut sends: Vec<(Packet, Dest, u32)> = Vec::new();
+        if let Some(core) = self.node_mut(n).and_then(|sn| sn.core.as_mut()) {
+            for m in &ready.broadcast {
+                if let Message::M2b(b) = m {
+                    core.own_proof(b, ());
+                }
+            }
+        }
         for m in ready.broadcast.drain(..) {
             sends.push((Packet::Proto(m), Dest::Route, cause));
         }

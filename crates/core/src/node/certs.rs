@@ -18,7 +18,10 @@ type Key2b = (Slot, LearnerId, Ballot, AcceptorId);
 pub struct CertStore<P> {
     /// Proofs of 2b messages of slots not yet decided for their learner.
     pending: BTreeMap<Key2b, (Msg2b, P)>,
-    certs: BTreeMap<(LearnerId, Slot), Vec<(Msg2b, P)>>,
+    /// Per decided slot, the quorum of 2b and their proofs; a proof is
+    /// missing until it is known (the node's own 2b gets its proof, its
+    /// signed frame, only when the driver sends it).
+    certs: BTreeMap<(LearnerId, Slot), Vec<(Msg2b, Option<P>)>>,
     followed: usize,
 }
 
@@ -31,8 +34,18 @@ impl<P: Clone> CertStore<P> {
         }
     }
 
-    /// Keeps the proof of a 2b of a slot its learner has not decided here.
+    /// Keeps the proof of a 2b (filling in a filed certificate's gap, or
+    /// for a slot its learner has not decided here yet).
     pub fn note(&mut self, m: &Msg2b, proof: P) {
+        if let Some(c) = self.certs.get_mut(&(m.lr, m.slot)) {
+            for (b, p) in c.iter_mut() {
+                if p.is_none() && b.acc == m.acc && b.bal == m.bal && b.val == m.val {
+                    *p = Some(proof);
+                    return;
+                }
+            }
+            return;
+        }
         self.pending
             .entry((m.slot, m.lr, m.bal, m.acc))
             .or_insert_with(|| (m.clone(), proof));
@@ -41,18 +54,22 @@ impl<P: Clone> CertStore<P> {
     /// Files the certificate of a decision (from the learner's quorum of
     /// 2b) and drops the slot's other pending proofs of that learner.
     pub fn decided(&mut self, lr: LearnerId, slot: Slot, cert: &[Msg2b]) {
-        let with_proofs: Vec<(Msg2b, P)> = cert
+        let with_proofs: Vec<(Msg2b, Option<P>)> = cert
             .iter()
-            .filter_map(|b| self.pending.get(&(b.slot, b.lr, b.bal, b.acc)).cloned())
+            .map(|b| {
+                let p = self
+                    .pending
+                    .get(&(b.slot, b.lr, b.bal, b.acc))
+                    .filter(|(m, _)| m.val == b.val)
+                    .map(|(_, p)| p.clone());
+                (b.clone(), p)
+            })
             .collect();
         let lo = (slot, lr, Ballot(0), AcceptorId(0));
         let hi = (slot, lr, Ballot(u64::MAX), AcceptorId(u16::MAX));
         let keys: Vec<Key2b> = self.pending.range(lo..=hi).map(|(k, _)| *k).collect();
         for k in keys {
             self.pending.remove(&k);
-        }
-        if with_proofs.len() != cert.len() {
-            return;
         }
         self.certs.insert((lr, slot), with_proofs);
         if self.certs.len() > CERTS_KEPT * self.followed {
@@ -83,11 +100,18 @@ impl<P: Clone> CertStore<P> {
             .range((lr, from)..=(lr, Slot(u64::MAX)))
             .take(limit)
         {
-            n += c.len();
+            let Some(full) = c
+                .iter()
+                .map(|(m, p)| p.clone().map(|p| (m.clone(), p)))
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            n += full.len();
             if n > budget && !out.is_empty() {
                 break;
             }
-            out.push(c.clone());
+            out.push(full);
         }
         out
     }

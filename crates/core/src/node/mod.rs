@@ -294,6 +294,12 @@ impl<P: Clone> NodeCore<P> {
         self.learners.iter().filter(|f| f.local)
     }
 
+    /// The proof of a 2b this node's acceptor sent (its signed frame, made
+    /// by the driver when it sends it), for the certificates served.
+    pub fn own_proof(&mut self, m: &crate::msg::Msg2b, proof: P) {
+        self.certs.note(m, proof);
+    }
+
     /// The first slot some learner followed here has not decided.
     pub fn low_water(&self) -> Option<Slot> {
         self.learners.iter().map(|f| f.next).min()

@@ -1,0 +1,187 @@
+//! Liveness on real processes (loopback, bounded): the scenarios of the
+//! liveness issue with the demo's trust (alice any 4 of 5, bob any 3 of 5):
+//! - `kill -9` of the leading proposer under load: another proposer takes
+//!   over and commands are acknowledged again (time printed);
+//! - two acceptors killed: bob keeps committing, alice does not;
+//! - a node restarted into an idle cluster catches up without new commands.
+
+mod common;
+
+use common::{cluster_of, get_json, TestCluster, T};
+use hpaxos_node::client::request;
+use hpaxos_node::cluster::NodePlan;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const DEMO: &str = r#"
+[acceptors]
+a1 = {}
+a2 = {}
+a3 = {}
+a4 = {}
+a5 = {}
+
+[learners.alice]
+quorums = "4 of {a1, a2, a3, a4, a5}"
+
+[learners.bob]
+quorums = "3 of {a1, a2, a3, a4, a5}"
+
+[[safety]]
+learners = ["alice", "alice"]
+safe = "4 of {a1, a2, a3, a4, a5}"
+
+[[safety]]
+learners = ["bob", "bob"]
+safe = "all {a1, a2, a3, a4, a5}"
+
+[[safety]]
+learners = ["alice", "bob"]
+safe = "all {a1, a2, a3, a4, a5}"
+
+[cluster]
+window = 8
+batch_max = 32
+timeout_ms = 200
+"#;
+
+/// n1..n5 run a1..a5 and both learners; n1, n2, n3 are proposers.
+fn demo_cluster() -> TestCluster {
+    let plans: Vec<NodePlan> = (1..=5)
+        .map(|i| NodePlan {
+            name: format!("n{i}"),
+            acceptor: Some(format!("a{i}")),
+            learners: vec!["alice".into(), "bob".into()],
+            proposer: i <= 3,
+        })
+        .collect();
+    cluster_of(DEMO, &plans)
+}
+
+/// `put` waiting for `learner`, with a bounded wait; the reply on success.
+async fn put_for(
+    addr: SocketAddr,
+    learner: &str,
+    key: &str,
+    value: &str,
+    wait: Duration,
+) -> Option<serde_json::Value> {
+    let body = serde_json::json!({"op": "put", "key": key, "value": value});
+    let path = format!("/v1/commands?learner={learner}");
+    let r = request(addr, "POST", &path, Some(&body), wait).await.ok()?;
+    (r.status == 200).then(|| r.json()).flatten()
+}
+
+async fn applied(addr: SocketAddr, learner: &str) -> Option<u64> {
+    let st = get_json(addr, "/v1/status").await?;
+    st["learners"]
+        .as_array()?
+        .iter()
+        .find(|l| l["name"] == learner)?["applied_slots"]
+        .as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_fails_over_to_another_proposer() {
+    let mut c = demo_cluster();
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n4 = c.http("n4").unwrap();
+    // A non-proposer node accepts commands (forwarded to the leader n1).
+    for i in 0..5 {
+        assert!(
+            put_for(n4, "bob", &format!("k{i}"), "v", T).await.is_some(),
+            "{}",
+            common::node_logs(&c)
+        );
+    }
+    c.kill9("n1").unwrap();
+    let t0 = Instant::now();
+    let mut ok = None;
+    while t0.elapsed() < Duration::from_secs(30) {
+        if put_for(n4, "bob", "after", "kill", Duration::from_secs(5))
+            .await
+            .is_some()
+        {
+            ok = Some(t0.elapsed());
+            break;
+        }
+    }
+    let Some(failover) = ok else {
+        panic!(
+            "no command acknowledged after killing the leader\n{}",
+            common::node_logs(&c)
+        );
+    };
+    println!("failover: kill -9 of the leader to the next acknowledged command: {failover:?}");
+    let st = get_json(n4, "/v1/status").await.unwrap();
+    assert_ne!(st["leader"], "n1", "{st}");
+    assert!(st["view"].as_u64().unwrap_or(0) >= 1);
+    // Alice (4 of 5 still up) gets it too.
+    assert!(put_for(n4, "alice", "after2", "kill", T).await.is_some());
+    c.kill_all();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bob_commits_with_two_acceptors_down_and_alice_does_not() {
+    let mut c = demo_cluster();
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n2 = c.http("n2").unwrap();
+    assert!(put_for(n2, "alice", "warm", "up", T).await.is_some());
+    c.kill9("n4").unwrap();
+    c.kill9("n5").unwrap();
+    let t = Instant::now();
+    let mut bob_ok = 0;
+    for i in 0..10 {
+        if put_for(n2, "bob", &format!("b{i}"), "x", T).await.is_some() {
+            bob_ok += 1;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("bob with alice's quorum gone: {bob_ok} commands in {secs:.2} s");
+    assert_eq!(bob_ok, 10, "{}", common::node_logs(&c));
+    // Alice cannot decide: her command is not acknowledged.
+    assert!(
+        put_for(n2, "alice", "a0", "x", Duration::from_secs(3))
+            .await
+            .is_none(),
+        "alice decided with only 3 of 5 acceptors up"
+    );
+    let (alice, bob) = (applied(n2, "alice").await, applied(n2, "bob").await);
+    assert!(bob > alice, "bob {bob:?} alice {alice:?}");
+    c.kill_all();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_catches_up_in_an_idle_cluster() {
+    let mut c = demo_cluster();
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n1 = c.http("n1").unwrap();
+    c.kill9("n5").unwrap();
+    for i in 0..20 {
+        assert!(put_for(n1, "bob", &format!("k{i}"), "v", T).await.is_some());
+    }
+    let target = applied(n1, "bob").await.unwrap();
+    c.spawn("n5").unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n5 = c.http("n5").unwrap();
+    // No new command: the heartbeats tell n5 it is behind.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(20) {
+        if applied(n5, "bob").await.unwrap_or(0) >= target
+            && applied(n5, "alice").await.unwrap_or(0) >= target
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (b, a) = (applied(n5, "bob").await, applied(n5, "alice").await);
+    println!("idle catch-up of {target} slots: {:?}", t.elapsed());
+    assert!(
+        b >= Some(target) && a >= Some(target),
+        "n5 bob {b:?} alice {a:?} of {target}"
+    );
+    c.kill_all();
+}

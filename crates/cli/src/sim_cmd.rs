@@ -50,6 +50,11 @@ pub struct SimArgs {
     /// Do not check liveness after GST.
     #[arg(long)]
     pub no_liveness: bool,
+    /// Judge every slot, also those started before GST in runs with a
+    /// Byzantine acceptor or several learners (where the spec's protocol
+    /// can still leave a slot undecidable).
+    #[arg(long)]
+    pub judge_all: bool,
     /// Refinement check and spec invariants: off, on, or a percentage of
     /// the seeds (e.g. 5).
     #[arg(long, default_value = "off")]
@@ -89,6 +94,7 @@ fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams>
     p.net_faults = !a.no_net_faults;
     p.crashes = !a.no_crashes;
     p.liveness = !a.no_liveness;
+    p.judge_all = a.judge_all;
     p.refine = match a.refine.as_str() {
         "off" => RefineChoice::Off,
         "on" => RefineChoice::On,
@@ -134,6 +140,7 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_net_faults, "--no-net-faults");
     flag(a.no_crashes, "--no-crashes");
     flag(a.no_liveness, "--no-liveness");
+    flag(a.judge_all, "--judge-all");
     if let Some(f) = &a.fake {
         s.push_str(&format!(" --fake '{f}'"));
     }
@@ -275,6 +282,11 @@ pub fn run(a: SimArgs) -> anyhow::Result<Outcome> {
             "runs": s.runs,
             "violations": s.violations,
             "decisions": t.decisions,
+            "undecided": t.undecided,
+            "not_judged": t.unchecked_slots,
+            "judged": t.judged_slots,
+            "stalled_not_judged": t.stalled_unchecked,
+            "view_changes": t.view_changes,
             "safety_violations": s.safety,
             "liveness_violations": s.liveness,
             "refinement_violations": s.refinement,

@@ -110,6 +110,10 @@ pub struct PacemakerConfig {
     pub batch_delay: u64,
     /// Attempts of a missing learner at the ballot another learner decided in.
     pub pin_tries: u32,
+    /// Fresh ballots are above this: a restarted proposer (which remembers
+    /// nothing) must not reuse a ballot it announced a value in before its
+    /// crash. The driver passes a floor that grows across restarts.
+    pub ballot_floor: Ballot,
 }
 
 impl PacemakerConfig {
@@ -128,7 +132,8 @@ impl PacemakerConfig {
             max_batch: 16,
             max_batch_bytes: 64 * 1024,
             batch_delay: delay,
-            pin_tries: 3,
+            pin_tries: 2,
+            ballot_floor: Ballot::ZERO,
         }
     }
 }
@@ -565,7 +570,12 @@ impl Pacemaker {
 
     fn fresh(&self, now: Tick, slot: Slot, commands: Vec<Vec<u8>>) -> InFlight {
         let value = encode_batch(self.cfg.me, slot, &commands);
-        let floor = self.seen.get(&slot).copied().unwrap_or(Ballot::ZERO);
+        let floor = self
+            .seen
+            .get(&slot)
+            .copied()
+            .unwrap_or(Ballot::ZERO)
+            .max(self.cfg.ballot_floor);
         InFlight {
             ballot: next_owned(self.cfg.me, self.cfg.proposers, floor),
             value,
@@ -704,6 +714,7 @@ impl Pacemaker {
         };
         let pin_tries = self.cfg.pin_tries;
         let retransmits = self.cfg.retransmits;
+        let base = self.cfg.base_timeout;
         let Some(f) = self.slots.get(&slot) else {
             return;
         };
@@ -737,7 +748,12 @@ impl Pacemaker {
         self.stats.ballots_started += 1;
         match pin {
             Some((c, v)) if f.pins < pin_tries => {
+                // Pinned tries stay at the first timeout, without
+                // retransmissions: each is a retransmission at `c`.
                 f.pins += 1;
+                f.level = level.saturating_sub(1);
+                f.retransmits_left = 0;
+                f.deadline = now.after(base);
                 f.ballot = c;
                 f.value = v.clone();
                 self.stats.pinned_retries += 1;
@@ -965,7 +981,7 @@ mod tests {
                         assert_eq!(*ballot, Ballot(2));
                     } else {
                         assert!(*ballot > Ballot(2));
-                        assert_eq!(pinned, 3);
+                        assert_eq!(pinned, 2);
                         return;
                     }
                 }

@@ -3,15 +3,20 @@
 //! The spec puts no guard on either (anyone may send a 1a or a 1c); safety
 //! rests entirely on the acceptors' `KnowsSafeAt`. For progress, a proposer
 //! runs one ballot for a set of learners at once (same slot and ballot),
-//! collects their 1b messages, and announces a value **per learner**: as
-//! soon as one learner's 1b messages make a value safe for it (`KnowsSafeAt`
-//! computed with every pair connected, the strictest view, so any
-//! acceptor's view accepts it too), that learner gets its 1c. A learner
-//! whose quorum is down therefore never holds back one whose quorum is up
-//! (the ballot used to wait for a value safe for *every* learner). A value
-//! already announced in the round is preferred, so learners whose quorums
-//! are all up get one value and one 2av per acceptor (Phase2av's
-//! one-value-per-ballot conjunct is per connected learner pair).
+//! collects their 1b messages, and announces **one value per ballot**, safe
+//! for every learner of the round that has a quorum (`KnowsSafeAt` computed
+//! with every pair connected, the strictest view, so any acceptor's view
+//! accepts it too), preferring the value of the highest vote any 1b
+//! reports. It waits for every learner of the round, except those
+//! *suspected down*: a learner whose quorum did not answer before the
+//! round's first timeout (`retransmit`) is not waited for again until one
+//! of its quorums answers, so a learner whose quorums are down holds back
+//! another only for one timeout, once. Announcing two values in one ballot
+//! (one per learner) is what the simulator showed to be fatal: learner A
+//! decides `x` at `b` with a quorum that avoids the voters of an earlier
+//! `y`, entangled learner B's quorums all include those voters, and from
+//! then on B sees A's votes at `b` and has none of its own proposals
+//! there, for ever.
 //! A *pinned* round (a learner retried at the ballot another learner
 //! decided in) announces exactly the given value or nothing.
 //! When to start a ballot (timeouts, backoff, ballot ownership) is the
@@ -24,7 +29,7 @@ use crate::ksa_index::OneBBucket;
 use crate::msg::{Message, Msg1a, Msg1c};
 use crate::trust::Trust;
 use crate::value::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Round {
@@ -44,6 +49,9 @@ pub struct Proposer {
     trust: Trust,
     all_connected: Connected,
     rounds: BTreeMap<Slot, Round>,
+    /// Learners whose 1b quorum did not answer a round in time: rounds do
+    /// not wait for them (until one of their quorums answers again).
+    suspected: BTreeSet<LearnerId>,
 }
 
 impl Proposer {
@@ -53,6 +61,7 @@ impl Proposer {
             trust,
             all_connected,
             rounds: BTreeMap::new(),
+            suspected: BTreeSet::new(),
         }
     }
 
@@ -119,11 +128,19 @@ impl Proposer {
         }
     }
 
-    /// Sends again the current ballot's 1a and 1c messages (after loss).
-    pub fn retransmit(&self, slot: Slot, fx: &mut Effects) {
+    /// Sends again the current ballot's 1a and 1c messages (after loss),
+    /// and stops waiting for learners whose 1b quorum has not come (they
+    /// are suspected down until one of their quorums answers again).
+    pub fn retransmit(&mut self, slot: Slot, fx: &mut Effects) {
+        let before = fx.send.len();
+        self.announce(slot, true, fx);
+        let fresh = fx.send.len() > before;
         let Some(r) = self.rounds.get(&slot) else {
             return;
         };
+        if fresh {
+            return;
+        }
         for &l in &r.learners {
             fx.send.push(Message::M1a(Msg1a {
                 slot,
@@ -170,9 +187,13 @@ impl Proposer {
         fx.send.push(Message::M1c(m));
     }
 
-    /// Takes a 1b of the current ballot; once the 1b messages of one of the
-    /// round's learners make a value safe for it, announces it to that
-    /// learner.
+    /// Takes a 1b of the current ballot. Once every learner of the round
+    /// that is not suspected down has 1b messages from which a value is
+    /// safe for it, announces one value safe for all of them (one value per
+    /// ballot: two values in one ballot for entangled learners can leave
+    /// the one that did not decide with the other's votes and none of its
+    /// own proposals, for ever). A learner that joins later gets the same
+    /// value if it is safe for it.
     pub fn handle(&mut self, msg: &Message, fx: &mut Effects) {
         let Message::M1b(m) = msg else { return };
         let (na, nl) = (self.trust.n_acceptors(), self.trust.n_learners());
@@ -200,28 +221,98 @@ impl Proposer {
         if !bucket.insert(m, &self.all_connected) {
             return;
         }
-        if let Some(v) = self.choose_value(slot, lr) {
-            self.phase_1c(slot, lr, bal, v, fx);
+        self.announce(slot, false, fx);
+    }
+
+    /// Announces what can be announced in `slot`'s round; with `anyway`
+    /// (a timeout), the learners still without a quorum are suspected down
+    /// and no longer waited for.
+    fn announce(&mut self, slot: Slot, anyway: bool, fx: &mut Effects) {
+        let Some(r) = self.rounds.get(&slot) else {
+            return;
+        };
+        let quorate: Vec<LearnerId> = r
+            .learners
+            .iter()
+            .copied()
+            .filter(|l| {
+                r.one_b.get(l).is_some_and(|b| {
+                    b.knows_safe_at1(&self.trust) || !b.safe_by_proposals(&self.trust).is_empty()
+                })
+            })
+            .collect();
+        for l in &quorate {
+            self.suspected.remove(l);
+        }
+        if anyway {
+            for l in &r.learners {
+                if !quorate.contains(l) {
+                    self.suspected.insert(*l);
+                }
+            }
+        }
+        let waiting = r
+            .learners
+            .iter()
+            .any(|l| !quorate.contains(l) && !self.suspected.contains(l));
+        let pending: Vec<LearnerId> = quorate
+            .iter()
+            .copied()
+            .filter(|l| !r.announced.contains_key(l))
+            .collect();
+        if pending.is_empty() || (waiting && r.announced.is_empty()) {
+            return;
+        }
+        let bal = r.bal;
+        let chosen = match r.announced.values().next() {
+            // One value per ballot: later learners get it or nothing.
+            Some(m) => Some(m.val.clone()),
+            None => self.choose_value(slot, &quorate),
+        };
+        let Some(v) = chosen else {
+            return;
+        };
+        for l in pending {
+            let safe = self
+                .rounds
+                .get(&slot)
+                .and_then(|r| r.one_b.get(&l))
+                .is_some_and(|b| b.knows_safe_at(&self.trust, &v));
+            if safe {
+                self.phase_1c(slot, l, bal, v.clone(), fx);
+            }
         }
     }
 
-    /// A value `KnowsSafeAt` accepts for learner `lr` from the round's 1b
-    /// messages so far: a value already announced in the round first, then
+    /// A value `KnowsSafeAt` accepts for every learner of `ls` from the
+    /// round's 1b messages: the value of the highest vote any 1b of the
+    /// round reports first (a value that may have been chosen), then
     /// proposals at the highest ballots, then the proposer's own value (a
     /// pinned round: its own value only).
-    fn choose_value(&self, slot: Slot, lr: LearnerId) -> Option<Value> {
+    fn choose_value(&self, slot: Slot, ls: &[LearnerId]) -> Option<Value> {
         let r = self.rounds.get(&slot)?;
-        let bucket = r.one_b.get(&lr)?;
-        let safe = |v: &Value| bucket.knows_safe_at(&self.trust, v);
+        let safe = |v: &Value| {
+            ls.iter().all(|l| {
+                r.one_b
+                    .get(l)
+                    .is_some_and(|b| b.knows_safe_at(&self.trust, v))
+            })
+        };
         if r.pinned {
             return safe(&r.own).then(|| r.own.clone());
         }
-        let announced = r.announced.values().map(|m| m.val.clone());
+        let highest_vote = r
+            .one_b
+            .values()
+            .flat_map(|b| b.msgs().iter().flat_map(|m| m.votes.iter()))
+            .max_by_key(|v| v.bal)
+            .map(|v| v.val.clone());
         let by_proposals = r
             .one_b
             .values()
             .flat_map(|b| b.safe_by_proposals(&self.trust));
-        announced
+        highest_vote
+            .into_iter()
             .chain(by_proposals)
             .chain(std::iter::once(r.own.clone()))
             .find(|v| safe(v))

@@ -452,6 +452,13 @@ fn build_core(
         pc.max_batch = o.batch_max;
         pc.batch_delay = 1;
         pc.max_batch_bytes = cfg.max_frame / 8;
+        // A restarted proposer remembers no ballot: start above any it
+        // could have used before (seconds since the epoch, shifted).
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        pc.ballot_floor = hpaxos_core::Ballot(secs << 16);
         let pm = Pacemaker::new(pc).map_err(|e| NodeError::Runtime(format!("proposer: {e}")))?;
         Some(pm)
     } else {

@@ -71,6 +71,9 @@ impl Summary {
         t.slots_started += s.slots_started;
         t.unchecked_slots += s.unchecked_slots;
         t.stalled_unchecked += s.stalled_unchecked;
+        t.judged_slots += s.judged_slots;
+        t.undecided += s.undecided;
+        t.view_changes += s.view_changes;
         t.ballots += s.ballots;
         t.retransmits += s.retransmits;
         t.adopted += s.adopted;
@@ -129,15 +132,16 @@ impl Summary {
         row(
             "slots started",
             format!(
-                "{} ({} ballots, {} retransmits, {} adopted, {} no-op fills)",
-                t.slots_started, t.ballots, t.retransmits, t.adopted, t.noops
+                "{} ({} ballots, {} retransmits, {} taken over, {} no-ops, {} view changes)",
+                t.slots_started, t.ballots, t.retransmits, t.adopted, t.noops, t.view_changes
             ),
         );
         row(
             "liveness-checked",
             format!(
-                "{} slots ({} not judged: started before GST; {} of those stalled)",
-                t.slots_started - t.unchecked_slots,
+                "{} slots ({} undecided; {} not judged: before GST with a fake or several learners, or too late; {} of those stalled)",
+                t.judged_slots,
+                t.undecided,
                 t.unchecked_slots,
                 t.stalled_unchecked
             ),
@@ -157,7 +161,7 @@ impl Summary {
         row(
             "delivered by kind",
             format!(
-                "1a {} 1b {} 1c {} 2av {} 2b {} | notify {} query {} status {} cert {}",
+                "1a {} 1b {} 1c {} 2av {} 2b {} | forward {} sync {} status {} certs {}",
                 k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
             ),
         );

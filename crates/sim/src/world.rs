@@ -76,6 +76,8 @@ pub(crate) struct SimNode {
     /// Slots its local learner decided since it last started.
     pub decided: BTreeSet<Slot>,
     pub cmds: u64,
+    /// Times this node was started (its proposer's ballot floor grows with it).
+    pub boots: u64,
     /// Commands submitted here, not yet applied by its learner: command -> token.
     pub submitted: BTreeMap<Vec<u8>, u64>,
 }
@@ -143,6 +145,7 @@ impl<'a> World<'a> {
             timer_at: None,
             decided: BTreeSet::new(),
             cmds: 0,
+            boots: 0,
             submitted: BTreeMap::new(),
         };
         for a in trust.acceptors() {
@@ -245,6 +248,8 @@ impl<'a> World<'a> {
         let mut learners = Vec::new();
         let mut pacemaker = None;
         sn.decided.clear();
+        sn.boots += 1;
+        let boots = sn.boots;
         match sn.role {
             Role::Acceptor(a) => {
                 let mut d = AcceptorDurable::default();
@@ -279,6 +284,7 @@ impl<'a> World<'a> {
                 let (base, max) = p.timeouts();
                 cfg.base_timeout = base;
                 cfg.max_timeout = max;
+                cfg.ballot_floor = hpaxos_core::Ballot((boots - 1) << 24);
                 pacemaker = Some(Pacemaker::new(cfg)?);
             }
         }

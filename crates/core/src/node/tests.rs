@@ -126,6 +126,11 @@ impl Cluster {
         self.nodes[i].step(Tick(self.now), input, &mut out);
         let me = NodeId(i as u16);
         let t = self.now + 1;
+        for m in &out.broadcast {
+            if let Message::M2b(b) = m {
+                self.nodes[i].own_proof(b, ());
+            }
+        }
         for m in out.broadcast {
             for j in 0..self.nodes.len() {
                 if j != i {
@@ -328,5 +333,42 @@ fn messages_beyond_the_slot_horizon_are_dropped_before_any_role() {
     assert_eq!(
         c.nodes[1].acceptor.as_ref().map(|a| a.slots().count()),
         Some(0)
+    );
+}
+
+#[test]
+fn decided_slots_are_served_as_certificates() {
+    let mut c = Cluster::new(1);
+    c.run(5);
+    for k in 0..4 {
+        c.submit(1, &format!("s{k}"));
+    }
+    c.run(100);
+    assert!(c.has(2, BOB, "s3"));
+    let mut out = Ready::default();
+    c.nodes[2].step(
+        Tick(c.now),
+        Input::Control {
+            from: NodeId(3),
+            msg: Control::SyncRequest {
+                lr: BOB,
+                from: Slot(0),
+                limit: 8,
+            },
+        },
+        &mut out,
+    );
+    let served: usize = out
+        .send
+        .iter()
+        .filter_map(|(to, m)| match m {
+            Control::Certs { lr, certs } if *to == NodeId(3) && *lr == BOB => Some(certs.len()),
+            _ => None,
+        })
+        .sum();
+    assert!(
+        served >= 1,
+        "no certificate served: {:?}",
+        c.nodes[2].certs_held()
     );
 }

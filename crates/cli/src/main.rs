@@ -9,6 +9,7 @@ use std::process::ExitCode;
 mod check_cmd;
 mod docs_cmd;
 mod graph_cmd;
+mod k8s_cmd;
 mod node_cmd;
 mod sim_cmd;
 mod testnet_cmd;
@@ -38,6 +39,9 @@ enum Cmd {
     /// Write a whole cluster (keys, cluster.toml, start/stop scripts,
     /// optionally a compose file): exit 0, or 2.
     Testnet(testnet_cmd::TestnetArgs),
+    /// Render Kubernetes manifests (StatefulSet + headless Service per
+    /// node, ConfigMap, Secrets, volume claims) for a cluster file.
+    K8s(k8s_cmd::K8sArgs),
     #[command(flatten)]
     Node(node_cmd::NodeCmd),
     /// Print a shell completion script (e.g. `hpaxos completions bash`).
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Cmd::Check(a) => check_cmd::run(a),
         Cmd::Sim(a) => sim_cmd::run(a),
         Cmd::Testnet(a) => testnet_cmd::run(a),
+        Cmd::K8s(a) => k8s_cmd::run(a),
         Cmd::Node(c) => node_cmd::run(c),
         Cmd::Completions(a) => docs_cmd::completions(a, Cli::command()),
         Cmd::Man(a) => docs_cmd::man(a, Cli::command()),

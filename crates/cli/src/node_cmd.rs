@@ -11,19 +11,19 @@ pub enum NodeCmd {
     /// Run one node of a cluster until SIGTERM/SIGINT.
     Node {
         /// The cluster configuration (PRODUCT.md file plus [nodes.*] tables).
-        #[arg(long)]
+        #[arg(long, env = "HPAXOS_CONFIG")]
         config: PathBuf,
         /// This node's name (a [nodes.NAME] table).
-        #[arg(long)]
+        #[arg(long, env = "HPAXOS_NAME")]
         name: String,
         /// Data directory (overrides the node table's data_dir).
-        #[arg(long)]
+        #[arg(long, env = "HPAXOS_DATA_DIR")]
         data_dir: Option<PathBuf>,
         /// Secret key file (overrides the node table's key_file).
-        #[arg(long = "key")]
+        #[arg(long = "key", env = "HPAXOS_KEY")]
         key_file: Option<PathBuf>,
         /// Fault-test mode: misbehave (`equivocate`). Never in production.
-        #[arg(long)]
+        #[arg(long, env = "HPAXOS_BYZANTINE")]
         byzantine: Option<String>,
         /// Drop a corrupt write-ahead-log tail instead of refusing to start.
         #[arg(long)]

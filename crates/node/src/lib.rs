@@ -111,6 +111,7 @@ pub mod demo;
 pub mod driver;
 pub mod http;
 pub mod http_server;
+pub mod k8s;
 pub mod keys;
 pub mod kv;
 pub mod metrics;

@@ -223,8 +223,10 @@ fn cases() -> Vec<(Mutation, Case, bool)> {
     vec![
         // ChosenIn's quorum: the fake's 2b for y alone decides y.
         (DecideOnOne2b, ONE_SAFE_1C, true),
-        // KnowsSafeAt's quorum and MaxVote: ballot 2 overrides x chosen at 1.
-        (KnowsSafeAtAnySet, ONE_SAFE, true),
+        // KnowsSafeAt's quorum and MaxVote: ballot 2 overrides x chosen at 1
+        // (the proposer announces the value of the highest vote it hears
+        // of, so the other value comes from a 1c of anyone's: --any-1c).
+        (KnowsSafeAtAnySet, ONE_SAFE_1C, true),
         (Ignore1bVotes, ONE_SAFE, true),
         // Two entangled learners: a1's 2av for alice must block y for bob.
         (DropConnectedFilter, PAIR_1C, true),

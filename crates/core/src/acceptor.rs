@@ -274,8 +274,10 @@ impl Acceptor {
 
     fn on_1a(&mut self, m: &Msg1a, fx: &mut Effects) {
         self.slot(m.slot).idx.initialized.insert((m.lr, m.bal));
+        let before = fx.send.len();
+        self.phase_1b(m.slot, m.lr, m.bal, fx);
         let cur = self.slot(m.slot).max_bal(m.lr);
-        if cur > m.bal {
+        if fx.send.len() == before && cur > m.bal {
             // A stale proposer: take `Phase1b(l, maxBal[l, a], a)` again
             // (enabled: `maxBal =< maxBal`, and that ballot is initialized,
             // since `maxBal[l, a]` only ever got its value from a Phase1b
@@ -288,7 +290,6 @@ impl Acceptor {
             self.phase_1b(m.slot, m.lr, cur, fx);
             return;
         }
-        self.phase_1b(m.slot, m.lr, m.bal, fx);
         // The ballot is now initialized: announced values may become proposable.
         self.try_phase_2av(m.slot, m.lr, m.bal, fx);
     }

@@ -49,7 +49,8 @@ fn invalid_graph_with_allow_invalid_yields_a_disagreement() {
 /// promised to agree while one acceptor is faulty; the closure then needs
 /// bob to agree with himself, which two of his quorums sharing only the
 /// faulty acceptor break), with that one acceptor Byzantine: the
-/// disagreement shows up within the first 10 seeds.
+/// disagreement shows up within the first 40 seeds (22 of seeds 0..100,
+/// the first at seed 14, with the one-value-per-ballot proposer).
 #[test]
 fn example_invalid_graph_is_caught_with_one_byzantine_acceptor() {
     let path = format!("{}/../../examples/invalid.toml", env!("CARGO_MANIFEST_DIR"));
@@ -62,14 +63,14 @@ fn example_invalid_graph_is_caught_with_one_byzantine_acceptor() {
         ..SimParams::default()
     };
     let sim = Sim::new(trust, params);
-    let found = (0..10).find(|&seed| {
+    let found = (0..40).find(|&seed| {
         sim.run_seed(seed)
             .expect("runs")
             .violations
             .iter()
             .any(|v| matches!(v, Violation::Safety { .. }))
     });
-    assert!(found.is_some(), "no disagreement within 10 seeds");
+    assert!(found.is_some(), "no disagreement within 40 seeds");
 }
 
 /// The durability rule has teeth: a deliberately broken driver whose

@@ -1,8 +1,8 @@
 //! Leadership, failover and command forwarding of [`super::NodeCore`].
 //!
 //! Views: view `v` is led by proposer node `proposers[v mod n]`. A node
-//! starts a new view (`v + 1`) when it has not heard from the leader's node
-//! for `leader_timeout`, or when a command submitted here has waited
+//! that hears a majority of the acceptor nodes starts a new view (`v + 1`)
+//! when it has not heard from the leader's node for `leader_timeout`, or when a command submitted here has waited
 //! `progress_timeout` (doubled on each view change without a decision, up
 //! to 8x: backoff against duelling) while no learner decided anything.
 //! A node adopts any higher view it hears in a heartbeat, so views only go
@@ -142,6 +142,25 @@ impl<P: Clone> NodeCore<P> {
             return;
         };
         let since_view = now.0.saturating_sub(self.leader.view_started.0);
+        // A node cut off from most acceptors must not push views up (when it
+        // comes back, everyone would adopt its view and run takeovers for
+        // nothing): it suspects the leader only while it hears a majority
+        // of the acceptor nodes (itself included).
+        let recent = self
+            .acceptor_nodes
+            .iter()
+            .filter(|n| {
+                **n == self.me
+                    || self
+                        .leader
+                        .last_heard
+                        .get(n)
+                        .is_some_and(|t| now.0.saturating_sub(t.0) < self.timing.leader_timeout)
+            })
+            .count();
+        if 2 * recent <= self.acceptor_nodes.len() {
+            return;
+        }
         if leader != self.me {
             let heard = self.leader.last_heard.get(&leader).copied();
             let silent = heard.map_or(since_view, |t| now.0.saturating_sub(t.0));

@@ -323,6 +323,11 @@ impl Driver {
     /// message leave only after the state it depends on is durable.
     fn finish_iteration(&mut self) {
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        if let Some(pm) = self.core.pacemaker() {
+            self.metrics
+                .ballots_started
+                .store(pm.stats().ballots_started, Ordering::Relaxed);
+        }
         let mut ready = std::mem::take(&mut self.ready);
         for d in ready.persist.drain(..) {
             self.wal.append(&d);

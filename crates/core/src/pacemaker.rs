@@ -674,6 +674,8 @@ impl Pacemaker {
             .filter(|s| !self.is_complete(*s))
             .take(self.cfg.window.saturating_mul(8).max(64))
             .collect();
+        let active: std::collections::BTreeSet<Slot> = partly.iter().copied().collect();
+        let last_active = partly.last().copied();
         for s in partly {
             if !self.slots.contains_key(&s) {
                 let Some(d) = self.decided.get(&s) else {
@@ -695,7 +697,17 @@ impl Pacemaker {
             .filter(|(_, f)| f.deadline <= now)
             .map(|(s, _)| *s)
             .collect();
+        let base = self.cfg.base_timeout;
         for slot in expired {
+            // Partly decided slots beyond the active lowest ones wait their
+            // turn (no message while a learner's quorum is away).
+            let partly = self.decided.contains_key(&slot) && !self.is_complete(slot);
+            if partly && !active.contains(&slot) && last_active.is_some_and(|l| slot > l) {
+                if let Some(f) = self.slots.get_mut(&slot) {
+                    f.deadline = now.after(base);
+                }
+                continue;
+            }
             self.expire(now, slot, out);
         }
     }
@@ -749,7 +761,9 @@ impl Pacemaker {
         f.deadline = now.after(d);
         self.stats.ballots_started += 1;
         match pin {
-            Some((c, v)) if f.pins < pin_tries => {
+            // Pinned while no ballot above `c` was seen (a higher one may
+            // hold the learner's maxBal above `c`: then move up).
+            Some((c, v)) if f.pins < pin_tries || f.observed <= c => {
                 // Pinned tries stay at the first timeout, without
                 // retransmissions: each is a retransmission at `c`.
                 f.pins += 1;
@@ -965,8 +979,28 @@ mod tests {
             }
             other => panic!("expected one pinned start, got {other:?}"),
         }
-        // After pin_tries attempts (each retransmitted once) it moves up.
-        let mut pinned = 1;
+        // While no ballot above 2 is seen, it stays pinned (B's quorum may
+        // just be away: it must find its ballot when it returns).
+        for _ in 0..5 {
+            out.clear();
+            let t = p.next_wakeup().unwrap();
+            p.poll(t, &mut out);
+            assert!(
+                out.iter().all(|a| matches!(
+                    a,
+                    Action::Start {
+                        pinned: true,
+                        ballot: Ballot(2),
+                        ..
+                    }
+                )),
+                "{out:?}"
+            );
+        }
+        // A higher ballot seen (someone raised maxBal above 2): after
+        // pin_tries attempts it moves above it.
+        p.observe(Tick(1), Slot(0), Ballot(5));
+        let mut pinned = 0;
         for _ in 0..20 {
             out.clear();
             let t = p.next_wakeup().unwrap();
@@ -982,14 +1016,13 @@ mod tests {
                         pinned += 1;
                         assert_eq!(*ballot, Ballot(2));
                     } else {
-                        assert!(*ballot > Ballot(2));
-                        assert_eq!(pinned, 2);
+                        assert!(*ballot > Ballot(5));
                         return;
                     }
                 }
             }
         }
-        panic!("never moved above the pinned ballot");
+        panic!("never moved above the pinned ballot ({pinned} pinned tries)");
     }
 
     #[test]

@@ -372,3 +372,32 @@ fn decided_slots_are_served_as_certificates() {
         c.nodes[2].certs_held()
     );
 }
+
+/// A learner whose quorum comes back after its peer decided hundreds of
+/// slots catches up quickly: the missing slots stay pinned at the ballot
+/// the other learner decided in (no ballot above it was seen) and the
+/// lowest 8 x window are retried each base timeout. (Before this, their
+/// pinned tries were spent while alice was away and the retries had backed
+/// off: the same backlog took about 500 ticks.)
+#[test]
+fn a_returning_learner_catches_up_a_long_backlog() {
+    let mut c = Cluster::new(2);
+    c.run(5);
+    c.up[3] = false;
+    c.up[4] = false;
+    for k in 0..400 {
+        c.submit(1, &format!("c{k}"));
+        if k % 4 == 0 {
+            c.run(3);
+        }
+    }
+    c.run(300);
+    let bob = c.decided[0].keys().filter(|(l, _)| *l == BOB).count();
+    assert!(bob > 300, "bob decided {bob}");
+    c.up[3] = true;
+    c.up[4] = true;
+    c.run(200);
+    let alice = c.decided[0].keys().filter(|(l, _)| *l == ALICE).count();
+    assert!(alice >= bob, "alice {alice} of bob's {bob} after 200 ticks");
+    c.assert_agreement();
+}

@@ -273,6 +273,7 @@ async fn sync_from_acceptor_only_node(c: &mut TestCluster, from: u64) -> Vec<u64
     let cfg = hpaxos_node::ClusterConfig::load(c.config_path()).unwrap();
     let keys = cfg.keys();
     let n3 = cfg.node_by_name("n3").unwrap().idx;
+    let n4 = cfg.node_by_name("n4").unwrap().idx;
     let n3_addr = c.peer_addr("n3").unwrap();
     c.kill9("n3").unwrap();
     let listener = tokio::net::TcpListener::bind(n3_addr).await.unwrap();
@@ -328,9 +329,14 @@ async fn sync_from_acceptor_only_node(c: &mut TestCluster, from: u64) -> Vec<u64
             last_ask = Instant::now();
         }
         while let Ok(Some(body)) = r.next_frame() {
-            let Ok((_, Payload::SyncResponse { lr, certs })) = open(&body, &keys) else {
+            // Only n4's answer counts (n1 and n2 may also reach the
+            // listener with frames meant for n3).
+            let Ok((who, Payload::SyncResponse { lr, certs })) = open(&body, &keys) else {
                 continue;
             };
+            if who != n4 || certs.is_empty() {
+                continue;
+            }
             assert_eq!(lr, LearnerId(0));
             let mut slots = Vec::new();
             for cert in certs {
@@ -349,7 +355,9 @@ async fn sync_from_acceptor_only_node(c: &mut TestCluster, from: u64) -> Vec<u64
                 assert!(cfg.trust.is_quorum(LearnerId(0), &senders));
                 slots.extend(slot);
             }
-            return slots;
+            if !slots.is_empty() {
+                return slots;
+            }
         }
     }
     Vec::new()

@@ -65,7 +65,7 @@
 //!   its commands are queued again; when leadership is lost, every command
 //!   not yet decided is handed back ([`Pacemaker::take_commands`]).
 
-use crate::ids::{Ballot, LearnerId, Slot};
+use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
 use crate::value::Value;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -273,6 +273,14 @@ struct InFlight {
     started: bool,
 }
 
+/// The highest vote (2b) seen in a slot: its ballot, value and voters.
+#[derive(Clone, Debug)]
+struct Voted {
+    bal: Ballot,
+    val: Value,
+    voters: std::collections::BTreeSet<AcceptorId>,
+}
+
 /// What is known of a slot's decisions: learner -> (ballot, value).
 type Decided = BTreeMap<LearnerId, (Ballot, Value)>;
 
@@ -306,7 +314,7 @@ pub struct Pacemaker {
     /// Every slot below this is decided by every learner.
     done_below: Slot,
     /// Highest ballot at which a 2b (a vote) was seen per slot not done, and its value.
-    voted: BTreeMap<Slot, (Ballot, Value)>,
+    voted: BTreeMap<Slot, Voted>,
     /// Highest slot seen anywhere.
     highest_seen: Option<Slot>,
     stats: PacemakerStats,
@@ -492,16 +500,32 @@ impl Pacemaker {
         }
     }
 
-    /// Reports a vote (2b) seen at `ballot` for `value` in `slot`: the
-    /// ballot a retry is pinned to first (see the module doc).
-    pub fn observe_vote(&mut self, slot: Slot, ballot: Ballot, value: &Value) {
+    /// Reports a vote (2b) of `acc` seen at `ballot` for `value` in
+    /// `slot`: the ballot a retry is pinned to first (see the module doc).
+    /// A vote seen from one acceptor only pins for `pin_tries` attempts (a
+    /// Byzantine acceptor's vote at a made-up ballot must not hold the slot
+    /// there for ever); one seen from two acceptors, or a decision, pins
+    /// for as long as no higher ballot is observed.
+    pub fn observe_vote(&mut self, slot: Slot, ballot: Ballot, value: &Value, acc: AcceptorId) {
         if self.is_complete(slot) {
             return;
         }
-        match self.voted.get(&slot) {
-            Some((b, _)) if *b >= ballot => {}
+        match self.voted.get_mut(&slot) {
+            Some(w) if w.bal > ballot => {}
+            Some(w) if w.bal == ballot => {
+                if &w.val == value {
+                    w.voters.insert(acc);
+                }
+            }
             _ => {
-                self.voted.insert(slot, (ballot, value.clone()));
+                self.voted.insert(
+                    slot,
+                    Voted {
+                        bal: ballot,
+                        val: value.clone(),
+                        voters: [acc].into_iter().collect(),
+                    },
+                );
             }
         }
     }
@@ -570,17 +594,18 @@ impl Pacemaker {
 
     fn fresh(&self, now: Tick, slot: Slot, commands: Vec<Vec<u8>>) -> InFlight {
         let value = encode_batch(self.cfg.me, slot, &commands);
-        let floor = self
-            .seen
-            .get(&slot)
-            .copied()
-            .unwrap_or(Ballot::ZERO)
-            .max(self.cfg.ballot_floor);
+        let seen = self.seen.get(&slot).copied().unwrap_or(Ballot::ZERO);
+        let floor = seen.max(self.cfg.ballot_floor);
         InFlight {
             ballot: next_owned(self.cfg.me, self.cfg.proposers, floor),
             value,
             commands,
-            observed: floor,
+            // Only ballots seen in messages: this proposer's own floor is
+            // no evidence that some acceptor's `maxBal` moved above a
+            // pinned ballot (counting it cut a new leader's pinned retries
+            // short, and its move above the vote left the missing learner
+            // without proposals at the vote's ballot for ever).
+            observed: seen,
             deadline: now.after(self.timeout(slot, 0)),
             level: 0,
             retransmits_left: self.cfg.retransmits,
@@ -722,11 +747,18 @@ impl Pacemaker {
             .decided
             .get(&slot)
             .and_then(|d| d.values().max_by_key(|(b, _)| *b).cloned());
-        let pin = match (decided, self.voted.get(&slot).cloned()) {
+        // (ballot, value, sticky): see `observe_vote`.
+        let vote = self
+            .voted
+            .get(&slot)
+            .map(|w| (w.bal, w.val.clone(), w.voters.len() >= 2));
+        let decided = decided.map(|(b, v)| (b, v, true));
+        let pin = match (decided, vote) {
             (Some(d), Some(v)) => Some(if v.0 > d.0 { v } else { d }),
             (d, v) => d.or(v),
         };
         let pin_tries = self.cfg.pin_tries;
+        let floor = self.cfg.ballot_floor;
         let retransmits = self.cfg.retransmits;
         let base = self.cfg.base_timeout;
         let Some(f) = self.slots.get(&slot) else {
@@ -763,7 +795,7 @@ impl Pacemaker {
         match pin {
             // Pinned while no ballot above `c` was seen (a higher one may
             // hold the learner's maxBal above `c`: then move up).
-            Some((c, v)) if f.pins < pin_tries || f.observed <= c => {
+            Some((c, v, sticky)) if f.pins < pin_tries || (sticky && f.observed <= c) => {
                 // Pinned tries stay at the first timeout, without
                 // retransmissions: each is a retransmission at `c`.
                 f.pins += 1;
@@ -781,9 +813,9 @@ impl Pacemaker {
                     pinned: true,
                 });
             }
-            Some((_, v)) => {
+            Some((_, v, _)) => {
                 if started || f.pins > 0 {
-                    f.ballot = next_owned(me, np, f.ballot.max(f.observed));
+                    f.ballot = next_owned(me, np, f.ballot.max(f.observed).max(floor));
                 }
                 f.value = v.clone();
                 out.push(Action::Start {
@@ -796,7 +828,7 @@ impl Pacemaker {
             }
             None => {
                 if started {
-                    f.ballot = next_owned(me, np, f.ballot.max(f.observed));
+                    f.ballot = next_owned(me, np, f.ballot.max(f.observed).max(floor));
                 }
                 if f.commands.is_empty() {
                     self.stats.noops += 1;
@@ -1104,6 +1136,94 @@ mod tests {
         p.on_decided(Tick(11), Slot(2), A, Ballot(1), &v);
         p.poll(Tick(11), &mut out);
         assert!(starts(&out).contains(&(Slot(4), Ballot(1))));
+    }
+
+    /// The fault harness's stall: a new leader (its ballot floor far above
+    /// the old leader's ballots, as after a restart) takes over a slot that
+    /// A decided at ballot 2. B stays pinned at 2 for as long as no ballot
+    /// above 2 is seen: its own floor is not an observed ballot, and moving
+    /// B above 2 would leave B's 1b reporting A's votes at 2 with no B
+    /// proposals there (`KnowsSafeAt2` unsatisfiable for ever).
+    #[test]
+    fn a_new_leaders_ballot_floor_does_not_cut_pinned_retries_short() {
+        let mut c = cfg(1, 2);
+        c.ballot_floor = Ballot(1 << 20);
+        let mut p = Pacemaker::new(c).unwrap();
+        let v = Value::new(b"x".to_vec());
+        p.observe(Tick(0), Slot(0), Ballot(2));
+        p.observe_vote(Slot(0), Ballot(2), &v, AcceptorId(0));
+        p.on_decided(Tick(0), Slot(0), A, Ballot(2), &v);
+        p.set_leader(Tick(0), true);
+        let mut pinned = 0;
+        for _ in 0..10 {
+            let mut out = Vec::new();
+            let t = p.next_wakeup().unwrap_or(Tick(1));
+            p.poll(t, &mut out);
+            for a in &out {
+                match a {
+                    Action::Start {
+                        slot: Slot(0),
+                        ballot,
+                        value,
+                        learners,
+                        pinned: pin,
+                    } => {
+                        assert!(*pin, "moved B above its pinned ballot: {a:?}");
+                        assert_eq!((*ballot, value, learners), (Ballot(2), &v, &vec![B]));
+                        pinned += 1;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!(pinned, 10);
+        // Once a higher ballot is seen, it moves above it (after the pinned tries).
+        p.observe(Tick(0), Slot(0), Ballot(7));
+        let mut moved = None;
+        for _ in 0..5 {
+            let mut out = Vec::new();
+            let t = p.next_wakeup().unwrap_or(Tick(1));
+            p.poll(t, &mut out);
+            if let Some(Action::Start {
+                ballot,
+                pinned: false,
+                ..
+            }) = out.first()
+            {
+                moved = Some(*ballot);
+                break;
+            }
+        }
+        let b = moved.expect("never moved above the observed ballot");
+        assert!(
+            b > Ballot(1 << 20) && owner(b, 2) == ProposerIndex(1),
+            "{b:?}"
+        );
+    }
+
+    /// A vote seen from one acceptor only (it may be a Byzantine acceptor's
+    /// 2b at a made-up ballot) pins the slot for `pin_tries` attempts, then
+    /// the proposer moves above it: no single acceptor holds a slot for ever.
+    #[test]
+    fn a_lone_vote_pins_only_for_the_pinned_tries() {
+        let mut p = leader(0, 2);
+        let w = Value::new(b"w".to_vec());
+        p.observe(Tick(0), Slot(0), Ballot(1 << 30));
+        p.observe_vote(Slot(0), Ballot(1 << 30), &w, AcceptorId(3));
+        let mut kinds = Vec::new();
+        let mut t = Tick(0);
+        for _ in 0..6 {
+            let mut out = Vec::new();
+            p.poll(t, &mut out);
+            for a in &out {
+                if let Action::Start { ballot, pinned, .. } = a {
+                    kinds.push((*pinned, *ballot > Ballot(1 << 30)));
+                }
+            }
+            t = p.next_wakeup().unwrap_or(t);
+        }
+        assert_eq!(kinds.iter().filter(|k| k.0).count(), 2, "{kinds:?}");
+        assert!(kinds.iter().any(|k| !k.0 && k.1), "{kinds:?}");
     }
 
     #[test]

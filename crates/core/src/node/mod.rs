@@ -401,8 +401,16 @@ impl<P: Clone> NodeCore<P> {
                 let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b);
                 if used && admitted {
                     pm.observe(now, m.slot(), m.bal());
-                    if let Message::M2b(b) = &m {
-                        pm.observe_vote(b.slot, b.bal, &b.val);
+                    match &m {
+                        Message::M2b(b) => pm.observe_vote(b.slot, b.bal, &b.val, b.acc),
+                        // A 1b reports its sender's own votes: a new leader
+                        // that missed the 2b learns where to pin from them.
+                        Message::M1b(b) => {
+                            for v in &b.votes {
+                                pm.observe_vote(b.slot, v.bal, &v.val, b.acc);
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -31,7 +31,7 @@ pub struct K8sArgs {
     #[arg(long)]
     storage_class: Option<String>,
     /// Path of the readiness probe (/ready, or /health for nodes without it).
-    #[arg(long, default_value = "/health")]
+    #[arg(long, default_value = "/ready")]
     probe_path: String,
 }
 

@@ -553,6 +553,35 @@ impl Driver {
     }
 
     /// A JSON summary of this node (the `/v1/status` body).
+    /// `/ready`: the log is recovered (a driver exists only after
+    /// recovery) and every learner this node runs has a quorum of its own
+    /// among the acceptors heard from recently. `(ready, body)`.
+    pub fn readiness(&self) -> (bool, serde_json::Value) {
+        let reachable = self.core.reachable_acceptors(self.now());
+        let trust = &self.cfg.trust;
+        let learners: Vec<serde_json::Value> = self
+            .replicas
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": trust.learner_name(r.lr),
+                    "live_quorum": trust.is_quorum(r.lr, &reachable),
+                })
+            })
+            .collect();
+        let ready = learners.iter().all(|l| l["live_quorum"] == true);
+        let names: Vec<&str> = reachable.iter().map(|a| trust.acceptor_name(a)).collect();
+        (
+            ready,
+            serde_json::json!({
+                "ready": ready,
+                "recovered": true,
+                "reachable_acceptors": names,
+                "learners": learners,
+            }),
+        )
+    }
+
     pub fn status(&self) -> serde_json::Value {
         let name = self.cfg.nodes.get(self.me.index()).map(|n| n.name.as_str());
         let pm = self.core.pacemaker();

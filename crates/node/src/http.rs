@@ -7,7 +7,8 @@
 //! | `GET /v1/log/{learner}?from=&limit=` | the learner's applied log |
 //! | `GET /v1/status` | node, learners (applied slots, log hash, current ballot), proposer |
 //! | `GET /metrics` | Prometheus text |
-//! | `GET /health` | `ok` |
+//! | `GET /health` | `ok` (the process is up) |
+//! | `GET /ready` | 200 when the log is recovered and each learner this node runs has a quorum of recently heard acceptors, else 503; JSON body says which |
 //!
 //! Handlers never touch protocol state: they send an [`Event`] to the driver
 //! thread and await its answer.
@@ -45,6 +46,7 @@ pub fn router(st: ApiState) -> Router {
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ready))
         .layer(limit)
         .with_state(st)
 }
@@ -201,6 +203,14 @@ async fn read_log(
 async fn status(State(st): State<ApiState>) -> Response {
     match ask(&st, |d| d.status()).await {
         Some(s) => Json(s).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
+    }
+}
+
+async fn ready(State(st): State<ApiState>) -> Response {
+    match ask(&st, |d| d.readiness()).await {
+        Some((true, body)) => Json(body).into_response(),
+        Some((false, body)) => (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response(),
         None => error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down"),
     }
 }

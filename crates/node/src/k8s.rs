@@ -58,7 +58,7 @@ impl Default for K8sSpec {
             image: "hpaxos:latest".into(),
             storage: "1Gi".into(),
             storage_class: None,
-            probe_path: "/health".into(),
+            probe_path: "/ready".into(),
         }
     }
 }

@@ -72,6 +72,33 @@ async fn put_for(
     (r.status == 200).then(|| r.json()).flatten()
 }
 
+/// Polls `/ready` until `done(status, body)` or `T`; the last answer.
+async fn ready_until(
+    addr: SocketAddr,
+    done: impl Fn(u16, &serde_json::Value) -> bool,
+) -> (u16, serde_json::Value) {
+    let t = Instant::now();
+    let mut last = (0, serde_json::Value::Null);
+    while t.elapsed() < T {
+        if let Ok(r) = request(addr, "GET", "/ready", None, Duration::from_secs(2)).await {
+            last = (r.status, r.json().unwrap_or_default());
+            if done(last.0, &last.1) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
+fn live(body: &serde_json::Value, learner: &str) -> Option<bool> {
+    body["learners"]
+        .as_array()?
+        .iter()
+        .find(|l| l["name"] == learner)?["live_quorum"]
+        .as_bool()
+}
+
 async fn applied(addr: SocketAddr, learner: &str) -> Option<u64> {
     let st = get_json(addr, "/v1/status").await?;
     st["learners"]
@@ -129,8 +156,16 @@ async fn bob_commits_with_two_acceptors_down_and_alice_does_not() {
     c.wait_healthy(T).await.unwrap();
     let n2 = c.http("n2").unwrap();
     assert!(put_for(n2, "alice", "warm", "up", T).await.is_some());
+    // `/ready` (PRODUCT.md): each learner has a quorum of heard acceptors.
+    let (code, body) = ready_until(n2, |c, _| c == 200).await;
+    assert_eq!(code, 200, "{body}");
     c.kill9("n4").unwrap();
     c.kill9("n5").unwrap();
+    // Alice (4 of 5) has lost her quorum, bob (3 of 5) has his: not ready.
+    let (code, body) = ready_until(n2, |c, b| c == 503 && live(b, "alice") == Some(false)).await;
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(live(&body, "alice"), Some(false), "{body}");
+    assert_eq!(live(&body, "bob"), Some(true), "{body}");
     let t = Instant::now();
     let mut bob_ok = 0;
     for i in 0..10 {

@@ -49,6 +49,25 @@ impl LeaderState {
 }
 
 impl<P: Clone> NodeCore<P> {
+    /// The acceptors whose node this node heard from within the leader
+    /// timeout (its own acceptor always counts): what `/ready` judges a
+    /// learner's live quorum on.
+    pub fn reachable_acceptors(&self, now: Tick) -> crate::accset::AccSet {
+        self.acceptor_nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| {
+                **n == self.me
+                    || self
+                        .leader
+                        .last_heard
+                        .get(n)
+                        .is_some_and(|t| now.0.saturating_sub(t.0) < self.timing.leader_timeout)
+            })
+            .map(|(i, _)| crate::ids::AcceptorId(i as u16))
+            .collect()
+    }
+
     /// The current view.
     pub fn view(&self) -> u64 {
         self.leader.view

@@ -14,7 +14,12 @@
 //!    honest nodes running them have the same digest in every slot both have;
 //! 4. progress: every learner that is live and entangled with itself
 //!    acknowledges an operation invoked after the heal within the bound,
-//!    and (1) holds on every honest node: no replica is left behind.
+//!    and (1) holds on every honest node: no replica is left behind;
+//! 5. progress during faults: in each fault window (after a grace for the
+//!    failover), every learner that is live and entangled with itself with
+//!    the window's acceptors faulty acknowledges operations at the nodes
+//!    outside the window (a learner whose quorums are up keeps deciding,
+//!    whatever happens to the others).
 //!
 //! Data flow: `main` calls these after the workload and the final reads.
 
@@ -312,6 +317,96 @@ pub fn recovery(
         .collect()
 }
 
+/// Check 5 (the liveness issue's item 1): during each fault window, every
+/// learner that `graph explain --faulty F` reports live and entangled with
+/// itself (F: the acceptors of the window's nodes and of the Byzantine
+/// node) gets commands acknowledged at the nodes outside the window.
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowLiveness {
+    pub window: usize,
+    pub nodes: Vec<String>,
+    /// The judged interval: from the window's start plus the grace (leader
+    /// failover, timeouts) to its end, in ms since the run started.
+    pub from_ms: f64,
+    pub to_ms: f64,
+    /// (learner, acknowledged operations completed in the interval at nodes
+    /// outside the window) for each learner required to progress.
+    pub acked: Vec<(String, usize)>,
+    /// Too short to judge (shorter than `min_judged` after the grace).
+    pub judged: bool,
+}
+
+/// Acknowledged operations of `learner` completed in `[from_ms, to_ms]` at
+/// nodes not in `faulty_nodes`.
+pub fn acked_in(
+    history: &[OpRecord],
+    learner: &str,
+    faulty_nodes: &[String],
+    from_ms: f64,
+    to_ms: f64,
+) -> usize {
+    history
+        .iter()
+        .filter(|o| {
+            o.learner == learner
+                && o.outcome == Outcome::Ok
+                && !faulty_nodes.contains(&o.node)
+                && o.complete_ms >= from_ms
+                && o.complete_ms <= to_ms
+        })
+        .count()
+}
+
+pub fn live_during_faults(
+    c: &Cluster,
+    history: &[OpRecord],
+    windows: &[crate::nemesis::Window],
+    grace: Duration,
+    min_judged: Duration,
+) -> Vec<WindowLiveness> {
+    let byz: Vec<usize> = c
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.byzantine)
+        .map(|(i, _)| i)
+        .collect();
+    windows
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let faulty: AccSet = c
+                .nodes
+                .iter()
+                .zip(&c.config.nodes)
+                .enumerate()
+                .filter(|(j, (n, _))| w.nodes.contains(&n.name) || byz.contains(j))
+                .filter_map(|(_, (_, s))| s.acceptor)
+                .collect();
+            let pairs = entangled_pairs(c, &faulty);
+            let required: Vec<String> = live_learners(c, &faulty)
+                .into_iter()
+                .filter(|l| pairs.iter().any(|(a, b)| a == l && b == l))
+                .collect();
+            let from_ms = w.start_ms as f64 + grace.as_secs_f64() * 1000.0;
+            let to_ms = w.end_ms as f64;
+            let judged = to_ms - from_ms >= min_judged.as_secs_f64() * 1000.0;
+            let acked = required
+                .iter()
+                .map(|l| (l.clone(), acked_in(history, l, &w.nodes, from_ms, to_ms)))
+                .collect();
+            WindowLiveness {
+                window: i,
+                nodes: w.nodes.clone(),
+                from_ms,
+                to_ms,
+                acked,
+                judged,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,6 +439,30 @@ mod tests {
     /// Check 2: an acknowledged write whose slot is missing from (or empty
     /// in) the acknowledging node's log of that learner is lost; unknown
     /// and failed writes are not acknowledged, so never lost.
+    /// Check 5 counts only acknowledgements inside the judged interval,
+    /// of the learner asked, at nodes outside the fault window.
+    #[test]
+    fn acks_during_a_window_count_only_outside_nodes_and_the_interval() {
+        let mut h = vec![
+            put("n1", 1, Outcome::Ok),
+            put("n2", 2, Outcome::Ok),
+            put("n3", 3, Outcome::Info),
+        ];
+        for (o, t) in h.iter_mut().zip([1500.0, 1600.0, 1700.0]) {
+            o.complete_ms = t;
+        }
+        let faulty = vec!["n2".to_string()];
+        assert_eq!(
+            acked_in(&h, &h[0].learner.clone(), &faulty, 1000.0, 2000.0),
+            1
+        );
+        assert_eq!(
+            acked_in(&h, &h[0].learner.clone(), &faulty, 1550.0, 2000.0),
+            0
+        );
+        assert_eq!(acked_in(&h, "nobody", &faulty, 0.0, 9e9), 0);
+    }
+
     #[test]
     fn acknowledged_write_missing_from_its_log_is_lost() {
         let mut logs = BTreeMap::new();

@@ -1,7 +1,7 @@
 //! The verdict of a run: what every check found, as `verdict.json`, and a
 //! short human summary (`summary.txt`, also printed). Decides the exit code.
 
-use crate::checks::{Convergence, Lost, PairAgreement, Recovery};
+use crate::checks::{Convergence, Lost, PairAgreement, Recovery, WindowLiveness};
 use crate::history::{OpRecord, Outcome};
 use crate::lincheck::{KeyVerdict, Verdict as Lin};
 use serde::Serialize;
@@ -39,6 +39,9 @@ pub struct Verdict {
     /// Learners whose safety and progress are required (live, self-entangled).
     pub required: Vec<String>,
     pub recovery: Vec<Recovery>,
+    /// Check 5: per fault window, the acknowledgements of each learner
+    /// required to progress with the window's acceptors faulty.
+    pub during_faults: Vec<WindowLiveness>,
     pub linearizability: Vec<KeyVerdict>,
     pub counts: BTreeMap<String, Counts>,
     pub replay: String,
@@ -162,6 +165,39 @@ pub fn finish(out: &Path, v: &Verdict) -> anyhow::Result<u8> {
                     "{l}: no acknowledged operation within {} s of the heal",
                     v.recovery_bound_s
                 ));
+            }
+        }
+    }
+    for w in &v.during_faults {
+        let acked: Vec<String> = w.acked.iter().map(|(l, n)| format!("{l} {n}")).collect();
+        let _ = writeln!(
+            s,
+            "during window {} ({} down, {:.1}-{:.1} s): acknowledged {}{}",
+            w.window,
+            w.nodes.join(","),
+            w.from_ms / 1000.0,
+            w.to_ms / 1000.0,
+            if acked.is_empty() {
+                "(no learner required)".to_string()
+            } else {
+                acked.join(", ")
+            },
+            if w.judged {
+                ""
+            } else {
+                " (too short to judge)"
+            }
+        );
+        if w.judged {
+            for (l, n) in &w.acked {
+                if *n == 0 {
+                    failures.push(format!(
+                        "{l}: live with {} faulty but nothing acknowledged from {:.1} s to {:.1} s",
+                        w.nodes.join(","),
+                        w.from_ms / 1000.0,
+                        w.to_ms / 1000.0
+                    ));
+                }
             }
         }
     }

@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 
 /// Seconds before the first fault (load only).
 const WARMUP_MS: u64 = 5000;
+/// Check 5: time a fault window gets for the failover (leader timeout,
+/// view change, takeover of its slots) before its learners are judged.
+const FAILOVER_GRACE_MS: u64 = 2500;
+/// Check 5: shorter judged intervals are reported, not judged.
+const MIN_JUDGED_MS: u64 = 1000;
 
 /// Returns the exit code (0 pass, 1 violation, 3 inconclusive).
 pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
@@ -187,6 +192,7 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
         live,
         required,
         recovery: Vec::new(),
+        during_faults: Vec::new(),
         linearizability: lin,
         counts: report::counts(&history, &learners),
         replay: format!(
@@ -202,10 +208,18 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
         heal_ms,
         Duration::from_secs(args.recovery_bound),
     );
+    let actual = nemesis::actual(&schedule, &applied, heal_ms);
+    v.during_faults = checks::live_during_faults(
+        &c,
+        &history,
+        &actual.windows,
+        Duration::from_millis(FAILOVER_GRACE_MS),
+        Duration::from_millis(MIN_JUDGED_MS),
+    );
     if let Err(e) = crate::plot::draw(
         &args.out.join("timeline.svg"),
         &history,
-        &nemesis::actual(&schedule, &applied, heal_ms),
+        &actual,
         load_end_ms / 1000.0,
     ) {
         eprintln!("  (no plot: {e})");

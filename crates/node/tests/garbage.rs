@@ -82,6 +82,14 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         proposals: vec![],
     }));
     send_raw(peer, &seal(n2, &k2, &bad_1b)).await;
+    // Validly signed by n2, which is not a proposer: a 1a at a huge ballot
+    // (it would push every acceptor's maxBal up) is not admitted.
+    let forged_1a = Payload::Protocol(Message::M1a(hpaxos_core::Msg1a {
+        slot: Slot(0),
+        lr: LearnerId(0),
+        bal: Ballot(u64::MAX / 2),
+    }));
+    send_raw(peer, &seal(n2, &k2, &forged_1a)).await;
 
     // Counted by reason, and the node is still healthy.
     let mut text = String::new();
@@ -103,6 +111,7 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         "unknown_sender",
         "acc_mismatch",
         "unknown_learner",
+        "not_a_proposer",
     ] {
         let n = metric(
             &text,

@@ -273,10 +273,12 @@ struct InFlight {
     started: bool,
 }
 
-/// The highest vote (2b) seen in a slot: its ballot, value and voters.
+/// Vote ballots remembered per slot (a Byzantine acceptor cannot grow it).
+const VOTE_BALLOTS_KEPT: usize = 8;
+
+/// A vote (2b) ballot seen in a slot: its value and voters.
 #[derive(Clone, Debug)]
 struct Voted {
-    bal: Ballot,
     val: Value,
     voters: std::collections::BTreeSet<AcceptorId>,
 }
@@ -313,8 +315,9 @@ pub struct Pacemaker {
     decided: BTreeMap<Slot, Decided>,
     /// Every slot below this is decided by every learner.
     done_below: Slot,
-    /// Highest ballot at which a 2b (a vote) was seen per slot not done, and its value.
-    voted: BTreeMap<Slot, Voted>,
+    /// The highest ballots (at most [`VOTE_BALLOTS_KEPT`]) at which a 2b
+    /// (a vote) was seen, per slot not done, with the value and voters.
+    voted: BTreeMap<Slot, BTreeMap<Ballot, Voted>>,
     /// Highest slot seen anywhere.
     highest_seen: Option<Slot>,
     stats: PacemakerStats,
@@ -510,18 +513,25 @@ impl Pacemaker {
         if self.is_complete(slot) {
             return;
         }
-        match self.voted.get_mut(&slot) {
-            Some(w) if w.bal > ballot => {}
-            Some(w) if w.bal == ballot => {
+        let votes = self.voted.entry(slot).or_default();
+        match votes.get_mut(&ballot) {
+            Some(w) => {
                 if &w.val == value {
                     w.voters.insert(acc);
                 }
             }
-            _ => {
-                self.voted.insert(
-                    slot,
+            None => {
+                if votes.len() >= VOTE_BALLOTS_KEPT {
+                    match votes.keys().next().copied() {
+                        Some(lowest) if lowest < ballot => {
+                            votes.remove(&lowest);
+                        }
+                        _ => return,
+                    }
+                }
+                votes.insert(
+                    ballot,
                     Voted {
-                        bal: ballot,
                         val: value.clone(),
                         voters: [acc].into_iter().collect(),
                     },
@@ -740,22 +750,37 @@ impl Pacemaker {
     fn expire(&mut self, now: Tick, slot: Slot, out: &mut Vec<Action>) {
         let (me, np) = (self.cfg.me, self.cfg.proposers);
         let missing = self.missing(slot);
-        // The ballot some learner decided in, and its value.
-        // The highest ballot with a vote seen, or some learner decided in:
-        // missing learners are retried there first.
-        let decided = self
-            .decided
-            .get(&slot)
-            .and_then(|d| d.values().max_by_key(|(b, _)| *b).cloned());
-        // (ballot, value, sticky): see `observe_vote`.
-        let vote = self
+        // The ballots to pin at, lowest first, as (ballot, value, sticky)
+        // (see `observe_vote`): the vote ballots seen and the ballots a
+        // learner decided in. Pinned tries climb them in turn: a missing
+        // learner `l` can be served at the highest only once it has its
+        // own proposals at the one below (`KnowsSafeAt2` of `l` at `c'`
+        // asks for `l`'s 2av at the ballot of the highest vote below `c'`),
+        // and trying a higher one first would raise `l`'s `maxBal` above
+        // the lower one before `l`'s 2av there.
+        let mut pins: BTreeMap<Ballot, (Value, bool)> = self
             .voted
             .get(&slot)
-            .map(|w| (w.bal, w.val.clone(), w.voters.len() >= 2));
-        let decided = decided.map(|(b, v)| (b, v, true));
-        let pin = match (decided, vote) {
-            (Some(d), Some(v)) => Some(if v.0 > d.0 { v } else { d }),
-            (d, v) => d.or(v),
+            .map(|vs| {
+                vs.iter()
+                    .map(|(b, w)| (*b, (w.val.clone(), w.voters.len() >= 2)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(d) = self.decided.get(&slot) {
+            for (b, v) in d.values() {
+                pins.insert(*b, (v.clone(), true));
+            }
+        }
+        let sticky = pins.values().any(|(_, s)| *s);
+        let top = pins.keys().next_back().copied();
+        let pins: Vec<(Ballot, Value)> = pins.into_iter().map(|(b, (v, _))| (b, v)).collect();
+        let pin = match self.slots.get(&slot) {
+            Some(f) if !pins.is_empty() => {
+                let (c, v) = pins[f.pins as usize % pins.len()].clone();
+                Some((c, v, sticky, top.unwrap_or(c)))
+            }
+            _ => None,
         };
         let pin_tries = self.cfg.pin_tries;
         let floor = self.cfg.ballot_floor;
@@ -795,7 +820,10 @@ impl Pacemaker {
         match pin {
             // Pinned while no ballot above `c` was seen (a higher one may
             // hold the learner's maxBal above `c`: then move up).
-            Some((c, v, sticky)) if f.pins < pin_tries || (sticky && f.observed <= c) => {
+            Some((c, v, sticky, top))
+                if f.pins < pin_tries.max(1) * u32::try_from(pins.len()).unwrap_or(u32::MAX)
+                    || (sticky && f.observed <= top) =>
+            {
                 // Pinned tries stay at the first timeout, without
                 // retransmissions: each is a retransmission at `c`.
                 f.pins += 1;
@@ -813,7 +841,7 @@ impl Pacemaker {
                     pinned: true,
                 });
             }
-            Some((_, v, _)) => {
+            Some((_, v, _, _)) => {
                 if started || f.pins > 0 {
                     f.ballot = next_owned(me, np, f.ballot.max(f.observed).max(floor));
                 }

@@ -83,6 +83,16 @@ impl Proposer {
         self.rounds.remove(&slot);
     }
 
+    /// Forgets every slot below `below` (garbage-collected by the node).
+    pub fn compact(&mut self, below: Slot) {
+        self.rounds = self.rounds.split_off(&below);
+    }
+
+    /// Slots with a round here.
+    pub fn rounds(&self) -> usize {
+        self.rounds.len()
+    }
+
     /// Starts ballot `bal` of `slot` for `learners`, proposing `own` unless
     /// the 1b messages force another value: `Phase1a(l, bal)` for each.
     pub fn start(

@@ -10,7 +10,7 @@
 //! batch_max = 256                 # commands per value
 //! timeout_ms = 400                # first ballot timeout (doubles, capped)
 //! max_timeout_ms = 4000
-//! retain_slots = 65536            # decided slots kept before compaction
+//! retain_slots = 4096             # decided slots kept before compaction
 //!
 //! [nodes.n1]
 //! addr = "127.0.0.1:7101"         # peer-to-peer TCP (default: its acceptor's addr)
@@ -207,7 +207,7 @@ pub struct ClusterConfig {
 }
 
 /// Default of `[cluster] retain_slots`.
-pub const DEFAULT_RETAIN_SLOTS: u64 = 65536;
+pub const DEFAULT_RETAIN_SLOTS: u64 = 4096;
 
 impl ClusterConfig {
     pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {

@@ -582,6 +582,32 @@ impl Driver {
         )
     }
 
+    /// What this node's acceptor holds for `slot` (why a learner waits
+    /// there): `maxBal` per learner, votes and proposals sent.
+    fn acceptor_view(&self, slot: hpaxos_core::Slot) -> serde_json::Value {
+        let t = &self.cfg.trust;
+        let Some(d) = self.core.acceptor().and_then(|a| a.slot_durable(slot)) else {
+            return serde_json::Value::Null;
+        };
+        let votes = |vs: &std::collections::BTreeSet<hpaxos_core::Vote>| -> Vec<serde_json::Value> {
+            vs.iter()
+                .map(|v| {
+                    serde_json::json!([
+                        t.learner_name(v.lr),
+                        v.bal.0,
+                        crate::kv::digest_hex(&v.val)[..12].to_string()
+                    ])
+                })
+                .collect()
+        };
+        serde_json::json!({
+            "slot": slot.0,
+            "max_bal": d.max_bal.iter().map(|(l, b)| (t.learner_name(*l).to_string(), b.0)).collect::<std::collections::BTreeMap<_, _>>(),
+            "votes_sent": votes(&d.votes_sent),
+            "two_av_sent": votes(&d.two_av_sent),
+        })
+    }
+
     pub fn status(&self) -> serde_json::Value {
         let name = self.cfg.nodes.get(self.me.index()).map(|n| n.name.as_str());
         let pm = self.core.pacemaker();
@@ -599,6 +625,7 @@ impl Driver {
                     "invalid_values": r.replica.invalid_values(),
                     "log_hash": log_hash(&r.replica),
                     "current_ballot": pm.and_then(|p| p.ballot(next)).map(|b| b.0),
+                    "next_slot_here": self.acceptor_view(next),
                 })
             })
             .collect();
@@ -640,6 +667,7 @@ impl Driver {
             "byzantine": self.byz.map(|b| format!("{b:?}")),
             "max_slot_seen": self.core.max_slot_seen().0,
             "peers_connected": self.metrics.peers_connected.load(Ordering::Relaxed),
+            "resident_bytes": crate::metrics::resident_bytes(),
             "fsyncs": self.metrics.fsyncs.load(Ordering::Relaxed),
             "compacted_below": self.core.compacted_below().0,
             "low_water": self.low_water().map(|s| s.0),

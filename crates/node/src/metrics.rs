@@ -118,6 +118,22 @@ fn counter(out: &mut String, name: &str, help: &str, v: &AtomicU64) {
     let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
 }
 
+fn gauge(out: &mut String, name: &str, help: &str, v: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "{name} {v}");
+}
+
+/// Resident set size in bytes (Linux: the second field of
+/// `/proc/self/statm`, in pages); `None` where it cannot be read.
+pub fn resident_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages.saturating_mul(u64::try_from(page).ok().filter(|p| *p > 0).unwrap_or(4096)))
+}
+
 impl Metrics {
     pub fn render(&self) -> String {
         let mut o = String::new();
@@ -217,12 +233,20 @@ impl Metrics {
             "Ballots this proposer started",
             &self.ballots_started,
         );
-        counter(
+        gauge(
             &mut o,
             "hpaxos_peers_connected",
             "Outgoing peer connections up",
-            &self.peers_connected,
+            self.peers_connected.load(Ordering::Relaxed),
         );
+        if let Some(rss) = resident_bytes() {
+            gauge(
+                &mut o,
+                "process_resident_memory_bytes",
+                "Resident memory of this process (from /proc/self/statm)",
+                rss,
+            );
+        }
         self.submit_latency
             .render("hpaxos_submit_latency_seconds", &mut o);
         self.fsync_latency

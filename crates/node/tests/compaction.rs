@@ -387,3 +387,85 @@ async fn baseline_wal_growth_without_compaction() {
     );
     c.terminate_all(Duration::from_secs(10));
 }
+
+/// Memory against slots decided (issue: operations, item 8), printed with
+/// `--ignored --nocapture`: a 4-node cluster with the default retention
+/// under a closed loop of 24 clients with 512-byte values for at most 60 s
+/// (and at most 40,000 commands), sampling every node's resident memory
+/// (`/v1/status` `resident_bytes`) and log size against n1's applied
+/// slots. No assertion on the figures (they depend on the machine); the
+/// run must decide commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn memory_figures() {
+    let retain = std::env::var("RETAIN").unwrap_or_default();
+    let mut cfg = FOUR.replace("window = 4", "window = 8");
+    if !retain.is_empty() {
+        cfg = cfg.replace(
+            "window = 8",
+            &format!("window = 8\nretain_slots = {retain}"),
+        );
+    }
+    let mut c = four_nodes_with(&cfg);
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let n1 = c.http("n1").unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let t = Instant::now();
+    let value = "x".repeat(512);
+    let mut tasks = Vec::new();
+    for w in 0..24u64 {
+        let (done, value) = (done.clone(), value.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while t.elapsed() < Duration::from_secs(60)
+                && done.load(std::sync::atomic::Ordering::Relaxed) < 40_000
+            {
+                if put(n1, &format!("k{}", (w * 1000 + i) % 5000), &value)
+                    .await
+                    .is_some()
+                {
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                i += 1;
+            }
+        }));
+    }
+    let mut next = Duration::from_secs(0);
+    println!("secs  commands  n1_slots  rss_mib(n1 n2 n3 n4)  wal_kib(n1 n2 n3 n4)");
+    while tasks.iter().any(|t| !t.is_finished()) {
+        if t.elapsed() >= next {
+            next += Duration::from_secs(10);
+            let mut rss = Vec::new();
+            let mut wal = Vec::new();
+            for n in ["n1", "n2", "n3", "n4"] {
+                let st = get_json(c.http(n).unwrap(), "/v1/status")
+                    .await
+                    .unwrap_or_default();
+                rss.push(st["resident_bytes"].as_u64().unwrap_or(0) as f64 / 1048576.0);
+                wal.push(st["wal_bytes"].as_u64().unwrap_or(0) / 1024);
+            }
+            let slots = learner_state(n1).await.map_or(0, |l| l[0].0);
+            println!(
+                "{:>4.0}  {:>8}  {:>8}  {:>5.0} {:>5.0} {:>5.0} {:>5.0}  {:>6} {:>6} {:>6} {:>6}",
+                t.elapsed().as_secs_f64(),
+                done.load(std::sync::atomic::Ordering::Relaxed),
+                slots,
+                rss[0],
+                rss[1],
+                rss[2],
+                rss[3],
+                wal[0],
+                wal[1],
+                wal[2],
+                wal[3]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(done.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    c.kill_all();
+}

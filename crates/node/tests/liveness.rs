@@ -221,6 +221,101 @@ async fn a_restarted_node_catches_up_in_an_idle_cluster() {
     c.kill_all();
 }
 
+/// The fault harness's stall (schedule ci, seed 1): two nodes (one of them
+/// a proposer) cut away while clients of both learners keep submitting;
+/// bob (3 of 5) keeps deciding, alice (4 of 5) cannot, and the nodes on
+/// the majority side change views because alice's commands make no
+/// progress. When the two return, alice must decide again: every slot bob
+/// decided meanwhile is retried for her pinned at bob's ballot, which her
+/// returning acceptors have not passed (`KnowsSafeAt2` needs alice's own
+/// proposals at the ballot of the highest vote).
+///
+/// OPEN (ignored, fails today; run with `--ignored --nocapture`): alice
+/// stops in a slot where three acceptors voted for her at bob's ballot
+/// and the two that were paused sent their 2av but never their 2b (the
+/// status's `next_slot_here` shows it on every node). The deterministic
+/// version in `hpaxos-core` (`node::tests`) passes, so the cause is in
+/// what real pauses add (frames dropped as stale by the sender's queue,
+/// held frames delivered late); see the liveness issue's note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn alice_decides_again_when_her_quorum_returns() {
+    let mut c = demo_cluster();
+    c.spawn_all().unwrap();
+    c.wait_healthy(T).await.unwrap();
+    let (n1, n3) = (c.http("n1").unwrap(), c.http("n3").unwrap());
+    assert!(put_for(n1, "alice", "warm", "up", T).await.is_some());
+    c.pause("n2", true).unwrap();
+    c.pause("n4", true).unwrap();
+    // Load on both learners for 6 s while alice's quorum is away.
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, (addr, lr)) in [(n1, "alice"), (n3, "alice"), (n1, "bob"), (n3, "bob")]
+        .into_iter()
+        .enumerate()
+    {
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            let mut k = 0;
+            while t.elapsed() < Duration::from_secs(6) {
+                if put_for(addr, lr, &format!("p{i}-{k}"), "x", Duration::from_secs(2))
+                    .await
+                    .is_some()
+                {
+                    ok += 1;
+                }
+                k += 1;
+            }
+            ok
+        }));
+    }
+    let mut oks = Vec::new();
+    for t in tasks {
+        oks.push(t.await.unwrap());
+    }
+    println!("acknowledged while n2, n4 were paused (alice, alice, bob, bob): {oks:?}");
+    assert!(oks[2] + oks[3] > 0, "bob made no progress with 3 of 5 up");
+    let bob_then = applied(n1, "bob").await.unwrap_or(0);
+    c.pause("n2", false).unwrap();
+    c.pause("n4", false).unwrap();
+    // Alice catches up with bob's slots and decides new commands.
+    let t = Instant::now();
+    let mut acked = false;
+    while t.elapsed() < Duration::from_secs(30) {
+        if put_for(n1, "alice", "after", "return", Duration::from_secs(3))
+            .await
+            .is_some()
+        {
+            acked = true;
+            break;
+        }
+        println!(
+            "  {:>5.1} s: alice applied {:?}",
+            t.elapsed().as_secs_f64(),
+            applied(n1, "alice").await
+        );
+    }
+    let (a, b) = (applied(n1, "alice").await, applied(n1, "bob").await);
+    println!(
+        "alice after the return: acked={acked} in {:?}, alice {a:?} bob {b:?}",
+        t.elapsed()
+    );
+    if !acked {
+        for n in ["n1", "n2", "n3", "n4", "n5"] {
+            let st = get_json(c.http(n).unwrap(), "/v1/status")
+                .await
+                .unwrap_or_default();
+            println!("{n}: {}  proposer {}", st["learners"][0], st["proposer"]);
+        }
+    }
+    assert!(
+        acked && a >= Some(bob_then),
+        "alice stalled after her quorum returned: alice {a:?} bob {b:?} (bob had {bob_then})\n{}",
+        common::node_logs(&c)
+    );
+    c.kill_all();
+}
+
 /// Figures for the liveness note (run with `--ignored --nocapture`):
 /// failover times over 20 leader kills, bob's throughput with and without
 /// alice's quorum, and catch-up after a node is paused 12 s under load.

@@ -9,7 +9,7 @@ use crate::msg::Msg2b;
 use std::collections::BTreeMap;
 
 /// Certificates kept per learner followed.
-pub const CERTS_KEPT: usize = 8192;
+pub const CERTS_KEPT: usize = 4096;
 
 type Key2b = (Slot, LearnerId, Ballot, AcceptorId);
 /// A certificate: the quorum's 2b, each with its proof once known.

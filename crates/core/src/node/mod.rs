@@ -271,6 +271,11 @@ impl<P: Clone> NodeCore<P> {
         self.max_slot_seen
     }
 
+    /// This node's acceptor, if it runs one (read-only: status pages).
+    pub fn acceptor(&self) -> Option<&Acceptor> {
+        self.acceptor.as_ref()
+    }
+
     pub fn pacemaker(&self) -> Option<&Pacemaker> {
         self.proposer.as_ref().map(|(_, p)| p)
     }
@@ -455,7 +460,20 @@ impl<P: Clone> NodeCore<P> {
     }
 
     /// Runs the pacemaker (when this node is a proposer).
+    ///
+    /// A fresh (unpinned) ballot is run only for the learners that have a
+    /// quorum among the acceptors this node hears (all of them when it
+    /// hears none of their quorums): `Phase1a(l, b)` for a learner that
+    /// cannot gather a quorum raises its acceptors' `maxBal[l]` for
+    /// nothing, and above a ballot where a connected learner voted it
+    /// leaves `l` without its own proposals there, which `KnowsSafeAt2` of
+    /// every later ballot of `l` asks for (the fault harness's stall: alice
+    /// cut off, bob deciding, view changes). Not sending a message the spec
+    /// allows is always a refinement; the learner left out is retried,
+    /// pinned at the vote's ballot, once its quorum is heard again.
     fn poll_proposer(&mut self, now: Tick, out: &mut Ready<P>) {
+        let reachable = self.reachable_acceptors(now);
+        let trust = &self.trust;
         let Some((p, pm)) = &mut self.proposer else {
             return;
         };
@@ -471,9 +489,21 @@ impl<P: Clone> NodeCore<P> {
                     slot,
                     ballot,
                     value,
-                    learners,
+                    mut learners,
                     pinned,
-                } => p.start_for(slot, &learners, ballot, value, pinned, &mut self.fx),
+                } => {
+                    if !pinned {
+                        let served: Vec<LearnerId> = learners
+                            .iter()
+                            .copied()
+                            .filter(|l| trust.is_quorum(*l, &reachable))
+                            .collect();
+                        if !served.is_empty() {
+                            learners = served;
+                        }
+                    }
+                    p.start_for(slot, &learners, ballot, value, pinned, &mut self.fx)
+                }
                 Action::Retransmit { slot, .. } => p.retransmit(slot, &mut self.fx),
             }
         }
@@ -514,8 +544,9 @@ impl<P: Clone> NodeCore<P> {
             f.decided = f.decided.split_off(&below);
             f.mark(below);
         }
-        if let Some((_, pm)) = &mut self.proposer {
+        if let Some((p, pm)) = &mut self.proposer {
             pm.resume_from(below);
+            p.compact(below);
         }
         self.certs.compact(below);
         self.compacted_below = below;

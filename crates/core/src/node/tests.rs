@@ -64,6 +64,9 @@ struct Cluster {
     trust: Trust,
     nodes: Vec<NodeCore<()>>,
     up: Vec<bool>,
+    /// Paused (SIGSTOP): no ticks, messages to it held until it resumes.
+    paused: Vec<bool>,
+    held: Vec<(NodeId, NodeId, Pkt)>,
     now: u64,
     net: VecDeque<(u64, NodeId, NodeId, Pkt)>,
     /// Decisions per node per learner: slot -> value.
@@ -114,6 +117,8 @@ impl Cluster {
             trust,
             nodes,
             up: vec![true; n as usize],
+            paused: vec![false; n as usize],
+            held: Vec::new(),
             now: 0,
             net: VecDeque::new(),
             decided: vec![BTreeMap::new(); n as usize],
@@ -170,6 +175,10 @@ impl Cluster {
                 if !self.up[from.index()] || !self.up[to.index()] {
                     continue;
                 }
+                if self.paused[to.index()] {
+                    self.held.push((from, to, p));
+                    continue;
+                }
                 let input = match p {
                     Pkt::Proto(msg) => Input::Protocol { msg, proof: () },
                     Pkt::Ctl(msg) => Input::Control { from, msg },
@@ -177,12 +186,36 @@ impl Cluster {
                 self.step(to.index(), input);
             }
             for i in 0..self.nodes.len() {
-                if self.up[i] {
+                if self.up[i] && !self.paused[i] {
                     self.step(i, Input::Tick);
                 }
             }
             self.now += 1;
         }
+    }
+
+    /// Pauses or resumes node `i` (a resumed node gets what was held).
+    fn pause(&mut self, i: usize, paused: bool) {
+        self.paused[i] = paused;
+        if !paused {
+            let held = std::mem::take(&mut self.held);
+            for (from, to, p) in held {
+                if to.index() == i {
+                    self.net.push_back((self.now, from, to, p));
+                } else {
+                    self.held.push((from, to, p));
+                }
+            }
+        }
+    }
+
+    /// Slots `lr` decided at `node`, contiguous from 0.
+    fn prefix(&self, node: usize, lr: LearnerId) -> u64 {
+        let mut n = 0;
+        while self.decided[node].contains_key(&(lr, Slot(n))) {
+            n += 1;
+        }
+        n
     }
 
     fn submit(&mut self, node: usize, cmd: &str) {
@@ -399,5 +432,40 @@ fn a_returning_learner_catches_up_a_long_backlog() {
     c.run(200);
     let alice = c.decided[0].keys().filter(|(l, _)| *l == ALICE).count();
     assert!(alice >= bob, "alice {alice} of bob's {bob} after 200 ticks");
+    c.assert_agreement();
+}
+
+/// The fault harness's stall (schedule ci, seed 1), deterministically: n2
+/// (a proposer) and n4 paused while commands for both learners arrive at
+/// the other nodes; bob decides, alice cannot, and the majority changes
+/// views (alice's commands make no progress). After the resume alice must
+/// decide every slot bob decided and her own new commands.
+#[test]
+fn alice_decides_again_after_her_quorum_was_paused_away() {
+    let mut c = Cluster::new(3);
+    c.run(5);
+    c.submit(0, "warm");
+    c.run(60);
+    assert!(c.has(0, ALICE, "warm"));
+    c.pause(1, true);
+    c.pause(3, true);
+    for i in 0..40 {
+        c.submit([0, 2, 4][i % 3], &format!("p{i}"));
+        c.run(25);
+    }
+    let bob_then = c.prefix(0, BOB);
+    assert!(
+        bob_then > 5,
+        "bob made no progress with 3 of 5 up: {bob_then}"
+    );
+    c.pause(1, false);
+    c.pause(3, false);
+    c.submit(0, "after");
+    c.run(3000);
+    let (a, b) = (c.prefix(0, ALICE), c.prefix(0, BOB));
+    assert!(
+        a >= bob_then && c.has(0, ALICE, "after"),
+        "alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"
+    );
     c.assert_agreement();
 }

@@ -207,6 +207,7 @@ impl Driver {
         match ev {
             Event::Net { msg, raw } => {
                 self.metrics.msgs_in.inc(kind_label(msg.kind()));
+                tracing::trace!(kind = kind_label(msg.kind()), slot = msg.slot().0, lr = msg.lr().0, bal = msg.bal().0, acc = ?msg.acc().map(|a| a.0), "recv");
                 self.step(Input::Protocol { msg, proof: raw });
             }
             Event::Control { from, msg } => {
@@ -354,6 +355,7 @@ impl Driver {
             }
         }
         for m in ready.broadcast.drain(..) {
+            tracing::trace!(kind = kind_label(m.kind()), slot = m.slot().0, lr = m.lr().0, bal = m.bal().0, acc = ?m.acc().map(|a| a.0), "send");
             self.broadcast(&m);
         }
         for c in ready.send_all.drain(..) {

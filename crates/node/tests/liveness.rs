@@ -281,7 +281,7 @@ async fn alice_decides_again_when_her_quorum_returns() {
     // Alice catches up with bob's slots and decides new commands.
     let t = Instant::now();
     let mut acked = false;
-    while t.elapsed() < Duration::from_secs(30) {
+    while t.elapsed() < Duration::from_secs(90) {
         if put_for(n1, "alice", "after", "return", Duration::from_secs(3))
             .await
             .is_some()
@@ -301,6 +301,12 @@ async fn alice_decides_again_when_her_quorum_returns() {
         t.elapsed()
     );
     if !acked {
+        if let Ok(dir) = std::env::var("KEEP_LOGS") {
+            let _ = std::fs::create_dir_all(&dir);
+            for n in c.names() {
+                let _ = std::fs::copy(c.log_path(&n), format!("{dir}/{n}.log"));
+            }
+        }
         for n in ["n1", "n2", "n3", "n4", "n5"] {
             let st = get_json(c.http(n).unwrap(), "/v1/status")
                 .await

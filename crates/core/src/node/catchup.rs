@@ -23,7 +23,7 @@ const SERVE_BUDGET: usize = 4096;
 
 impl<P: Clone> NodeCore<P> {
     /// This node's heartbeat.
-    pub fn status(&self) -> Status {
+    pub fn status(&self, now: Tick) -> Status {
         Status {
             view: self.leader.view,
             next: self
@@ -31,6 +31,7 @@ impl<P: Clone> NodeCore<P> {
                 .iter()
                 .map(|f| (f.core.id(), f.next))
                 .collect(),
+            hears_leader: self.hears_leader(now),
         }
     }
 
@@ -42,6 +43,7 @@ impl<P: Clone> NodeCore<P> {
                         f.peers_next.insert(from, next);
                     }
                 }
+                self.leader.peer_reports(now, from, s.view, s.hears_leader);
                 self.on_view(now, s.view, out);
             }
             Control::SyncRequest {
@@ -83,7 +85,7 @@ impl<P: Clone> NodeCore<P> {
             .is_none_or(|t| now >= t.after(self.timing.heartbeat))
         {
             self.last_status = Some(now);
-            out.send_all.push(Control::Status(self.status()));
+            out.send_all.push(Control::Status(self.status(now)));
         }
         self.leader_timers(now, out);
         self.dispatch(now, out);

@@ -29,6 +29,8 @@ pub struct LeaderState {
     pub view: u64,
     view_started: Tick,
     last_heard: BTreeMap<NodeId, Tick>,
+    /// Each peer's latest heartbeat: (when, its view, it hears its leader).
+    reports: BTreeMap<NodeId, (Tick, u64, bool)>,
     last_progress: Tick,
     /// View changes since the last decision.
     backoff: u32,
@@ -40,6 +42,10 @@ impl LeaderState {
         if let Some(n) = from {
             self.last_heard.insert(n, now);
         }
+    }
+
+    pub(crate) fn peer_reports(&mut self, now: Tick, from: NodeId, view: u64, hears: bool) {
+        self.reports.insert(from, (now, view, hears));
     }
 
     pub(crate) fn progress(&mut self, now: Tick) {
@@ -142,6 +148,44 @@ impl<P: Clone> NodeCore<P> {
         }
     }
 
+    /// Does this node hear the leader of its view (or lead it)?
+    pub(crate) fn hears_leader(&self, now: Tick) -> bool {
+        match self.leader_node() {
+            Some(l) if l == self.me => true,
+            Some(l) => self
+                .leader
+                .last_heard
+                .get(&l)
+                .is_some_and(|t| now.0.saturating_sub(t.0) < self.timing.leader_timeout),
+            None => false,
+        }
+    }
+
+    /// Pre-vote, from the heartbeats: is it only a minority of the
+    /// acceptor nodes that lose the leader? A node suspects the leader for
+    /// a view change only when most acceptor nodes (itself included, the
+    /// leader's excluded) do not hear it: those whose latest heartbeat in
+    /// this view, received within the leader timeout, says so, or that
+    /// sent none. Otherwise the silence is this node's own slow link (a
+    /// returning node drains a backlog of stale frames, the leader's the
+    /// longest) and a view change would only make every node take over
+    /// again (the fault harness's churn after a partition healed).
+    fn most_hear_the_leader(&self, now: Tick, leader: NodeId) -> bool {
+        let view = self.leader.view;
+        let losing = self
+            .acceptor_nodes
+            .iter()
+            .filter(|n| **n != leader)
+            .filter(|n| {
+                **n == self.me
+                    || !self.leader.reports.get(n).is_some_and(|(t, v, h)| {
+                        *h && *v == view && now.0.saturating_sub(t.0) < self.timing.leader_timeout
+                    })
+            })
+            .count();
+        2 * losing <= self.acceptor_nodes.len()
+    }
+
     /// A heartbeat's view.
     pub(crate) fn on_view(&mut self, now: Tick, view: u64, out: &mut Ready<P>) {
         if view > self.leader.view {
@@ -183,7 +227,10 @@ impl<P: Clone> NodeCore<P> {
         if leader != self.me {
             let heard = self.leader.last_heard.get(&leader).copied();
             let silent = heard.map_or(since_view, |t| now.0.saturating_sub(t.0));
-            if silent >= self.timing.leader_timeout && since_view >= self.timing.leader_timeout {
+            if silent >= self.timing.leader_timeout
+                && since_view >= self.timing.leader_timeout
+                && !self.most_hear_the_leader(now, leader)
+            {
                 let v = self.leader.view.saturating_add(1).min(MAX_VIEW);
                 self.enter_view(now, v, "the leader is silent", out);
                 return;
@@ -223,7 +270,7 @@ impl<P: Clone> NodeCore<P> {
         for (_, sent) in self.pending.values_mut() {
             *sent = None;
         }
-        out.send_all.push(Control::Status(self.status()));
+        out.send_all.push(Control::Status(self.status(now)));
         self.last_status = Some(now);
     }
 

@@ -65,6 +65,11 @@ pub enum Control<P> {
 pub struct Status {
     pub view: u64,
     pub next: Vec<(LearnerId, Slot)>,
+    /// The sender heard the leader of `view` within the leader timeout (or
+    /// is that leader): a peer whose own link to the leader is slow (a
+    /// backlog after a pause) does not start a view change while most
+    /// acceptor nodes still hear the leader.
+    pub hears_leader: bool,
 }
 
 /// What one step asks the driver to do, in this order: make `persist`

@@ -44,7 +44,7 @@ pub struct Limits {
 fn timed(dur: Duration, max: u64, mut f: impl FnMut()) -> (u64, f64) {
     let t = Instant::now();
     let mut n = 0u64;
-    while n < max && (n % 16 != 0 || t.elapsed() < dur) {
+    while n < max && (!n.is_multiple_of(16) || t.elapsed() < dur) {
         f();
         n += 1;
     }
@@ -138,11 +138,8 @@ fn loopback() -> anyhow::Result<(f64, f64)> {
         let (mut s, _) = l.accept()?;
         s.set_nodelay(true)?;
         let mut b = [0u8; 64];
-        loop {
-            match s.read_exact(&mut b) {
-                Ok(()) => s.write_all(&b)?,
-                Err(_) => break,
-            }
+        while s.read_exact(&mut b).is_ok() {
+            s.write_all(&b)?;
         }
         let (mut s, _) = l.accept()?;
         let mut b = vec![0u8; 256 << 10];

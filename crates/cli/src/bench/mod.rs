@@ -13,12 +13,14 @@
 //! `/v1/status` at the window's edges, and reports each run beside the
 //! throughput bound and latency floor the limits imply ([`bound`], whose
 //! module doc says how they are computed), as text or `--json`, and into
-//! `--out FILE`. The cluster is stopped and its directory removed on every
-//! exit path (unless `--keep`).
+//! `--out FILE` (and a throughput/latency SVG with `--plot`). The cluster
+//! is stopped and its directory removed on every exit path (unless
+//! `--keep`).
 
 mod bound;
 mod limits;
 mod load;
+mod plot;
 
 use crate::Outcome;
 use anyhow::{bail, Context};
@@ -99,6 +101,9 @@ pub struct BenchArgs {
     /// Also write the results (JSON) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also draw throughput against latency (one point per run) as SVG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// Keep the scratch directory (configuration, keys, node logs, data).
     #[arg(long)]
     keep: bool,
@@ -311,7 +316,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<Outcome> {
             }
             Err(e) => {
                 eprintln!("retrying start-up ({e})");
-                cluster.kill_all();
+                // Dropping it kills its nodes (and removes its directory)
+                // before the new one is written there.
+                drop(cluster);
                 let _ = std::fs::remove_dir_all(&dir);
                 cluster = LocalCluster::prepare(&base, &plans, &exe, &["node"], &dir, !a.keep)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -340,6 +347,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<Outcome> {
     if let Some(out) = &a.out {
         std::fs::write(out, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    if let Some(p) = &a.plot {
+        plot::draw(p, &reports).map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", p.display()))?;
     }
     if a.json {
         println!("{json}");
@@ -530,7 +540,7 @@ fn report(
             },
         });
     }
-    let all = all.unwrap_or_else(|| load::histogram());
+    let all = all.unwrap_or_else(load::histogram);
     let cps = out.committed as f64 / out.window.max(1e-9);
     // Slots: the busiest learner's (each learner decides every slot).
     let sps = learners

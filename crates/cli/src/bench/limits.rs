@@ -27,9 +27,15 @@ pub struct Limits {
     pub ed25519_sign_per_second: f64,
     pub ed25519_verify_per_second: f64,
     pub sha256_bytes_per_second: f64,
-    /// Median latency of a 4 KiB write followed by `fdatasync`.
+    /// Median latency of a 512-byte append followed by `fdatasync` (a
+    /// write-ahead-log commit of one small record).
     pub fsync_p50_ms: f64,
     pub fsync_samples: usize,
+    /// The same with `writers` threads appending and syncing their own
+    /// files at once, as the acceptors of one slot do (on this kind of
+    /// virtual disk concurrent syncs are much faster than a lone one).
+    pub fsync_concurrent_p50_ms: f64,
+    pub writers: usize,
     /// 1 MiB writes, each followed by `fdatasync`.
     pub synced_write_bytes_per_second: f64,
     /// Median round trip of 64 bytes over a loopback TCP connection.
@@ -60,7 +66,7 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
 }
 
 /// Measures everything; `dir` is where the nodes' data will live.
-pub fn measure(dir: &Path, sig_message_bytes: usize) -> anyhow::Result<Limits> {
+pub fn measure(dir: &Path, sig_message_bytes: usize, writers: usize) -> anyhow::Result<Limits> {
     let key = SigningKey::from_bytes(&[7u8; 32]);
     let msg = vec![0xA5u8; sig_message_bytes.max(1)];
     let d = Duration::from_millis(300);
@@ -81,6 +87,8 @@ pub fn measure(dir: &Path, sig_message_bytes: usize) -> anyhow::Result<Limits> {
     });
     let sha = n as f64 * buf.len() as f64 / s;
     let (fsync_p50_ms, fsync_samples, synced) = disk(dir)?;
+    let writers = writers.clamp(1, 64);
+    let fsync_concurrent_p50_ms = concurrent_fsync(dir, writers)?;
     let (rtt, bw) = loopback()?;
     Ok(Limits {
         sig_message_bytes,
@@ -89,6 +97,8 @@ pub fn measure(dir: &Path, sig_message_bytes: usize) -> anyhow::Result<Limits> {
         sha256_bytes_per_second: sha,
         fsync_p50_ms,
         fsync_samples,
+        fsync_concurrent_p50_ms,
+        writers,
         synced_write_bytes_per_second: synced,
         loopback_rtt_p50_ms: rtt,
         loopback_bytes_per_second: bw,
@@ -96,14 +106,14 @@ pub fn measure(dir: &Path, sig_message_bytes: usize) -> anyhow::Result<Limits> {
     })
 }
 
-/// fsync latency (median of 4 KiB write + fdatasync) and synced sequential
+/// fsync latency (median of a 512-byte append + fdatasync) and synced sequential
 /// write bandwidth (1 MiB writes, each made durable), in `dir`.
 fn disk(dir: &Path) -> anyhow::Result<(f64, usize, f64)> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("bench-disk-probe");
     let r = (|| -> std::io::Result<(f64, usize, f64)> {
         let mut f = std::fs::File::create(&path)?;
-        let small = vec![1u8; 4096];
+        let small = vec![1u8; 512];
         let mut lat = Vec::new();
         let t = Instant::now();
         while lat.len() < 400 && t.elapsed() < Duration::from_millis(400) {
@@ -126,6 +136,43 @@ fn disk(dir: &Path) -> anyhow::Result<(f64, usize, f64)> {
     })();
     let _ = std::fs::remove_file(&path);
     r.with_context(|| format!("measuring the disk in {}", dir.display()))
+}
+
+/// Median latency of 512-byte append + fdatasync with `writers` threads
+/// doing it at once, each on its own file in `dir`.
+fn concurrent_fsync(dir: &Path, writers: usize) -> anyhow::Result<f64> {
+    let threads: Vec<_> = (0..writers)
+        .map(|i| {
+            let path = dir.join(format!("bench-disk-probe-{i}"));
+            std::thread::spawn(move || -> std::io::Result<Vec<f64>> {
+                let r = (|| {
+                    let mut f = std::fs::File::create(&path)?;
+                    let small = vec![1u8; 512];
+                    let mut lat = Vec::new();
+                    let t = Instant::now();
+                    while lat.len() < 400 && t.elapsed() < Duration::from_millis(400) {
+                        let s = Instant::now();
+                        f.write_all(&small)?;
+                        f.sync_data()?;
+                        lat.push(s.elapsed().as_secs_f64() * 1e3);
+                    }
+                    Ok(lat)
+                })();
+                let _ = std::fs::remove_file(&path);
+                r
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in threads {
+        match t.join() {
+            Ok(r) => {
+                all.extend(r.with_context(|| format!("measuring the disk in {}", dir.display()))?)
+            }
+            Err(_) => anyhow::bail!("disk probe thread panicked"),
+        }
+    }
+    Ok(median_ms(all))
 }
 
 /// Loopback TCP: median round trip of 64-byte ping-pongs, and the bandwidth

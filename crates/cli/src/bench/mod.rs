@@ -162,6 +162,12 @@ pub struct RunReport {
     pub floor_current_path_ms: f64,
     /// p50 over the floor.
     pub p50_over_floor: f64,
+    /// fsyncs per second of all nodes together in the window, and their
+    /// mean latency (the nodes' own, beside the probe's `fsync_p50_ms`).
+    pub node_fsyncs_per_second: f64,
+    pub node_fsync_mean_ms: f64,
+    /// Protocol messages sent by all nodes per slot decided.
+    pub messages_per_slot: f64,
     pub first_error: Option<String>,
     pub limits: limits::Limits,
     pub bound: bound::Bound,
@@ -287,7 +293,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<Outcome> {
     if !a.json {
         eprintln!("measuring this machine's limits in {} ...", dir.display());
     }
-    let lim = limits::measure(&dir.join("data"), 256)?;
+    let lim = limits::measure(&dir.join("data"), 256, acceptors.len())?;
     let model = bound::Model {
         acceptors: acceptors.len(),
         nodes: plans.len(),
@@ -375,6 +381,49 @@ async fn applied_slots(addr: std::net::SocketAddr) -> std::collections::BTreeMap
     out
 }
 
+/// Counters summed over every node's `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+struct NodeTotals {
+    fsyncs: f64,
+    fsync_seconds: f64,
+    messages: f64,
+}
+
+impl NodeTotals {
+    async fn scrape(addrs: &[std::net::SocketAddr]) -> NodeTotals {
+        let mut t = NodeTotals::default();
+        for &addr in addrs {
+            let r =
+                hpaxos_node::client::request(addr, "GET", "/metrics", None, Duration::from_secs(5));
+            let Ok(m) = r.await else { continue };
+            for line in m.body.lines() {
+                let v = || {
+                    line.rsplit(' ')
+                        .next()
+                        .and_then(|x| x.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                };
+                if line.starts_with("hpaxos_fsync_latency_seconds_count ") {
+                    t.fsyncs += v();
+                } else if line.starts_with("hpaxos_fsync_latency_seconds_sum ") {
+                    t.fsync_seconds += v();
+                } else if line.starts_with("hpaxos_messages_sent_total{") {
+                    t.messages += v();
+                }
+            }
+        }
+        t
+    }
+
+    fn minus(&self, o: &NodeTotals) -> NodeTotals {
+        NodeTotals {
+            fsyncs: (self.fsyncs - o.fsyncs).max(0.0),
+            fsync_seconds: (self.fsync_seconds - o.fsync_seconds).max(0.0),
+            messages: (self.messages - o.messages).max(0.0),
+        }
+    }
+}
+
 /// Waits until one command commits for every learner (the first view and
 /// ballot are set up), at most `limit`.
 async fn wait_first_commit(targets: &[load::Target], limit: Duration) -> anyhow::Result<()> {
@@ -442,6 +491,8 @@ async fn bench_inner(
             });
         }
     }
+    let all_http: Vec<std::net::SocketAddr> =
+        names.iter().filter_map(|n| cluster.http(n)).collect();
     let Some(probe) = targets.first().map(|t| t.addr) else {
         bail!("the cluster has no node with an HTTP address");
     };
@@ -466,21 +517,35 @@ async fn bench_inner(
             single: a.single,
         };
         let label = format!("[{}/{}]", i + 1, points.len());
-        // The slots applied at the window's edges, on the probe node.
+        // The slots applied at the window's edges, on the probe node, and
+        // every node's fsync and message counters.
         let edges = {
             let (warm, secs) = (w.warmup, w.seconds);
+            let all = all_http.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(warm).await;
-                let s0 = applied_slots(probe).await;
+                let (s0, m0) = (applied_slots(probe).await, NodeTotals::scrape(&all).await);
                 let t0 = Instant::now();
                 tokio::time::sleep(secs).await;
-                let s1 = applied_slots(probe).await;
-                (s0, s1, t0.elapsed().as_secs_f64())
+                let (s1, m1) = (applied_slots(probe).await, NodeTotals::scrape(&all).await);
+                (s0, s1, m1.minus(&m0), t0.elapsed().as_secs_f64())
             })
         };
         let out = load::run(&targets, &w, &label).await;
-        let (s0, s1, span) = edges.await.unwrap_or_default();
-        reports.push(report(name, a, cfg, lim, bnd, &w, &out, &s0, &s1, span));
+        let (s0, s1, totals, span) = edges.await.unwrap_or_default();
+        let mut r = report(name, a, cfg, lim, bnd, &w, &out, &s0, &s1, span);
+        r.node_fsyncs_per_second = totals.fsyncs / span.max(1e-9);
+        r.node_fsync_mean_ms = if totals.fsyncs > 0.0 {
+            1e3 * totals.fsync_seconds / totals.fsyncs
+        } else {
+            0.0
+        };
+        r.messages_per_slot = if r.slots_per_second > 0.0 {
+            totals.messages / span.max(1e-9) / r.slots_per_second
+        } else {
+            0.0
+        };
+        reports.push(r);
         if out.committed == 0 {
             bail!(
                 "no command committed in the window ({})",
@@ -585,6 +650,9 @@ fn report(
         floor_ms: bnd.floor_ms,
         floor_current_path_ms: bnd.floor_current_path_ms,
         p50_over_floor: p50 / bnd.floor_ms.max(1e-9),
+        node_fsyncs_per_second: 0.0,
+        node_fsync_mean_ms: 0.0,
+        messages_per_slot: 0.0,
         first_error: out.first_error.clone(),
         limits: lim.clone(),
         bound: bnd.clone(),
@@ -611,11 +679,13 @@ fn print_human(rs: &[RunReport]) {
         r0.config, r0.acceptors, r0.nodes, r0.window, r0.batch_max, r0.payload_bytes
     );
     println!(
-        "machine: Ed25519 sign {}/s, verify {}/s (one core); SHA-256 {}B/s; fsync p50 {:.2} ms; synced writes {}B/s; loopback rtt {:.3} ms, {}B/s; {} cores",
+        "machine: Ed25519 sign {}/s, verify {}/s (one core); SHA-256 {}B/s; fsync p50 {:.2} ms alone, {:.2} ms with {} writers; synced writes {}B/s; loopback rtt {:.3} ms, {}B/s; {} cores",
         si(l.ed25519_sign_per_second),
         si(l.ed25519_verify_per_second),
         si(l.sha256_bytes_per_second),
         l.fsync_p50_ms,
+        l.fsync_concurrent_p50_ms,
+        l.writers,
         si(l.synced_write_bytes_per_second),
         l.loopback_rtt_p50_ms,
         si(l.loopback_bytes_per_second),
@@ -642,6 +712,10 @@ fn print_human(rs: &[RunReport]) {
         println!(
             "  latency p50 {:.2} ms ({:.1}x floor), p99 {:.2} ms, p999 {:.2} ms, max {:.2} ms; {} failed, {} dropped",
             r.p50_ms, r.p50_over_floor, r.p99_ms, r.p999_ms, r.max_ms, r.failed, r.dropped
+        );
+        println!(
+            "  nodes: {:.0} fsyncs/s (mean {:.2} ms), {:.1} protocol messages sent per slot",
+            r.node_fsyncs_per_second, r.node_fsync_mean_ms, r.messages_per_slot
         );
         println!(
             "  {:<10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}",

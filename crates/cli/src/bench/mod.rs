@@ -9,8 +9,10 @@
 //! processes of this executable (`hpaxos_node::cluster::LocalCluster`, as
 //! `hpaxos demo` does), waits until a command commits, runs the workload
 //! once per point of the sweep ([`load`]: closed loop with N clients, or
-//! open loop at a rate), reads the slots each learner decided from
-//! `/v1/status` at the window's edges, and reports each run beside the
+//! open loop at a rate; with `--faults` the first point again with the last
+//! node's acceptor killed, then Byzantine), reads the slots each learner
+//! decided from `/v1/status` and every node's fsync and message counters
+//! from `/metrics` at the window's edges, and reports each run beside the
 //! throughput bound and latency floor the limits imply ([`bound`], whose
 //! module doc says how they are computed), as text or `--json`, and into
 //! `--out FILE` (and a throughput/latency SVG with `--plot`). The cluster
@@ -104,6 +106,11 @@ pub struct BenchArgs {
     /// Also draw throughput against latency (one point per run) as SVG.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Also run the workload (the first point) with the last node's
+    /// acceptor killed, then with it Byzantine in each mode the node has
+    /// (`equivocate`), beside the fault-free figures.
+    #[arg(long)]
+    faults: bool,
     /// Keep the scratch directory (configuration, keys, node logs, data).
     #[arg(long)]
     keep: bool,
@@ -169,6 +176,9 @@ pub struct RunReport {
     /// Protocol messages sent by all nodes per slot decided.
     pub messages_per_slot: f64,
     pub first_error: Option<String>,
+    /// The fault of this run (`none`, or with `--faults` an acceptor
+    /// killed or Byzantine).
+    pub fault: String,
     pub limits: limits::Limits,
     pub bound: bound::Bound,
 }
@@ -335,7 +345,13 @@ pub fn run(a: BenchArgs) -> anyhow::Result<Outcome> {
         bail!("cannot start the cluster");
     }
     let r = rt.block_on(bench_inner(
-        &cluster, &a, &name, &cfg, &lim, &bnd, &learners,
+        &mut cluster,
+        &a,
+        &name,
+        &cfg,
+        &lim,
+        &bnd,
+        &learners,
     ));
     let bad = cluster.terminate_all(Duration::from_secs(5));
     if !bad.is_empty() && !a.json {
@@ -460,7 +476,7 @@ async fn wait_first_commit(targets: &[load::Target], limit: Duration) -> anyhow:
 }
 
 async fn bench_inner(
-    cluster: &LocalCluster,
+    cluster: &mut LocalCluster,
     a: &BenchArgs,
     name: &str,
     cfg: &hpaxos_node::ClusterConfig,
@@ -505,70 +521,139 @@ async fn bench_inner(
         points.extend(a.rate.iter().map(|&r| (c, Some(r))));
     }
     let per_request = if a.single { 1 } else { a.batch };
+    let ctx = Ctx {
+        name,
+        a,
+        cfg,
+        lim,
+        bnd,
+        probe,
+        all_http: all_http.clone(),
+    };
+    let workload = |clients: usize, rate: Option<f64>| load::Workload {
+        clients,
+        batch: per_request,
+        payload: a.payload,
+        rate,
+        warmup: Duration::from_secs_f64(a.warmup),
+        seconds: Duration::from_secs_f64(a.seconds),
+        single: a.single,
+    };
     let mut reports = Vec::new();
     for (i, (clients, rate)) in points.iter().enumerate() {
-        let w = load::Workload {
-            clients: *clients,
-            batch: per_request,
-            payload: a.payload,
-            rate: *rate,
-            warmup: Duration::from_secs_f64(a.warmup),
-            seconds: Duration::from_secs_f64(a.seconds),
-            single: a.single,
-        };
         let label = format!("[{}/{}]", i + 1, points.len());
-        // The slots applied at the window's edges, on the probe node, and
-        // every node's fsync and message counters.
-        let edges = {
-            let (warm, secs) = (w.warmup, w.seconds);
-            let all = all_http.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(warm).await;
-                let (s0, m0) = (applied_slots(probe).await, NodeTotals::scrape(&all).await);
-                let t0 = Instant::now();
-                tokio::time::sleep(secs).await;
-                let (s1, m1) = (applied_slots(probe).await, NodeTotals::scrape(&all).await);
-                (s0, s1, m1.minus(&m0), t0.elapsed().as_secs_f64())
-            })
+        let w = workload(*clients, *rate);
+        reports.push(one_run(&ctx, &targets, &w, &label, "none".into()).await?);
+    }
+    if a.faults {
+        // The same workload (the first point) with the last node's acceptor
+        // killed, then back as a Byzantine acceptor in each mode the node
+        // has; the clients avoid that node.
+        let (clients, rate) = points[0];
+        let Some(victim) = names.last().cloned() else {
+            return Ok(reports);
         };
-        let out = load::run(&targets, &w, &label).await;
-        let (s0, s1, totals, span) = edges.await.unwrap_or_default();
-        let mut r = report(name, a, cfg, lim, bnd, &w, &out, &s0, &s1, span);
-        r.node_fsyncs_per_second = totals.fsyncs / span.max(1e-9);
-        r.node_fsync_mean_ms = if totals.fsyncs > 0.0 {
-            1e3 * totals.fsync_seconds / totals.fsyncs
-        } else {
-            0.0
-        };
-        r.messages_per_slot = if r.slots_per_second > 0.0 {
-            totals.messages / span.max(1e-9) / r.slots_per_second
-        } else {
-            0.0
-        };
-        reports.push(r);
-        if out.committed == 0 {
-            bail!(
-                "no command committed in the window ({})",
-                out.first_error.as_deref().unwrap_or("no answer")
-            );
+        let acc = cluster
+            .plan(&victim)
+            .and_then(|p| p.acceptor.clone())
+            .unwrap_or_default();
+        let others: Vec<load::Target> = targets
+            .iter()
+            .filter(|t| t.node != victim)
+            .cloned()
+            .collect();
+        if others.is_empty() {
+            bail!("--faults needs more than one node");
+        }
+        cluster.kill9(&victim).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let fault = format!("{victim} ({acc}) killed (kill -9)");
+        let w = workload(clients, rate);
+        reports.push(one_run(&ctx, &others, &w, "[kill]", fault).await?);
+        for mode in ["equivocate"] {
+            cluster
+                .set_extra_args(&victim, &["--byzantine", mode])
+                .and_then(|_| cluster.spawn(&victim))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            cluster
+                .wait_healthy(Duration::from_secs(20))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let fault = format!("{victim} ({acc}) Byzantine: {mode}");
+            let label = format!("[{mode}]");
+            reports.push(one_run(&ctx, &others, &w, &label, fault).await?);
+            cluster.kill9(&victim).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
     }
     Ok(reports)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every run of one bench shares.
+struct Ctx<'a> {
+    name: &'a str,
+    a: &'a BenchArgs,
+    cfg: &'a hpaxos_node::ClusterConfig,
+    lim: &'a limits::Limits,
+    bnd: &'a bound::Bound,
+    /// The node whose `/v1/status` gives the slots per learner.
+    probe: std::net::SocketAddr,
+    all_http: Vec<std::net::SocketAddr>,
+}
+
+/// One run: the workload, the slots applied at the window's edges on the
+/// probe node and every node's fsync and message counters.
+async fn one_run(
+    ctx: &Ctx<'_>,
+    targets: &[load::Target],
+    w: &load::Workload,
+    label: &str,
+    fault: String,
+) -> anyhow::Result<RunReport> {
+    let edges = {
+        let (warm, secs) = (w.warmup, w.seconds);
+        let all = ctx.all_http.clone();
+        let probe = ctx.probe;
+        tokio::spawn(async move {
+            tokio::time::sleep(warm).await;
+            let (s0, m0) = (applied_slots(probe).await, NodeTotals::scrape(&all).await);
+            let t0 = Instant::now();
+            tokio::time::sleep(secs).await;
+            let (s1, m1) = (applied_slots(probe).await, NodeTotals::scrape(&all).await);
+            (s0, s1, m1.minus(&m0), t0.elapsed().as_secs_f64())
+        })
+    };
+    let out = load::run(targets, w, label).await;
+    let (s0, s1, totals, span) = edges.await.unwrap_or_default();
+    let mut r = report(ctx, w, &out, &s0, &s1, span);
+    r.fault = fault;
+    r.node_fsyncs_per_second = totals.fsyncs / span.max(1e-9);
+    r.node_fsync_mean_ms = if totals.fsyncs > 0.0 {
+        1e3 * totals.fsync_seconds / totals.fsyncs
+    } else {
+        0.0
+    };
+    r.messages_per_slot = if r.slots_per_second > 0.0 {
+        totals.messages / span.max(1e-9) / r.slots_per_second
+    } else {
+        0.0
+    };
+    if out.committed == 0 {
+        bail!(
+            "no command committed in the window of run {label} ({})",
+            out.first_error.as_deref().unwrap_or("no answer")
+        );
+    }
+    Ok(r)
+}
+
 fn report(
-    name: &str,
-    a: &BenchArgs,
-    cfg: &hpaxos_node::ClusterConfig,
-    lim: &limits::Limits,
-    bnd: &bound::Bound,
+    ctx: &Ctx<'_>,
     w: &load::Workload,
     out: &load::Outcome,
     s0: &std::collections::BTreeMap<String, u64>,
     s1: &std::collections::BTreeMap<String, u64>,
     span: f64,
 ) -> RunReport {
+    let (name, a, cfg, lim, bnd) = (ctx.name, ctx.a, ctx.cfg, ctx.lim, ctx.bnd);
     let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| {
         if h.is_empty() {
             0.0
@@ -654,6 +739,7 @@ fn report(
         node_fsync_mean_ms: 0.0,
         messages_per_slot: 0.0,
         first_error: out.first_error.clone(),
+        fault: "none".into(),
         limits: lim.clone(),
         bound: bnd.clone(),
     }
@@ -700,6 +786,9 @@ fn print_human(rs: &[RunReport]) {
         r0.floor_current_path_ms
     );
     for r in rs {
+        if r.fault != "none" {
+            println!("\nfault: {}", r.fault);
+        }
         let how = match r.rate {
             Some(x) => format!("open loop {} cmd/s, {} workers", si(x), r.clients),
             None => format!("closed loop, {} clients", r.clients),

@@ -6,6 +6,7 @@
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench;
 mod check_cmd;
 mod docs_cmd;
 mod graph_cmd;
@@ -44,6 +45,9 @@ enum Cmd {
     K8s(k8s_cmd::K8sArgs),
     #[command(flatten)]
     Node(node_cmd::NodeCmd),
+    /// Start a local multi-process cluster, drive a workload and report
+    /// throughput and latency beside the machine's measured limits: exit 0, or 2.
+    Bench(bench::BenchArgs),
     /// Print a shell completion script (e.g. `hpaxos completions bash`).
     Completions(docs_cmd::CompletionsArgs),
     /// Print the man page, or write all of them with --out DIR.
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Cmd::Testnet(a) => testnet_cmd::run(a),
         Cmd::K8s(a) => k8s_cmd::run(a),
         Cmd::Node(c) => node_cmd::run(c),
+        Cmd::Bench(a) => bench::run(a),
         Cmd::Completions(a) => docs_cmd::completions(a, Cli::command()),
         Cmd::Man(a) => docs_cmd::man(a, Cli::command()),
     };

@@ -84,6 +84,11 @@ pub enum ClientOp {
     Get { key: String },
     /// Replicate `delete KEY`.
     Delete { key: String },
+    /// Replicate many commands in one request (`POST /v1/commands/batch`):
+    /// FILE (`-` for standard input) holds a JSON array of commands such as
+    /// `{"op": "put", "key": "k", "value": "v"}`. Exit 0 when every one was
+    /// decided, else the exit code of the first that was not.
+    Batch { file: PathBuf },
     /// Read KEY from LEARNER's replica on this node (no consensus round).
     Read { learner: String, key: String },
     /// LEARNER's applied log.
@@ -211,6 +216,10 @@ fn client(
         Some(l) => format!("/v1/commands?learner={l}"),
         None => "/v1/commands".to_string(),
     };
+    let batch_path = match &learner {
+        Some(l) => format!("/v1/commands/batch?learner={l}"),
+        None => "/v1/commands/batch".to_string(),
+    };
     let (method, path, body) = match &op {
         ClientOp::Put { key, value } => (
             "POST",
@@ -227,6 +236,13 @@ fn client(
             submit.clone(),
             Some(serde_json::json!({"op": "delete", "key": key})),
         ),
+        ClientOp::Batch { file } => match read_batch(file) {
+            Ok(cmds) => ("POST", batch_path, Some(cmds)),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(Outcome::Exit(EXIT_BAD_INPUT));
+            }
+        },
         ClientOp::Read { learner, key } => ("GET", format!("/v1/kv/{learner}/{key}"), None),
         ClientOp::Log {
             learner,
@@ -243,7 +259,10 @@ fn client(
     };
     let is_command = matches!(
         op,
-        ClientOp::Put { .. } | ClientOp::Get { .. } | ClientOp::Delete { .. }
+        ClientOp::Put { .. }
+            | ClientOp::Get { .. }
+            | ClientOp::Delete { .. }
+            | ClientOp::Batch { .. }
     );
     let r = match hpaxos_node::client::request_blocking(addr, method, &path, body.as_ref(), timeout)
     {
@@ -301,6 +320,9 @@ fn client(
         _ => {}
     }
     let j = r.json().context("the node's answer is not JSON")?;
+    if let ClientOp::Batch { .. } = op {
+        return Ok(print_batch(&j, json));
+    }
     if json {
         println!("{j}");
         return Ok(Outcome::Ok);
@@ -332,4 +354,59 @@ fn client(
         _ => println!("{}", serde_json::to_string_pretty(&j)?),
     }
     Ok(Outcome::Ok)
+}
+
+/// The commands of `hpaxos client batch FILE` (a JSON array; `-`: stdin).
+fn read_batch(file: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = if file.as_os_str() == "-" {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+            .context("cannot read the commands from standard input")?;
+        t
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", file.display()))?;
+    if !v.is_array() {
+        anyhow::bail!("{}: not a JSON array of commands", file.display());
+    }
+    Ok(v)
+}
+
+/// Prints the per-command results of a batch; the exit code is that of
+/// the first command that was not decided (0 when all were).
+fn print_batch(j: &serde_json::Value, json: bool) -> Outcome {
+    let empty = Vec::new();
+    let rs = j.as_array().unwrap_or(&empty);
+    let first_failed = rs.iter().find_map(|r| r["status"].as_u64());
+    if json {
+        println!("{j}");
+    } else {
+        println!("{:>5}  {:>8}  {:<10}  result", "#", "slot", "learner");
+        for (i, r) in rs.iter().enumerate() {
+            match r["error"].as_str() {
+                Some(e) => println!(
+                    "{i:>5}  {:>8}  {:<10}  error {}: {e}",
+                    "-", "-", r["status"]
+                ),
+                None => println!(
+                    "{i:>5}  {:>8}  {:<10}  {:.1} ms",
+                    r["slot"]
+                        .as_u64()
+                        .map_or("?".to_string(), |s| s.to_string()),
+                    r["learner"].as_str().unwrap_or("?"),
+                    r["latency_ms"].as_f64().unwrap_or(0.0)
+                ),
+            }
+        }
+        let failed = rs.iter().filter(|r| r["error"].is_string()).count();
+        println!("{} decided, {failed} not", rs.len() - failed);
+    }
+    match first_failed {
+        None => Outcome::Ok,
+        Some(504) => Outcome::Exit(EXIT_NOT_DECIDED),
+        Some(400..=499) => Outcome::Exit(EXIT_BAD_INPUT),
+        Some(_) => Outcome::Exit(EXIT_UNAVAILABLE),
+    }
 }

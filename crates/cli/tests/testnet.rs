@@ -233,6 +233,41 @@ fn testnet_files_pass_check_and_run_a_cluster_that_decides() {
         text(&o.stderr),
         format!("error: {http1} answered 404: this node runs no learner `carol`")
     );
+    // Many commands in one request (`POST /v1/commands/batch`) through a
+    // node that is not the leader: one result per command, in order, each
+    // decided for the learner named.
+    let cmds = dir.join("cmds.json");
+    std::fs::write(
+        &cmds,
+        r#"[{"op":"put","key":"shape","value":"round"},{"op":"get","key":"shape"}]"#,
+    )
+    .unwrap();
+    let c = cmds.to_str().unwrap();
+    let o = hpaxos(&[
+        "client",
+        "--addr",
+        &http4,
+        "--learner",
+        "bob",
+        "--timeout",
+        "30",
+        "--json",
+        "batch",
+        c,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    let rs = j.as_array().expect("one result per command");
+    assert_eq!(rs.len(), 2, "{j}");
+    assert!(
+        rs.iter()
+            .all(|r| r["learner"] == "bob" && r["slot"].is_u64()),
+        "{j}"
+    );
+    assert_eq!(rs[1]["results"]["bob"], "round", "{j}");
+    std::fs::write(&cmds, r#"{"op":"put"}"#).unwrap();
+    let o = hpaxos(&["client", "--addr", &http4, "batch", c]);
+    assert_eq!(o.status.code(), Some(2));
 
     // n1 (the leader) dies: the testnet's other proposers take over and a
     // command through n2 is still decided (bounded by --timeout).

@@ -24,8 +24,7 @@ impl std::fmt::Debug for Digest {
 ///
 /// On the wire only the bytes travel; the digest is recomputed on decoding,
 /// so a peer cannot pair bytes with the digest of other bytes.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(into = "ValueWire", from = "ValueWire")]
+#[derive(Clone)]
 pub struct Value {
     digest: Digest,
     bytes: Arc<[u8]>,
@@ -47,28 +46,19 @@ impl Value {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct ValueWire(#[serde(with = "serde_bytes_compat")] Vec<u8>);
-
-impl From<Value> for ValueWire {
-    fn from(v: Value) -> ValueWire {
-        ValueWire(v.bytes.to_vec())
-    }
-}
-impl From<ValueWire> for Value {
-    fn from(w: ValueWire) -> Value {
-        Value::new(w.0)
+/// On the wire a value is its bytes, as one byte string (postcard: a
+/// length and the bytes, the same encoding as a sequence of `u8`, decoded
+/// as a slice rather than byte by byte).
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.bytes)
     }
 }
 
-/// Bytes as a plain sequence (keeps the core free of extra serde crates).
-mod serde_bytes_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(b)
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        <Vec<u8>>::deserialize(d)
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        let b = serde_bytes::ByteBuf::deserialize(d)?;
+        Ok(Value::new(b.into_vec()))
     }
 }
 

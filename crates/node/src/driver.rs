@@ -6,7 +6,9 @@
 //! the simulator drives; this file only does the I/O around it.
 //!
 //! One iteration takes every event queued (up to a bound): authenticated
-//! messages, control messages, client submissions, ticks, queries. Each one
+//! messages, control messages, client submissions, queries; when none
+//! arrives before the core's next wakeup (`NodeCore::next_wakeup`: a batch
+//! delay, a ballot timeout, a heartbeat; at most 10 ms), a tick. Each one
 //! is a `NodeCore::step`, whose [`Ready`] accumulates over the iteration.
 //! All `persist` records of the iteration are appended to the write-ahead
 //! log and made durable by **one** fsync (group commit over many messages
@@ -33,11 +35,19 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events handled per iteration (one fsync each).
 const MAX_BATCH: usize = 4096;
+/// Longest wait for an event before the core's timers run anyway (the
+/// core's `next_wakeup` does not cover every timer: leader, forwarding and
+/// catch-up timeouts are checked at least this often).
+const MAX_WAIT: Duration = Duration::from_millis(10);
+/// Shortest wait: a wakeup that is already due after an iteration is
+/// retried after this long, so a timer the core does not advance cannot
+/// spin the thread.
+const MIN_WAIT: Duration = Duration::from_millis(1);
 /// Commands waiting at a node at most (beyond: clients are told to back off).
 const PENDING_MAX: usize = 100_000;
 
@@ -164,14 +174,35 @@ impl Driver {
         Tick(self.start.elapsed().as_millis() as u64)
     }
 
+    /// How long to wait for the next event: until the core's next wakeup
+    /// (a batch delay, a ballot timeout, a heartbeat), at least
+    /// [`MIN_WAIT`] and at most [`MAX_WAIT`].
+    fn wait(&self) -> Duration {
+        let now = self.start.elapsed();
+        match self.core.next_wakeup() {
+            Some(t) => Duration::from_millis(t.0)
+                .saturating_sub(now)
+                .clamp(MIN_WAIT, MAX_WAIT),
+            None => MAX_WAIT,
+        }
+    }
+
     /// Runs until shutdown or a storage failure (returned as an error).
-    pub fn run(mut self, mut rx: mpsc::Receiver<Event>) -> Result<(), String> {
+    /// `rt` is the node's runtime, whose timer bounds the waits for events.
+    pub fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Event>,
+        rt: tokio::runtime::Handle,
+    ) -> Result<(), String> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
-            let Some(ev) = rx.blocking_recv() else {
-                return Ok(());
-            };
-            batch.push(ev);
+            let wait = self.wait();
+            match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                Ok(Some(ev)) => batch.push(ev),
+                Ok(None) => return Ok(()),
+                // Nothing arrived before the core's next wakeup: its timers.
+                Err(_) => batch.push(Event::Tick),
+            }
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(ev) => batch.push(ev),

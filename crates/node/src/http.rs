@@ -3,6 +3,7 @@
 //! | route | does |
 //! |---|---|
 //! | `POST /v1/commands?learner=L` `{"op":"put","key":k,"value":v}` (or `get`, `delete`) | submits a command at any node that runs a learner (forwarded to the leader) and waits until learner `L` (default: the node's first learner) applied it |
+//! | `POST /v1/commands/batch?learner=L` `[command, ...]` | submits many commands in one request (same semantics, each command on its own); answers once `L` applied all of them (or each failed), one result per command, in order |
 //! | `GET /v1/kv/{learner}/{key}` | reads a learner's key-value state (this node's replica) |
 //! | `GET /v1/log/{learner}?from=&limit=` | the learner's applied log |
 //! | `GET /v1/status` | node, learners (applied slots, log hash, current ballot), proposer |
@@ -41,6 +42,7 @@ pub fn router(st: ApiState) -> Router {
     let limit = axum::extract::DefaultBodyLimit::max(st.max_body.max(1024));
     Router::new()
         .route("/v1/commands", post(submit))
+        .route("/v1/commands/batch", post(submit_batch))
         .route("/v1/kv/:learner/:key", get(read_key))
         .route("/v1/log/:learner", get(read_log))
         .route("/v1/status", get(status))
@@ -78,11 +80,7 @@ async fn submit(
         Ok(Json(b)) => b,
         Err(rej) => return error(rej.status(), rej.body_text()),
     };
-    let op = match body {
-        CmdBody::Put { key, value } => Op::Put { key, value },
-        CmdBody::Get { key } => Op::Get { key },
-        CmdBody::Delete { key } => Op::Delete { key },
-    };
+    let op = op_of(body);
     let (tx, rx) = oneshot::channel();
     if st
         .events
@@ -105,6 +103,88 @@ async fn submit(
             "not decided in time (it may still be decided later)",
         ),
     }
+}
+
+/// Commands in one batch request at most (besides the body size limit).
+pub const BATCH_MAX_COMMANDS: usize = 10_000;
+
+fn op_of(body: CmdBody) -> Op {
+    match body {
+        CmdBody::Put { key, value } => Op::Put { key, value },
+        CmdBody::Get { key } => Op::Get { key },
+        CmdBody::Delete { key } => Op::Delete { key },
+    }
+}
+
+/// `POST /v1/commands/batch`: every command is submitted as by
+/// `POST /v1/commands` (one waiter each, the same learner), and the answer
+/// lists one result per command, in order: the reply of `POST /v1/commands`
+/// or `{"error": msg, "status": code}`. The request fails as a whole (with
+/// the same status) only when every command was refused because of the
+/// learner (404), or the node is shutting down.
+async fn submit_batch(
+    State(st): State<ApiState>,
+    Query(q): Query<SubmitQuery>,
+    body: Result<Json<Vec<CmdBody>>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let body = match body {
+        Ok(Json(b)) => b,
+        Err(rej) => return error(rej.status(), rej.body_text()),
+    };
+    if body.len() > BATCH_MAX_COMMANDS {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} commands in one request; at most {BATCH_MAX_COMMANDS}",
+                body.len()
+            ),
+        );
+    }
+    let deadline = tokio::time::Instant::now() + SUBMIT_TIMEOUT;
+    let mut waiting = Vec::with_capacity(body.len());
+    for b in body {
+        let (tx, rx) = oneshot::channel();
+        let ev = Event::Submit {
+            op: op_of(b),
+            learner: q.learner.clone(),
+            reply: tx,
+        };
+        if st.events.send(ev).await.is_err() {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "node is shutting down");
+        }
+        waiting.push(rx);
+    }
+    let n = waiting.len();
+    let mut out = Vec::with_capacity(n);
+    let mut not_found: Option<String> = None;
+    for rx in waiting {
+        let failed = |code: StatusCode, msg: String| serde_json::json!({ "error": msg, "status": code.as_u16() });
+        let r = match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(Ok(r))) => serde_json::to_value(&r).unwrap_or_default(),
+            Ok(Ok(Err(e))) => {
+                let code = refusal_status(&e);
+                if code == StatusCode::NOT_FOUND {
+                    not_found = Some(e.clone());
+                }
+                failed(code, e)
+            }
+            Ok(Err(_)) => failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "node is shutting down".into(),
+            ),
+            Err(_) => failed(
+                StatusCode::GATEWAY_TIMEOUT,
+                "not decided in time (it may still be decided later)".into(),
+            ),
+        };
+        out.push(r);
+    }
+    if let Some(e) = not_found {
+        if out.iter().all(|r| r["status"] == 404) {
+            return error(StatusCode::NOT_FOUND, e);
+        }
+    }
+    Json(out).into_response()
 }
 
 /// The status of a command the driver refused: a learner this node cannot
@@ -257,6 +337,94 @@ mod tests {
             .unwrap();
         assert_eq!(r.status, 413);
         assert!(r.json().unwrap()["error"].is_string(), "{}", r.body);
+        server.abort();
+    }
+
+    /// `POST /v1/commands/batch` against a stand-in driver: every command
+    /// gets its own result in order, a learner the node does not run fails
+    /// the whole request with 404, a bad body is a JSON error.
+    #[tokio::test]
+    async fn batch_submissions_answer_per_command() {
+        let (tx, mut rx) = mpsc::channel::<Event>(64);
+        tokio::spawn(async move {
+            let mut slot = 0;
+            while let Some(ev) = rx.recv().await {
+                if let Event::Submit { op, learner, reply } = ev {
+                    let r = match (learner.as_deref(), op) {
+                        (Some("zed"), _) => Err("no learner `zed` in the configuration".into()),
+                        (_, Op::Delete { .. }) => {
+                            Err("overloaded: too many commands pending here".into())
+                        }
+                        (_, _) => {
+                            slot += 1;
+                            Ok(SubmitReply {
+                                id: crate::kv::CmdId {
+                                    origin: 0,
+                                    seq: slot,
+                                },
+                                slot,
+                                learner: "alice".into(),
+                                results: Default::default(),
+                                latency_ms: 1.0,
+                            })
+                        }
+                    };
+                    let _ = reply.send(r);
+                }
+            }
+        });
+        let app = router(ApiState {
+            events: tx,
+            metrics: Arc::new(Metrics::default()),
+            max_body: 64 * 1024,
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(l, app).await });
+        let t = Duration::from_secs(10);
+        let cmds = serde_json::json!([
+            {"op": "put", "key": "a", "value": "1"},
+            {"op": "delete", "key": "a"},
+            {"op": "get", "key": "a"},
+        ]);
+        let r = request(addr, "POST", "/v1/commands/batch", Some(&cmds), t)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json().unwrap();
+        let v = v.as_array().unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(
+            (v[0]["slot"].as_u64(), v[2]["slot"].as_u64()),
+            (Some(1), Some(2))
+        );
+        assert_eq!(v[1]["status"], 503);
+        assert!(v[1]["error"].as_str().unwrap().starts_with("overloaded"));
+        let r = request(
+            addr,
+            "POST",
+            "/v1/commands/batch?learner=zed",
+            Some(&cmds),
+            t,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert_eq!(
+            r.json().unwrap()["error"],
+            "no learner `zed` in the configuration"
+        );
+        let empty = serde_json::json!([]);
+        let r = request(addr, "POST", "/v1/commands/batch", Some(&empty), t)
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "[]"));
+        let bad = serde_json::json!({"op": "put", "key": "a", "value": "1"});
+        let r = request(addr, "POST", "/v1/commands/batch", Some(&bad), t)
+            .await
+            .unwrap();
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.json().unwrap()["error"].is_string());
         server.abort();
     }
 }

@@ -4,9 +4,10 @@
 //! check it against the configured public key, claim the data directory
 //! (identity file plus an exclusive lock), replay the write-ahead log into
 //! the acceptor and learners, bind the peer and HTTP ports (a port in use
-//! is a clear error), start the transport, the HTTP API, the ticker and the
-//! driver thread, then wait for SIGTERM/SIGINT and stop gracefully (the
-//! driver finishes its iteration, so everything acknowledged is durable).
+//! is a clear error), start the transport, the HTTP API and the driver
+//! thread (which times its own wakeups), then wait for SIGTERM/SIGINT and
+//! stop gracefully (the driver finishes its iteration, so everything
+//! acknowledged is durable).
 
 use crate::config::{ClusterConfig, ConfigError, HostPort};
 use crate::driver::{Byzantine, Driver, Event, LocalReplica};
@@ -341,18 +342,6 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
             };
             tokio::spawn(crate::http_server::serve(l, app, limits));
         }
-        let ticker = tx.clone();
-        tokio::spawn(async move {
-            let mut iv = tokio::time::interval(Duration::from_millis(10));
-            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                iv.tick().await;
-                if ticker.is_closed() {
-                    return;
-                }
-                let _ = ticker.try_send(Event::Tick);
-            }
-        });
         let driver = Driver::new(
             cfg.clone(),
             spec.idx,
@@ -365,10 +354,13 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
             args.byzantine,
         );
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        // The driver times its own waits (the core's next wakeup) on this
+        // runtime's timer.
+        let handle = tokio::runtime::Handle::current();
         std::thread::Builder::new()
             .name("hpaxos-driver".into())
             .spawn(move || {
-                let r = driver.run(rx);
+                let r = driver.run(rx, handle);
                 let _ = done_tx.send(r);
             })
             .map_err(|e| NodeError::Runtime(e.to_string()))?;

@@ -51,21 +51,65 @@ pub enum Payload {
     /// frames, length prefix included) of a quorum of `lr`.
     SyncResponse {
         lr: LearnerId,
+        #[serde(with = "byte_strings::nested")]
         certs: Vec<Vec<Vec<u8>>>,
     },
     /// The node's heartbeat: its view and decided prefixes
     /// (`hpaxos_core::node::Status`).
     Status(Status),
     /// Client commands forwarded to the leader.
-    Forward { cmds: Vec<Vec<u8>> },
+    Forward {
+        #[serde(with = "byte_strings")]
+        cmds: Vec<Vec<u8>>,
+    },
 }
 
 /// The signed frame body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub from: NodeIdx,
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub sig: Vec<u8>,
+}
+
+/// Lists of byte strings, each encoded as one byte string: postcard writes
+/// a length and the bytes, exactly as for a sequence of `u8`, so frames
+/// and logs are unchanged; decoding takes slices instead of byte by byte.
+mod byte_strings {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        let b: Vec<&Bytes> = v.iter().map(|x| Bytes::new(x)).collect();
+        b.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let v = Vec::<ByteBuf>::deserialize(d)?;
+        Ok(v.into_iter().map(ByteBuf::into_vec).collect())
+    }
+
+    /// Lists of lists of byte strings (the certificates of a sync answer).
+    pub mod nested {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &[Vec<Vec<u8>>], s: S) -> Result<S::Ok, S::Error> {
+            let b: Vec<Vec<&Bytes>> = v
+                .iter()
+                .map(|c| c.iter().map(|x| Bytes::new(x)).collect())
+                .collect();
+            b.serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<Vec<u8>>>, D::Error> {
+            let v = Vec::<Vec<ByteBuf>>::deserialize(d)?;
+            Ok(v.into_iter()
+                .map(|c| c.into_iter().map(ByteBuf::into_vec).collect())
+                .collect())
+        }
+    }
 }
 
 /// Why a frame was rejected (counted and logged by the caller).
@@ -123,24 +167,34 @@ pub fn frame_of(env: &Envelope) -> Bytes {
 
 /// Decodes a frame body and checks its signature; `keys[i]` is node `i`'s key.
 pub fn open(body: &[u8], keys: &[VerifyingKey]) -> Result<(NodeIdx, Payload), WireError> {
-    let env: Envelope =
+    // The envelope's byte fields are borrowed from the frame, not copied.
+    let env: EnvelopeRef<'_> =
         postcard::from_bytes(body).map_err(|e| WireError::Malformed(e.to_string()))?;
     let key = keys
         .get(env.from.index())
         .ok_or(WireError::UnknownSender(env.from.0))?;
     let sig: [u8; 64] = env
         .sig
-        .as_slice()
         .try_into()
         .map_err(|_| WireError::BadSignature(env.from.0))?;
     key.verify(
-        &signed_bytes(env.from, &env.payload),
+        &signed_bytes(env.from, env.payload),
         &Signature::from_bytes(&sig),
     )
     .map_err(|_| WireError::BadSignature(env.from.0))?;
     let p: Payload =
-        postcard::from_bytes(&env.payload).map_err(|e| WireError::Malformed(e.to_string()))?;
+        postcard::from_bytes(env.payload).map_err(|e| WireError::Malformed(e.to_string()))?;
     Ok((env.from, p))
+}
+
+/// [`Envelope`] as decoded from a frame, its byte fields borrowed.
+#[derive(Deserialize)]
+struct EnvelopeRef<'a> {
+    from: NodeIdx,
+    #[serde(borrow, with = "serde_bytes")]
+    payload: &'a [u8],
+    #[serde(borrow, with = "serde_bytes")]
+    sig: &'a [u8],
 }
 
 /// Opens a complete frame (length prefix included), as carried inside
@@ -229,6 +283,106 @@ mod tests {
             bal: Ballot(2),
             val: Value::new(b"x".to_vec()),
         }))
+    }
+
+    /// The byte fields encoded as byte strings (serde_bytes) are exactly
+    /// the bytes the earlier plain `Vec<u8>` fields were: frames, values and
+    /// therefore write-ahead-log records stay compatible both ways.
+    #[test]
+    fn byte_strings_encode_as_the_plain_vectors_did() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct OldEnvelope {
+            from: NodeIdx,
+            payload: Vec<u8>,
+            sig: Vec<u8>,
+        }
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        enum OldPayload {
+            Protocol(OldMessage),
+            SyncRequest {
+                lr: LearnerId,
+                from: Slot,
+                limit: u32,
+            },
+            SyncResponse {
+                lr: LearnerId,
+                certs: Vec<Vec<Vec<u8>>>,
+            },
+            Status(Status),
+            Forward {
+                cmds: Vec<Vec<u8>>,
+            },
+        }
+        /// Stands in for `Message` in the old layout: variant index 4 (2b)
+        /// with the value as a plain vector.
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        enum OldMessage {
+            A,
+            B,
+            C,
+            D,
+            M2b {
+                slot: Slot,
+                lr: LearnerId,
+                acc: AcceptorId,
+                bal: Ballot,
+                val: Vec<u8>,
+            },
+        }
+        let env = Envelope {
+            from: NodeIdx(3),
+            payload: (0..=255u8).collect(),
+            sig: vec![9; 64],
+        };
+        let old = OldEnvelope {
+            from: NodeIdx(3),
+            payload: env.payload.clone(),
+            sig: env.sig.clone(),
+        };
+        let a = postcard::to_stdvec(&env).unwrap();
+        assert_eq!(a, postcard::to_stdvec(&old).unwrap());
+        assert_eq!(postcard::from_bytes::<Envelope>(&a).unwrap(), env);
+        let cmds = vec![vec![1u8; 300], vec![], vec![2, 3]];
+        let f = postcard::to_stdvec(&Payload::Forward { cmds: cmds.clone() }).unwrap();
+        assert_eq!(
+            f,
+            postcard::to_stdvec(&OldPayload::Forward { cmds: cmds.clone() }).unwrap()
+        );
+        assert_eq!(
+            postcard::from_bytes::<Payload>(&f).unwrap(),
+            Payload::Forward { cmds }
+        );
+        let certs = vec![vec![vec![5u8; 200], vec![6]], vec![]];
+        let p = Payload::SyncResponse {
+            lr: LearnerId(1),
+            certs: certs.clone(),
+        };
+        let o = OldPayload::SyncResponse {
+            lr: LearnerId(1),
+            certs,
+        };
+        let b = postcard::to_stdvec(&p).unwrap();
+        assert_eq!(b, postcard::to_stdvec(&o).unwrap());
+        assert_eq!(postcard::from_bytes::<Payload>(&b).unwrap(), p);
+        // A value (as in every 1b/1c/2av/2b and log record).
+        let bytes = vec![7u8; 700];
+        let m = Payload::Protocol(Message::M2b(Msg2b {
+            slot: Slot(3),
+            lr: LearnerId(0),
+            acc: AcceptorId(1),
+            bal: Ballot(2),
+            val: Value::new(bytes.clone()),
+        }));
+        let o = OldPayload::Protocol(OldMessage::M2b {
+            slot: Slot(3),
+            lr: LearnerId(0),
+            acc: AcceptorId(1),
+            bal: Ballot(2),
+            val: bytes,
+        });
+        let b = postcard::to_stdvec(&m).unwrap();
+        assert_eq!(b, postcard::to_stdvec(&o).unwrap());
+        assert_eq!(postcard::from_bytes::<Payload>(&b).unwrap(), m);
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub mod monitor;
 pub mod run;
 pub mod search;
 pub mod shrink;
+pub mod symmetry;
 pub mod trace;
 
 pub use instance::{Fake1b, Instance, InstanceError, Options};

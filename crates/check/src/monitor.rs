@@ -96,15 +96,15 @@ impl RefinementMonitor {
             }
         }
         set(&s.msgs).hash(&mut h);
-        for b in 0..na {
-            set(&s.received[from[b]]).hash(&mut h);
+        for r in from.iter().filter_map(|a| s.received.get(*a)) {
+            set(r).hash(&mut h);
         }
         for r in s.received_by_learner.iter() {
             set(r).hash(&mut h);
         }
-        let nl = if na == 0 { 0 } else { s.max_bal.len() / na };
+        let nl = s.max_bal.len().checked_div(na).unwrap_or(0);
         let max_bal: Vec<_> = (0..nl * na)
-            .map(|i| s.max_bal[(i / na) * na + from[i % na]])
+            .filter_map(|i| s.max_bal.get((i / na) * na + from[i % na]))
             .collect();
         max_bal.hash(&mut h);
         fn by<'a, T>(v: &'a [T], from: &[usize]) -> Vec<&'a T> {

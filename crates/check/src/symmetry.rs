@@ -403,7 +403,7 @@ impl Symmetry {
     }
 }
 
-/// Whether `inst` has a non-trivial group (for reports).
+/// The size of `inst`'s group (1: no permutation but the identity).
 pub fn group_size(inst: &Instance) -> usize {
     group(inst).len()
 }

@@ -24,6 +24,7 @@
 use crate::instance::{Instance, SLOT};
 use crate::intern::{Bits, Interner, MsgId};
 use crate::monitor::{Monitor, MonitorFactory};
+use crate::symmetry::Symmetry;
 use hpaxos_core::{
     Acceptor, AcceptorDurable, AcceptorOptions, Effects, Learner, LearnerId, Message, Proposer,
     Value,
@@ -46,6 +47,27 @@ pub enum Role {
     },
 }
 
+/// One event of an actor's history, kept only with symmetry reduction
+/// ([`crate::symmetry`] replays it renamed to find the actor's image).
+#[derive(Debug)]
+pub enum Ev {
+    /// The actor handled this message (a delivery, or a 2b handed to a
+    /// learner) and changed.
+    Msg(MsgId),
+    /// A proposer started its next ballot.
+    NextBallot,
+    /// An acceptor restarted from these durable records (the history
+    /// before it no longer matters).
+    Restored(Arc<AcceptorDurable>),
+}
+
+/// An actor's history, newest event first (shared between states).
+#[derive(Debug)]
+pub struct Hist {
+    pub ev: Ev,
+    pub prev: Option<Arc<Hist>>,
+}
+
 /// One actor's state plus what was delivered to it, with cached hashes.
 ///
 /// An acceptor that may crash also keeps what it made durable (the
@@ -58,6 +80,9 @@ pub struct Node {
     pub delivered: Bits,
     pub durable: Option<Arc<AcceptorDurable>>,
     pub restarts_left: u8,
+    /// The actor's history (symmetry reduction only; not part of the
+    /// state: equal states may have different histories).
+    pub hist: Option<Arc<Hist>>,
     role_hash: u64,
     hash: u64,
 }
@@ -80,31 +105,68 @@ impl Node {
         durable: Option<Arc<AcceptorDurable>>,
         restarts_left: u8,
     ) -> Node {
-        let mut h = hasher();
-        role_hash.hash(&mut h);
-        delivered.hash(&mut h);
-        durable.hash(&mut h);
-        restarts_left.hash(&mut h);
         Node {
-            hash: h.finish(),
+            hash: Node::hash_of(role_hash, &delivered, &durable, restarts_left),
             role_hash,
             role,
             delivered,
             durable,
             restarts_left,
+            hist: None,
         }
+    }
+
+    /// The node hash of these parts (what [`SysState`] hashes per actor).
+    pub fn hash_of(
+        role_hash: u64,
+        delivered: &Bits,
+        durable: &Option<Arc<AcceptorDurable>>,
+        restarts_left: u8,
+    ) -> u64 {
+        let mut h = hasher();
+        role_hash.hash(&mut h);
+        delivered.hash(&mut h);
+        durable.hash(&mut h);
+        restarts_left.hash(&mut h);
+        h.finish()
+    }
+
+    /// The cached hash of the whole node.
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// The cached hash of the role.
+    pub fn cached_role_hash(&self) -> u64 {
+        self.role_hash
+    }
+
+    /// The hash of a role, as cached in a node.
+    pub fn role_hash_of(role: &Role) -> u64 {
+        Node::role_hash(role)
+    }
+
+    /// This node with `ev` appended to `prev`'s history.
+    fn with_event(mut self, prev: &Node, ev: Ev) -> Node {
+        self.hist = Some(Arc::new(Hist {
+            ev,
+            prev: prev.hist.clone(),
+        }));
+        self
     }
 
     /// The same node with another role and delivered set (durable records
     /// and restart budget kept).
     fn evolve(&self, role: Role, role_hash: u64, delivered: Bits) -> Node {
-        Node::with_role_hash(
+        let mut n = Node::with_role_hash(
             role,
             role_hash,
             delivered,
             self.durable.clone(),
             self.restarts_left,
-        )
+        );
+        n.hist = self.hist.clone();
+        n
     }
 
     fn role_hash(role: &Role) -> u64 {
@@ -124,14 +186,36 @@ pub struct SysState {
 
 impl Hash for SysState {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        for n in &self.nodes {
-            n.hash.hash(h);
-        }
-        self.sent.hash(h);
-        if let Some(m) = &self.monitor {
-            m.fingerprint().hash(h);
-        }
+        hash_parts(
+            self.nodes.iter().map(|n| n.hash),
+            &self.sent,
+            self.monitor.as_ref().map(|m| m.fingerprint()),
+            h,
+        );
     }
+}
+
+fn hash_parts<H: Hasher>(
+    nodes: impl Iterator<Item = u64>,
+    sent: &Bits,
+    mon: Option<u64>,
+    h: &mut H,
+) {
+    for n in nodes {
+        n.hash(h);
+    }
+    sent.hash(h);
+    if let Some(m) = mon {
+        m.hash(h);
+    }
+}
+
+/// The fingerprint of a state given by its parts: the actors' node hashes
+/// in order, `sent`, the monitor's fingerprint (what [`fingerprint`] hashes).
+pub fn combine(nodes: impl Iterator<Item = u64>, sent: &Bits, mon: Option<u64>) -> u64 {
+    let mut h = hasher();
+    hash_parts(nodes, sent, mon, &mut h);
+    h.finish()
 }
 
 impl PartialEq for SysState {
@@ -197,6 +281,9 @@ pub struct CheckModel {
     /// reduction relies on it (a delivery's enabledness then depends on its
     /// actor only); the explorer reports any.
     pub unchanged_sends: AtomicU64,
+    /// Symmetry reduction (actors keep their histories), if on and the
+    /// instance's group is not trivial.
+    pub sym: Option<Arc<Symmetry>>,
 }
 
 impl CheckModel {
@@ -210,6 +297,60 @@ impl CheckModel {
             first_learner,
             first_proposer,
             unchanged_sends: AtomicU64::new(0),
+            sym: None,
+        }
+    }
+
+    /// Turns symmetry reduction on; returns the size of the instance's
+    /// group (1: nothing to reduce, the model is unchanged).
+    pub fn with_symmetry(&mut self) -> usize {
+        let perms = crate::symmetry::group(&self.inst);
+        let n = perms.len();
+        self.sym = (n > 1).then(|| Arc::new(Symmetry::new(perms)));
+        n
+    }
+
+    /// The key of `s` in the explorer's visited table: its fingerprint, or
+    /// with symmetry the least fingerprint of its orbit.
+    pub fn key(&self, s: &SysState) -> u64 {
+        match &self.sym {
+            Some(sym) => sym.canonical(self, s),
+            None => fingerprint(s),
+        }
+    }
+
+    /// Index of the first learner actor.
+    pub fn first_learner(&self) -> usize {
+        self.first_learner
+    }
+
+    /// An actor handles a message (the `Deliver` step's work).
+    pub fn handle(&self, role: &mut Role, m: &Message, fx: &mut Effects) {
+        match role {
+            Role::Acceptor(a) => a.handle(m, fx),
+            Role::Learner(l) => l.handle(m, fx),
+            Role::Proposer { p, .. } => p.handle(m, fx),
+        }
+    }
+
+    /// A proposer starts its next ballot (the `NextBallot` step's work).
+    pub fn next_ballot(&self, role: &mut Role, fx: &mut Effects) {
+        if let Role::Proposer { plan, next, p } = role {
+            if let Some(pl) = self.inst.plans.get(*plan) {
+                if let Some(&b) = pl.ballots.get(*next) {
+                    *next += 1;
+                    p.start(SLOT, &pl.learners, b, pl.value.clone(), fx);
+                }
+            }
+        }
+    }
+
+    /// With symmetry, `new` with `ev` appended to `prev`'s history.
+    fn record(&self, new: Node, prev: &Node, ev: impl FnOnce() -> Ev) -> Node {
+        if self.sym.is_some() {
+            new.with_event(prev, ev())
+        } else {
+            new
         }
     }
 
@@ -292,7 +433,11 @@ impl CheckModel {
             l.handle(m, fx);
             let role = Role::Learner(l);
             let h = Node::role_hash(&role);
-            nodes[i] = Arc::new(node.evolve(role, h, node.delivered.clone()));
+            let new = node.evolve(role, h, node.delivered.clone());
+            let new = self.record(new, node, || {
+                Ev::Msg(self.interner.intern(m, |m| self.route(m)))
+            });
+            nodes[i] = Arc::new(new);
         }
     }
 
@@ -384,6 +529,10 @@ impl CheckModel {
                 );
             }
         }
+        let new_node = self.record(new_node, node, || match delivered {
+            Some(id) => Ev::Msg(id),
+            None => Ev::NextBallot,
+        });
         next.nodes[to] = Arc::new(new_node);
         self.learn(&mut next.nodes, &fresh, &mut fx);
         next.sent = Arc::new(sent);
@@ -421,13 +570,20 @@ impl CheckModel {
         let role = Role::Acceptor(acc);
         let role_hash = Node::role_hash(&role);
         let mut next = s.clone();
-        next.nodes[i] = Arc::new(Node::with_role_hash(
+        let mut new = Node::with_role_hash(
             role,
             role_hash,
             Bits::default(),
             Some(Arc::clone(dur)),
             node.restarts_left - 1,
-        ));
+        );
+        if self.sym.is_some() {
+            new.hist = Some(Arc::new(Hist {
+                ev: Ev::Restored(Arc::clone(dur)),
+                prev: None,
+            }));
+        }
+        next.nodes[i] = Arc::new(new);
         if let Some(m) = &s.monitor {
             // No spec action: the spec's variables of a safe acceptor are
             // exactly its durable ones, which the restored state must match.
@@ -541,11 +697,7 @@ impl stateright::Model for CheckModel {
                 if s.nodes.get(to)?.delivered.contains(msg) {
                     return None;
                 }
-                self.step(s, to, Some(msg), |role, fx| match role {
-                    Role::Acceptor(a) => a.handle(&e.msg, fx),
-                    Role::Learner(l) => l.handle(&e.msg, fx),
-                    Role::Proposer { p, .. } => p.handle(&e.msg, fx),
-                })
+                self.step(s, to, Some(msg), |role, fx| self.handle(role, &e.msg, fx))
             }
             Action::Drop { to, msg } => {
                 let node = s.nodes.get(to)?;
@@ -560,17 +712,7 @@ impl stateright::Model for CheckModel {
             }
             Action::Restart { node } => self.restart(s, node),
             Action::NextBallot { node } => {
-                let inst = Arc::clone(&self.inst);
-                self.step(s, node, None, move |role, fx| {
-                    if let Role::Proposer { plan, next, p } = role {
-                        if let Some(pl) = inst.plans.get(*plan) {
-                            if let Some(&b) = pl.ballots.get(*next) {
-                                *next += 1;
-                                p.start(SLOT, &pl.learners, b, pl.value.clone(), fx);
-                            }
-                        }
-                    }
-                })
+                self.step(s, node, None, |role, fx| self.next_ballot(role, fx))
             }
         }
     }

@@ -11,7 +11,7 @@
 
 use crate::instance::{Instance, SLOT};
 use crate::model::Role;
-use hpaxos_core::{Message, SpecAction};
+use hpaxos_core::{AcceptorId, Message, SpecAction};
 use hpaxos_spec::Refinement;
 use std::hash::{Hash, Hasher};
 
@@ -19,6 +19,10 @@ use std::hash::{Hash, Hasher};
 pub trait Monitor: std::fmt::Debug + Send + Sync {
     /// A hash of the monitor's state (equal states, equal fingerprints).
     fn fingerprint(&self) -> u64;
+    /// The fingerprint of the monitor's image when acceptor `a` is renamed
+    /// `img[a]` ([`crate::symmetry`]); equal to `fingerprint` for the
+    /// identity.
+    fn fingerprint_permuted(&self, img: &[AcceptorId]) -> u64;
     fn boxed_clone(&self) -> Box<dyn Monitor>;
     /// The fake acceptors' messages, all sent at the start.
     fn on_fake_sends(&mut self, msgs: &[Message]);
@@ -48,6 +52,71 @@ pub struct RefinementMonitor {
 }
 
 impl RefinementMonitor {
+    /// The hash of the slot's spec state, with acceptors renamed by `img`
+    /// when given: per-acceptor vectors are reordered (entry `a` moves to
+    /// `img[a]`) and messages hashed with their `acc` renamed.
+    fn hash_with(&self, img: Option<&[AcceptorId]>) -> u64 {
+        use hpaxos_spec::msg::Msg;
+        let mut h = std::hash::DefaultHasher::new();
+        self.error.hash(&mut h);
+        let (Some(s), Some(model)) = (self.r.state(SLOT), self.r.model(SLOT)) else {
+            return h.finish();
+        };
+        let ren = |a: AcceptorId| -> AcceptorId {
+            img.and_then(|p| p.get(a.index()).copied()).unwrap_or(a)
+        };
+        let set = |ids: &hpaxos_spec::sets::IdSet| -> u64 {
+            ids.iter()
+                .map(|id| {
+                    let mut e = std::hash::DefaultHasher::new();
+                    let m = model.msg(hpaxos_spec::msg::MsgId(id));
+                    if img.is_some() {
+                        let mut m = m.clone();
+                        match &mut m {
+                            Msg::M1b { acc, .. } | Msg::M2av { acc, .. } | Msg::M2b { acc, .. } => {
+                                *acc = ren(*acc)
+                            }
+                            Msg::M1a { .. } | Msg::M1c { .. } => {}
+                        }
+                        m.hash(&mut e);
+                    } else {
+                        m.hash(&mut e);
+                    }
+                    e.finish()
+                })
+                .fold(0u64, u64::wrapping_add)
+        };
+        // Position `b` of the image holds the entry of the acceptor renamed `b`.
+        let na = s.received.len();
+        let mut from: Vec<usize> = (0..na).collect();
+        for a in 0..na {
+            let b = ren(AcceptorId(a as u16)).index();
+            if b < na {
+                from[b] = a;
+            }
+        }
+        set(&s.msgs).hash(&mut h);
+        for r in from.iter().filter_map(|a| s.received.get(*a)) {
+            set(r).hash(&mut h);
+        }
+        for r in s.received_by_learner.iter() {
+            set(r).hash(&mut h);
+        }
+        let nl = s.max_bal.len().checked_div(na).unwrap_or(0);
+        let max_bal: Vec<_> = (0..nl * na)
+            .filter_map(|i| s.max_bal.get((i / na) * na + from[i % na]))
+            .collect();
+        max_bal.hash(&mut h);
+        fn by<'a, T>(v: &'a [T], from: &[usize]) -> Vec<&'a T> {
+            from.iter().filter_map(|a| v.get(*a)).collect()
+        }
+        by(&s.votes_sent, &from).hash(&mut h);
+        by(&s.two_av_sent, &from).hash(&mut h);
+        by(&s.connected, &from).hash(&mut h);
+        s.decision.hash(&mut h);
+        h.finish()
+    }
+
     fn fail(&mut self, e: impl std::fmt::Display) {
         if self.error.is_none() {
             self.error = Some(e.to_string());
@@ -60,30 +129,11 @@ impl Monitor for RefinementMonitor {
     /// numbers messages in the order one path met them, so the ids of equal
     /// sets differ between paths).
     fn fingerprint(&self) -> u64 {
-        let mut h = std::hash::DefaultHasher::new();
-        self.error.hash(&mut h);
-        let (Some(s), Some(model)) = (self.r.state(SLOT), self.r.model(SLOT)) else {
-            return h.finish();
-        };
-        let set = |ids: &hpaxos_spec::sets::IdSet| -> u64 {
-            ids.iter()
-                .map(|id| {
-                    let mut e = std::hash::DefaultHasher::new();
-                    model.msg(hpaxos_spec::msg::MsgId(id)).hash(&mut e);
-                    e.finish()
-                })
-                .fold(0u64, u64::wrapping_add)
-        };
-        set(&s.msgs).hash(&mut h);
-        for r in s.received.iter().chain(s.received_by_learner.iter()) {
-            set(r).hash(&mut h);
-        }
-        s.max_bal.hash(&mut h);
-        s.votes_sent.hash(&mut h);
-        s.two_av_sent.hash(&mut h);
-        s.connected.hash(&mut h);
-        s.decision.hash(&mut h);
-        h.finish()
+        self.hash_with(None)
+    }
+
+    fn fingerprint_permuted(&self, img: &[AcceptorId]) -> u64 {
+        self.hash_with(Some(img))
     }
 
     fn boxed_clone(&self) -> Box<dyn Monitor> {

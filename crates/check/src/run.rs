@@ -48,6 +48,10 @@ pub struct Limits {
     /// DFS without `max_depth`: iterative deepening (see [`deepening`]).
     /// Off, one unbounded DFS: cheaper when no violation is expected.
     pub deepening: bool,
+    /// With a symmetric model: explore every state anyway and count the
+    /// orbits among them (`Report::orbits`), the exactness check of
+    /// symmetry reduction.
+    pub count_orbits: bool,
 }
 
 impl Default for Limits {
@@ -65,6 +69,7 @@ impl Default for Limits {
                 seed: None,
             },
             deepening: true,
+            count_orbits: false,
         }
     }
 }
@@ -143,6 +148,15 @@ pub struct Report {
     /// Steps that sent a new message without changing their actor (0 in the
     /// real core; the sleep-set reduction assumes it).
     pub unchanged_sends: u64,
+    /// Permutations of the symmetry group the run reduced by (1: none).
+    pub symmetry: usize,
+    /// Sleep sets were used (off with symmetry reduction, see
+    /// [`crate::symmetry`]).
+    pub sleep_sets: bool,
+    /// With `Limits::count_orbits`: orbits among the states explored.
+    pub orbits: Option<usize>,
+    /// Bytes of the symmetry reduction's memo of images (0 without it).
+    pub memo_bytes: u64,
 }
 
 impl Report {
@@ -228,7 +242,20 @@ fn deepening(model: &CheckModel, o: &DfsOptions, live: &Live) -> search::Outcome
 fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progress)) -> Report {
     let start = Instant::now();
     let live = Live::default();
+    let reduced = model.sym.is_some() && !limits.count_orbits;
+    let symmetry = if reduced {
+        model.sym.as_ref().map_or(1, |s| s.perms.len())
+    } else {
+        1
+    };
+    // Sleep sets are not combined with symmetry (see `crate::symmetry`).
+    let sleep = |on: bool| on && !reduced;
+    let used_sleep_sets = match limits.engine {
+        Engine::Dfs { sleep_sets, .. } | Engine::Swarm { sleep_sets, .. } => sleep(sleep_sets),
+        Engine::Bfs => false,
+    };
     let base = DfsOptions {
+        count_orbits: limits.count_orbits,
         sleep_sets: true,
         seed: None,
         max_states: limits.max_states,
@@ -246,7 +273,10 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
                 seeds,
             } => {
                 let per_seed = limits.max_states.unwrap_or(100_000);
-                let o = DfsOptions { sleep_sets, ..base };
+                let o = DfsOptions {
+                    sleep_sets: sleep(sleep_sets),
+                    ..base
+                };
                 (
                     "swarm",
                     search::swarm(model, &o, first, seeds, per_seed, limits.threads, live_ref),
@@ -254,7 +284,7 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
             }
             Engine::Dfs { sleep_sets, seed } => {
                 let o = DfsOptions {
-                    sleep_sets,
+                    sleep_sets: sleep(sleep_sets),
                     seed,
                     ..base
                 };
@@ -362,6 +392,10 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
         seed,
         seeds_run: outcomes.len() as u64,
         unchanged_sends,
+        symmetry,
+        sleep_sets: used_sleep_sets,
+        orbits: outcomes.iter().find_map(|o| o.orbits),
+        memo_bytes: model.sym.as_ref().map_or(0, |s| s.memo_bytes()),
     }
 }
 
@@ -450,5 +484,9 @@ fn check_bfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
         seed: None,
         seeds_run: 0,
         unchanged_sends: model.unchanged_sends.load(Ordering::Relaxed),
+        symmetry: 1,
+        sleep_sets: false,
+        orbits: None,
+        memo_bytes: 0,
     }
 }

@@ -38,6 +38,7 @@
 use crate::model::{fingerprint, Action, CheckModel, SysState};
 use stateright::{Expectation, Model};
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,10 @@ pub struct DfsOptions {
     pub max_bytes: Option<u64>,
     /// Stop at this instant.
     pub deadline: Option<Instant>,
+    /// Key the table by plain fingerprints even with symmetry, and count
+    /// the orbits of the states visited (the exactness check of
+    /// [`crate::symmetry`]).
+    pub count_orbits: bool,
 }
 
 /// Why a run stopped before exploring everything.
@@ -90,6 +95,8 @@ pub struct Outcome {
     pub table_bytes: u64,
     /// The seed of the run, if random.
     pub seed: Option<u64>,
+    /// With `count_orbits`: distinct orbits among the states visited.
+    pub orbits: Option<usize>,
 }
 
 /// A sleeping action, packed: kind in the low byte, actor, message id.
@@ -166,7 +173,10 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
         satisfied: Vec::new(),
         table_bytes: 0,
         seed: o.seed,
+        orbits: None,
     };
+    let mut orbits: HashSet<u64> = HashSet::new();
+    let count_orbits = o.count_orbits && model.sym.is_some();
     let entry_bytes = (std::mem::size_of::<(u64, Seen)>() + 1) as u64;
     let table_bytes =
         |t: &HashMap<u64, Seen>, sleep: u64| t.capacity() as u64 * entry_bytes + sleep;
@@ -177,14 +187,22 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                  depth: usize,
                  z: &[u64],
                  table: &mut HashMap<u64, Seen>,
-                 sleep_bytes: &mut u64|
+                 sleep_bytes: &mut u64,
+                 orbits: &mut HashSet<u64>|
      -> Option<(Vec<Action>, bool)> {
-        let fp = fingerprint(s);
+        let fp = if count_orbits {
+            fingerprint(s)
+        } else {
+            model.key(s)
+        };
         let mut all = Vec::new();
         model.actions(s, &mut all);
         let d = depth as u32;
         match table.get_mut(&fp) {
             None => {
+                if count_orbits {
+                    orbits.insert(model.key(s));
+                }
                 *sleep_bytes += (z.len() * 8) as u64;
                 table.insert(
                     fp,
@@ -259,7 +277,9 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
         if !out.failures.is_empty() || out.cut.is_some() {
             break;
         }
-        let Some((mut todo, fresh)) = visit(&init, 0, &[], &mut table, &mut sleep_bytes) else {
+        let Some((mut todo, fresh)) =
+            visit(&init, 0, &[], &mut table, &mut sleep_bytes, &mut orbits)
+        else {
             continue;
         };
         if fresh {
@@ -332,9 +352,14 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             if o.sleep_sets {
                 top.sleep.push(pt);
             }
-            let Some((mut todo, fresh)) =
-                visit(&next, depth, &child_sleep, &mut table, &mut sleep_bytes)
-            else {
+            let Some((mut todo, fresh)) = visit(
+                &next,
+                depth,
+                &child_sleep,
+                &mut table,
+                &mut sleep_bytes,
+                &mut orbits,
+            ) else {
                 continue;
             };
             out.max_depth = out.max_depth.max(depth);
@@ -364,6 +389,9 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
     live.states
         .fetch_add(out.states - reported, Ordering::Relaxed);
     out.table_bytes = table_bytes(&table, sleep_bytes);
+    if count_orbits {
+        out.orbits = Some(orbits.len());
+    }
     out
 }
 

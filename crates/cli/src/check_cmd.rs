@@ -84,6 +84,11 @@ pub struct CheckArgs {
     /// Turn the sleep-set (partial-order) reduction off (dfs, swarm).
     #[arg(long)]
     pub no_sleep_sets: bool,
+    /// Symmetry reduction (dfs, swarm): on explores one state per orbit of
+    /// the permutations of interchangeable safe acceptors the trust allows
+    /// (sleep sets are then off); off (the default) explores every state.
+    #[arg(long, default_value = "off", value_parser = ["on", "off"])]
+    pub symmetry: String,
     /// dfs: one unbounded search instead of iterative deepening (depth
     /// bounds 12, 24, 48, ...); cheaper when no violation is expected,
     /// slower to find a shallow one.
@@ -217,6 +222,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
         max_bytes: Some(a.max_memory.saturating_mul(1024 * 1024)).filter(|n| *n > 0),
         engine,
         deepening: !a.no_deepening,
+        count_orbits: false,
     };
     let tty = std::io::stderr().is_terminal();
     // On a terminal the line is redrawn; otherwise (CI logs) one line every
@@ -253,7 +259,14 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         None
     };
-    let report = run::check(CheckModel::new(inst, monitor), &limits, &mut progress);
+    let mut model = CheckModel::new(inst, monitor);
+    if a.symmetry == "on" {
+        if matches!(limits.engine, Engine::Bfs) {
+            bail!("--symmetry on works with --search dfs or swarm, not bfs");
+        }
+        model.with_symmetry();
+    }
+    let report = run::check(model, &limits, &mut progress);
     if tty {
         eprint!("\r{:70}\r", "");
     }
@@ -263,18 +276,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<Outcome> {
              about what happens once learners decide"
         );
     }
-    if report.unchanged_sends > 0
-        && matches!(
-            limits.engine,
-            Engine::Dfs {
-                sleep_sets: true,
-                ..
-            } | Engine::Swarm {
-                sleep_sets: true,
-                ..
-            }
-        )
-    {
+    if report.unchanged_sends > 0 && report.sleep_sets {
         eprintln!(
             "warning: {} steps sent a new message without changing their actor; the \
              sleep-set reduction assumes none (rerun with --no-sleep-sets)",
@@ -351,6 +353,9 @@ fn print_json(r: &Report, entangled: &[[String; 2]]) {
         "collision_bound": r.collision_bound,
         "seed": r.seed,
         "seeds_run": r.seeds_run,
+        "symmetry_group": r.symmetry,
+        "sleep_sets": r.sleep_sets,
+        "memo_bytes": r.memo_bytes,
     });
     println!("{out}");
 }
@@ -411,6 +416,18 @@ fn print_human(
             "  memory      {b:.0} bytes/state (fingerprint table); collision bound {:.1e}",
             r.collision_bound
         );
+    }
+    if a.symmetry == "on" {
+        if r.symmetry > 1 {
+            println!(
+                "  symmetry    {} permutations of the safe acceptors: one state per orbit \
+                 (sleep sets off; memo of images {:.1} MiB)",
+                r.symmetry,
+                r.memo_bytes as f64 / (1024.0 * 1024.0)
+            );
+        } else {
+            println!("  symmetry    none: the trust allows no permutation of the safe acceptors");
+        }
     }
     println!(
         "  decided     {}",

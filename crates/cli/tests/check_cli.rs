@@ -115,3 +115,58 @@ fn swarm_search_finds_the_invalid_graphs_disagreement_and_its_replay_line_too() 
     assert_eq!(again.status.code(), Some(1), "{}", stdout(&again));
     assert!(stdout(&again).contains("VIOLATION of safety"));
 }
+
+/// `--symmetry on` (issue 12, item 2) on the classic cluster's smallest
+/// instance: a complete run over one state per orbit of the 6 permutations
+/// of a1..a3, fewer states than `--symmetry off` with the same verdict; the
+/// JSON gives the group, that sleep sets were off, states/s and bytes per
+/// state. BFS refuses it (exit 2).
+#[test]
+fn symmetry_reduces_the_classic_cluster_and_reports_its_group() {
+    let f = data("classic.toml");
+    let run = |sym: &str| -> serde_json::Value {
+        let o = hpaxos(&[
+            "check",
+            &f,
+            "--fake",
+            "a4",
+            "--ballots",
+            "1",
+            "--values",
+            "1",
+            "--fake-1b",
+            "none",
+            "--no-deepening",
+            "--symmetry",
+            sym,
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        serde_json::from_str(&stdout(&o)).expect("one JSON object")
+    };
+    let (off, on) = (run("off"), run("on"));
+    assert_eq!(off["complete"], true);
+    assert_eq!(on["complete"], true);
+    assert_eq!(off["violations"], 0);
+    assert_eq!(on["violations"], 0);
+    assert_eq!(off["symmetry_group"], 1);
+    assert_eq!(on["symmetry_group"], 6);
+    assert_eq!(on["sleep_sets"], false);
+    assert_eq!(off["sleep_sets"], true);
+    // The orbits of the full search's states (tests/symmetry.rs).
+    assert_eq!(off["states"], 15968);
+    assert_eq!(on["states"], 2856);
+    assert!(on["states_per_second"].as_f64().is_some_and(|x| x > 0.0));
+    assert!(on["bytes_per_state"].as_f64().is_some_and(|x| x > 0.0));
+    let o = hpaxos(&[
+        "check",
+        &f,
+        "--fake",
+        "a4",
+        "--search",
+        "bfs",
+        "--symmetry",
+        "on",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

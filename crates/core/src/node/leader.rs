@@ -57,7 +57,8 @@ impl LeaderState {
 impl<P: Clone> NodeCore<P> {
     /// The acceptors whose node this node heard from within the leader
     /// timeout (its own acceptor always counts): what `/ready` judges a
-    /// learner's live quorum on.
+    /// learner's live quorum on, fresh ballots pick their learners by, and
+    /// the majority a node needs before it suspects the leader.
     pub fn reachable_acceptors(&self, now: Tick) -> crate::accset::AccSet {
         self.acceptor_nodes
             .iter()
@@ -209,18 +210,7 @@ impl<P: Clone> NodeCore<P> {
         // comes back, everyone would adopt its view and run takeovers for
         // nothing): it suspects the leader only while it hears a majority
         // of the acceptor nodes (itself included).
-        let recent = self
-            .acceptor_nodes
-            .iter()
-            .filter(|n| {
-                **n == self.me
-                    || self
-                        .leader
-                        .last_heard
-                        .get(n)
-                        .is_some_and(|t| now.0.saturating_sub(t.0) < self.timing.leader_timeout)
-            })
-            .count();
+        let recent = self.reachable_acceptors(now).len();
         if 2 * recent <= self.acceptor_nodes.len() {
             return;
         }

@@ -50,8 +50,13 @@
 //!   `KnowsSafeAt2` of any later ballot of `l` asks for at the ballot of
 //!   `L`'s votes. Moving `l` to a higher ballot instead is what leaves it
 //!   with `L`'s votes at `c` and none of its own proposals there, for ever
-//!   (the simulator's "cut-short ballot" stall). Only after `pin_tries`
-//!   attempts does a retry move above every observed ballot.
+//!   (the simulator's "cut-short ballot" stall). With votes at several
+//!   ballots the pinned tries climb them, lowest first (proposals at the
+//!   lower one are what the higher one needs). A slot stays pinned while no
+//!   ballot above its highest vote is observed, if a decision or a vote of
+//!   two acceptors backs it; otherwise (a lone, maybe Byzantine, vote) and
+//!   once a higher ballot is observed, a retry moves above every observed
+//!   ballot after `pin_tries` attempts per pinned ballot.
 //! - **Timeouts with backoff.** A ballot that has not completed after
 //!   `timeout(level)` is retransmitted up to `retransmits` times, then
 //!   abandoned for the next owned ballot above every ballot observed for

@@ -119,6 +119,16 @@ pub struct PacemakerConfig {
     /// nothing) must not reuse a ballot it announced a value in before its
     /// crash. The driver passes a floor that grows across restarts.
     pub ballot_floor: Ballot,
+    /// How long a slot taken over waits before its first ballot: the
+    /// node asks the acceptor nodes for their 2b of the slots taken over
+    /// meanwhile. A new leader (a restarted one remembers nothing) that
+    /// ran a fresh ballot at once would send `Phase1a(l, b)` for every
+    /// learner `l` above a ballot `c` where another learner voted,
+    /// raising `maxBal[l]` above `c` before `l` has its own proposals at
+    /// `c`: then every later `KnowsSafeAt2` of `l` asks for proposals at
+    /// `c` that can no longer be made (the simulator's takeover stall).
+    /// Knowing the votes, the first ballot is pinned at `c` instead.
+    pub takeover_grace: u64,
 }
 
 impl PacemakerConfig {
@@ -139,6 +149,7 @@ impl PacemakerConfig {
             batch_delay: delay,
             pin_tries: 2,
             ballot_floor: Ballot::ZERO,
+            takeover_grace: 2 * delay,
         }
     }
 }
@@ -325,6 +336,8 @@ pub struct Pacemaker {
     voted: BTreeMap<Slot, BTreeMap<Ballot, Voted>>,
     /// Highest slot seen anywhere.
     highest_seen: Option<Slot>,
+    /// Slots taken over and not yet asked about (`[from, to)`).
+    probe: Option<(Slot, Slot)>,
     stats: PacemakerStats,
 }
 
@@ -355,6 +368,7 @@ impl Pacemaker {
             voted: BTreeMap::new(),
             done_below: Slot(0),
             highest_seen: None,
+            probe: None,
             stats: PacemakerStats::default(),
         })
     }
@@ -451,10 +465,7 @@ impl Pacemaker {
             let mut s = self.done_below;
             while s < top {
                 if !self.slots.contains_key(&s) && !self.is_decided_by_any(s) {
-                    self.stats.slots_adopted += 1;
-                    let mut f = self.fresh(now, s, Vec::new());
-                    f.deadline = now;
-                    self.slots.insert(s, f);
+                    self.adopt(now, s);
                 }
                 s = Slot(s.0 + 1);
             }
@@ -497,10 +508,7 @@ impl Pacemaker {
             let mut s = self.next_slot;
             while s <= slot {
                 if !self.slots.contains_key(&s) && !self.is_decided_by_any(s) {
-                    self.stats.slots_adopted += 1;
-                    let mut f = self.fresh(_now, s, Vec::new());
-                    f.deadline = _now;
-                    self.slots.insert(s, f);
+                    self.adopt(_now, s);
                 }
                 s = Slot(s.0 + 1);
             }
@@ -596,6 +604,27 @@ impl Pacemaker {
             }
             self.next_slot = self.next_slot.max(self.done_below);
         }
+    }
+
+    /// Takes over `slot` (started elsewhere, or a hole): its first ballot
+    /// waits `takeover_grace`, for the answers to the vote query the node
+    /// sends for it ([`Pacemaker::take_probe`]).
+    fn adopt(&mut self, now: Tick, slot: Slot) {
+        self.stats.slots_adopted += 1;
+        let mut f = self.fresh(now, slot, Vec::new());
+        f.deadline = now.after(self.cfg.takeover_grace);
+        self.slots.insert(slot, f);
+        self.probe = Some(match self.probe {
+            Some((lo, hi)) => (lo.min(slot), hi.max(Slot(slot.0 + 1))),
+            None => (slot, Slot(slot.0 + 1)),
+        });
+    }
+
+    /// The slots taken over since the last call, as `[from, to)`: the node
+    /// asks every acceptor node for the 2b messages it holds there before
+    /// their first ballot (see [`PacemakerConfig::takeover_grace`]).
+    pub fn take_probe(&mut self) -> Option<(Slot, Slot)> {
+        self.probe.take()
     }
 
     fn timeout(&self, slot: Slot, level: u32) -> u64 {
@@ -1148,8 +1177,14 @@ mod tests {
         p.on_decided(Tick(0), Slot(1), A, Ballot(2), &v);
         p.on_decided(Tick(0), Slot(1), B, Ballot(2), &v);
         p.set_leader(Tick(10), true);
+        // The taken-over slots wait for the answers to the vote query.
+        assert_eq!(p.take_probe(), Some((Slot(0), Slot(4))));
+        assert_eq!(p.take_probe(), None);
         let mut out = Vec::new();
         p.poll(Tick(10), &mut out);
+        assert!(starts(&out).is_empty(), "{out:?}");
+        let grace = p.config().takeover_grace;
+        p.poll(Tick(10 + grace), &mut out);
         let mut s = starts(&out);
         s.sort();
         assert_eq!(
@@ -1165,9 +1200,10 @@ mod tests {
         p.submit(Tick(10), b"c".to_vec());
         p.submit(Tick(10), b"d".to_vec());
         out.clear();
-        p.on_decided(Tick(11), Slot(0), A, Ballot(1), &v);
-        p.on_decided(Tick(11), Slot(2), A, Ballot(1), &v);
-        p.poll(Tick(11), &mut out);
+        let t = Tick(11 + grace);
+        p.on_decided(t, Slot(0), A, Ballot(1), &v);
+        p.on_decided(t, Slot(2), A, Ballot(1), &v);
+        p.poll(t, &mut out);
         assert!(starts(&out).contains(&(Slot(4), Ballot(1))));
     }
 

@@ -336,7 +336,7 @@ impl Driver {
     }
 
     /// A control message as it goes on the wire.
-    fn payload(c: Control<Bytes>) -> Payload {
+    fn payload(c: Control<Bytes>, max_frame: usize) -> Payload {
         match c {
             Control::Status(s) => Payload::Status(s),
             Control::SyncRequest { lr, from, limit } => Payload::SyncRequest { lr, from, limit },
@@ -348,6 +348,20 @@ impl Driver {
                     .collect(),
             },
             Control::Forward { cmds } => Payload::Forward { cmds },
+            Control::VotesRequest { from, to } => Payload::VotesRequest { from, to },
+            Control::Votes { votes } => {
+                // Within a quarter of the largest frame a peer accepts.
+                let mut room = max_frame / 4;
+                let mut frames = Vec::new();
+                for (_, f) in votes {
+                    if f.len() > room {
+                        break;
+                    }
+                    room -= f.len();
+                    frames.push(f.to_vec());
+                }
+                Payload::Votes { frames }
+            }
         }
     }
 
@@ -390,11 +404,11 @@ impl Driver {
             self.broadcast(&m);
         }
         for c in ready.send_all.drain(..) {
-            let f = seal(self.me, &self.key, &Self::payload(c));
+            let f = seal(self.me, &self.key, &Self::payload(c, self.cfg.max_frame));
             self.send_all(&f);
         }
         for (to, c) in ready.send.drain(..) {
-            let f = seal(self.me, &self.key, &Self::payload(c));
+            let f = seal(self.me, &self.key, &Self::payload(c, self.cfg.max_frame));
             self.send_to(NodeIdx(to.0), f);
         }
         self.report(&mut ready);

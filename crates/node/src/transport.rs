@@ -248,6 +248,29 @@ fn admit(
             from,
             msg: Control::Forward { cmds },
         }),
+        Payload::VotesRequest { from: lo, to } => Ok(Event::Control {
+            from,
+            msg: Control::VotesRequest { from: lo, to },
+        }),
+        Payload::Votes { frames } => {
+            let mut votes = Vec::new();
+            for frame in frames {
+                let Ok((signer, Payload::Protocol(msg @ Message::M2b(_)))) =
+                    open_frame(&frame, keys, cfg.max_frame)
+                else {
+                    return Err("bad_votes");
+                };
+                check_acc(cfg, signer, &msg).map_err(|_| "bad_votes")?;
+                let Message::M2b(m) = msg else {
+                    return Err("bad_votes");
+                };
+                votes.push((m, Bytes::from(frame)));
+            }
+            Ok(Event::Control {
+                from,
+                msg: Control::Votes { votes },
+            })
+        }
         Payload::SyncResponse { lr, certs } => {
             let mut msgs = Vec::new();
             for frame in certs.into_iter().flatten() {

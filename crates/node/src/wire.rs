@@ -62,6 +62,15 @@ pub enum Payload {
         #[serde(with = "byte_strings")]
         cmds: Vec<Vec<u8>>,
     },
+    /// A new leader asks for the 2b held in slots `[from, to)`
+    /// (`hpaxos_core::node::Control::VotesRequest`).
+    VotesRequest { from: Slot, to: Slot },
+    /// The answer: signed 2b frames (complete frames, length prefix
+    /// included), each verified against its acceptor's key on arrival.
+    Votes {
+        #[serde(with = "byte_strings")]
+        frames: Vec<Vec<u8>>,
+    },
 }
 
 /// The signed frame body.

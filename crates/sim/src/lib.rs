@@ -110,7 +110,7 @@ pub struct RunStats {
     /// Packets delivered to a node and handled.
     pub delivered: u64,
     /// Deliveries by kind: 1a, 1b, 1c, 2av, 2b, notify, query, status, cert.
-    pub by_kind: [u64; 9],
+    pub by_kind: [u64; 11],
     pub dropped: u64,
     pub duplicated: u64,
     pub replayed: u64,

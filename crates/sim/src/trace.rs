@@ -124,6 +124,8 @@ impl Names<'_> {
                     format!("certificates {} ({} slots)", self.lr(*lr), certs.len())
                 }
                 Control::Forward { cmds } => format!("forward {} commands", cmds.len()),
+                Control::VotesRequest { from, to } => format!("vote query {from}..{to}"),
+                Control::Votes { votes } => format!("votes ({} 2b)", votes.len()),
             },
         }
     }

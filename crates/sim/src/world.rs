@@ -667,6 +667,8 @@ impl<'a> World<'a> {
             Packet::Ctl(Control::SyncRequest { .. }) => 6,
             Packet::Ctl(Control::Status(_)) => 7,
             Packet::Ctl(Control::Certs { .. }) => 8,
+            Packet::Ctl(Control::VotesRequest { .. }) => 9,
+            Packet::Ctl(Control::Votes { .. }) => 10,
         };
         self.stats.by_kind[k] += 1;
         if self.p.trace_ring > 0 {

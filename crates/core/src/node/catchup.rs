@@ -20,6 +20,8 @@ use crate::pacemaker::Tick;
 const SYNC_LIMIT: u32 = 256;
 /// 2b proofs sent in one answer at most.
 const SERVE_BUDGET: usize = 4096;
+/// Slots one vote query covers at most.
+pub const VOTES_SLOTS: u64 = 1024;
 
 impl<P: Clone> NodeCore<P> {
     /// This node's heartbeat.
@@ -75,6 +77,18 @@ impl<P: Clone> NodeCore<P> {
                 }
             }
             Control::Forward { cmds } => self.on_forward(now, from, cmds, out),
+            Control::VotesRequest { from: lo, to } => {
+                let hi = Slot(to.0.min(lo.0.saturating_add(VOTES_SLOTS)));
+                let votes = self.certs.votes_in(lo, hi, SERVE_BUDGET);
+                if !votes.is_empty() {
+                    out.send.push((from, Control::Votes { votes }));
+                }
+            }
+            Control::Votes { votes } => {
+                for (m, proof) in votes {
+                    self.protocol(now, Message::M2b(m), proof, out);
+                }
+            }
         }
     }
 

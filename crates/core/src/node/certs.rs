@@ -120,6 +120,36 @@ impl<P: Clone> CertStore<P> {
         out
     }
 
+    /// Every 2b (with its proof) held for slots in `[from, to)`, pending
+    /// or in a certificate, at most `budget` of them, lowest slots first:
+    /// the answer to a new leader's vote query.
+    pub fn votes_in(&self, from: Slot, to: Slot, budget: usize) -> Vec<(Msg2b, P)> {
+        if to <= from {
+            return Vec::new();
+        }
+        let lo = (from, LearnerId(0), Ballot(0), AcceptorId(0));
+        let hi = (to, LearnerId(0), Ballot(0), AcceptorId(0));
+        let mut out: Vec<(Msg2b, P)> = self
+            .pending
+            .range(lo..hi)
+            .map(|(_, (m, p))| (m.clone(), p.clone()))
+            .take(budget)
+            .collect();
+        for ((_, slot), c) in &self.certs {
+            if *slot < from || *slot >= to {
+                continue;
+            }
+            for (m, p) in c {
+                if let Some(p) = p {
+                    out.push((m.clone(), p.clone()));
+                }
+            }
+        }
+        out.sort_by_key(|(m, _)| (m.slot, m.lr, m.bal, m.acc));
+        out.truncate(budget);
+        out
+    }
+
     /// Forgets proofs of slots below `below` (certificates stay: lagging
     /// peers may still need them).
     pub fn compact(&mut self, below: Slot) {

@@ -329,7 +329,27 @@ impl<P: Clone> NodeCore<P> {
         }
         self.timers(now, out);
         self.poll_proposer(now, out);
+        self.query_votes(out);
         self.maybe_compact(out);
+    }
+
+    /// Asks every peer for the 2b it holds in the slots the pacemaker just
+    /// took over (see `PacemakerConfig::takeover_grace`): they come back
+    /// as [`Control::Votes`] and go through the node like any 2b, so the
+    /// first ballot of such a slot is pinned where someone voted.
+    fn query_votes(&mut self, out: &mut Ready<P>) {
+        let Some((_, pm)) = &mut self.proposer else {
+            return;
+        };
+        let Some((from, to)) = pm.take_probe() else {
+            return;
+        };
+        let mut lo = from;
+        while lo < to {
+            let hi = Slot(to.0.min(lo.0.saturating_add(catchup::VOTES_SLOTS)));
+            out.send_all.push(Control::VotesRequest { from: lo, to: hi });
+            lo = hi;
+        }
     }
 
     /// The earliest time something is due without new input.

@@ -57,6 +57,12 @@ pub enum Control<P> {
     },
     /// Client commands forwarded to the leader.
     Forward { cmds: Vec<Vec<u8>> },
+    /// A new leader asks for every 2b held for the slots it takes over
+    /// (`[from, to)`), before their first ballot.
+    VotesRequest { from: Slot, to: Slot },
+    /// 2b messages with proofs (verified by the driver), the answer to
+    /// [`Control::VotesRequest`]: fed through the node like any 2b.
+    Votes { votes: Vec<(Msg2b, P)> },
 }
 
 /// A node's heartbeat: the view it is in and, per learner it runs or

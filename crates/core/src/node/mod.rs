@@ -347,7 +347,8 @@ impl<P: Clone> NodeCore<P> {
         let mut lo = from;
         while lo < to {
             let hi = Slot(to.0.min(lo.0.saturating_add(catchup::VOTES_SLOTS)));
-            out.send_all.push(Control::VotesRequest { from: lo, to: hi });
+            out.send_all
+                .push(Control::VotesRequest { from: lo, to: hi });
             lo = hi;
         }
     }

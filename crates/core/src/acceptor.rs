@@ -96,7 +96,13 @@ struct SlotIndex {
     two_av: BTreeMap<(LearnerId, Ballot, Digest), AccSet>,
     /// First 2b seen per `(l, b, acc)`, for equivocation evidence.
     two_b_seen: BTreeMap<(LearnerId, Ballot, AcceptorId), Msg2b>,
+    /// 1b deferred per learner because of this acceptor's own lone vote
+    /// (see [`Acceptor::defers_1b`]; bounded by [`OWN_VOTE_DEFERRALS`]).
+    own_deferrals: BTreeMap<LearnerId, u32>,
 }
+
+/// How many 1a of a learner a lone vote of this acceptor's own defers.
+const OWN_VOTE_DEFERRALS: u32 = 4;
 
 /// One slot: durable state plus the index of what was received.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -118,11 +124,29 @@ impl SlotState {
 pub struct AcceptorOptions {
     /// Take `Disconnect` when evidence proves a pair is not entangled.
     pub disconnect: bool,
+    /// Defer `Phase1b(l, b)` above a vote `l` cannot step over (see
+    /// [`Acceptor::defers_1b`]). A liveness rule: off, the acceptor takes a
+    /// superset of the steps it takes on, so the model checker (which runs
+    /// it off) covers both.
+    pub defer_1b: bool,
 }
 
 impl Default for AcceptorOptions {
     fn default() -> Self {
-        AcceptorOptions { disconnect: true }
+        AcceptorOptions {
+            disconnect: true,
+            defer_1b: false,
+        }
+    }
+}
+
+impl AcceptorOptions {
+    /// What the node and the simulator run: every option on.
+    pub fn live() -> Self {
+        AcceptorOptions {
+            disconnect: true,
+            defer_1b: true,
+        }
     }
 }
 
@@ -275,9 +299,25 @@ impl Acceptor {
     fn on_1a(&mut self, m: &Msg1a, fx: &mut Effects) {
         self.slot(m.slot).idx.initialized.insert((m.lr, m.bal));
         let before = fx.send.len();
-        self.phase_1b(m.slot, m.lr, m.bal, fx);
+        let deferred = self.opts.defer_1b && self.defers_1b(m.slot, m.lr, m.bal) && {
+            // A lone vote of this acceptor's own defers a bounded number
+            // of times; a vote that meets every quorum of `l` as long as
+            // the proposals are missing.
+            let own_only = !self.defers_1b_witnessed(m.slot, m.lr, m.bal);
+            let st = self.slot(m.slot);
+            let n = st.idx.own_deferrals.entry(m.lr).or_insert(0);
+            if own_only && *n >= OWN_VOTE_DEFERRALS {
+                false
+            } else {
+                *n += u32::from(own_only);
+                true
+            }
+        };
+        if !deferred {
+            self.phase_1b(m.slot, m.lr, m.bal, fx);
+        }
         let cur = self.slot(m.slot).max_bal(m.lr);
-        if fx.send.len() == before && cur > m.bal {
+        if fx.send.len() == before && (cur > m.bal || (deferred && cur > Ballot::ZERO)) {
             // A stale proposer: take `Phase1b(l, maxBal[l, a], a)` again
             // (enabled: `maxBal =< maxBal`, and that ballot is initialized,
             // since `maxBal[l, a]` only ever got its value from a Phase1b
@@ -338,6 +378,79 @@ impl Acceptor {
         }
     }
 
+    /// Should `Phase1b(l, b)` wait? Yes while some ballot `c` with
+    /// `maxBal[l, a] =< c < b` holds votes for one value (this acceptor's
+    /// own, and 2b received) whose voters meet every quorum of `l`, and no
+    /// quorum of `l` is known to have proposed (2av) there. Taking the
+    /// step would give up this acceptor's part in `l`'s proposals at `c`
+    /// (`Phase2av(l, c, a, _)` needs `maxBal[l, a] =< c`), which every
+    /// later `KnowsSafeAt2(l, _, _)` needs (see the pacemaker's `pins`
+    /// module): enough acceptors taking it leave `l` unable to decide the
+    /// slot for ever, as an uninformed proposer's fresh ballot during a
+    /// partition did. Not taking an enabled step is always allowed; the
+    /// proposer, pinned at `c`, gets `l` its proposals there, after which
+    /// the step is taken on the next 1a (or at once, when the missing 2av
+    /// arrive). A vote that some quorum of `l` avoids (a lone one, maybe a
+    /// Byzantine acceptor's) defers nothing, except this acceptor's own:
+    /// it knows that vote is real, and it is often the first to know of it
+    /// (a proposer that has not heard of the ballot yet sends its 1a while
+    /// the vote is being cast). Since `l` may be unable to get proposals
+    /// there for other reasons, that case defers only the first
+    /// [`OWN_VOTE_DEFERRALS`] 1a of `l` in the slot, so no acceptor holds a
+    /// learner back for ever on its own.
+    pub fn defers_1b(&self, slot: Slot, l: LearnerId, b: Ballot) -> bool {
+        self.deferring_votes(slot, l, b, true)
+    }
+
+    /// [`Acceptor::defers_1b`] counting only votes whose voters meet every
+    /// quorum of `l`.
+    fn defers_1b_witnessed(&self, slot: Slot, l: LearnerId, b: Ballot) -> bool {
+        self.deferring_votes(slot, l, b, false)
+    }
+
+    fn deferring_votes(&self, slot: Slot, l: LearnerId, b: Ballot, own_counts: bool) -> bool {
+        let Some(st) = self.slots.get(&slot) else {
+            return false;
+        };
+        let floor = st.max_bal(l);
+        // (ballot, value) -> (voters, one of them is this acceptor)
+        let mut voters: BTreeMap<(Ballot, Digest), (AccSet, bool)> = BTreeMap::new();
+        for v in &st.d.votes_sent {
+            if v.bal >= floor && v.bal < b {
+                let e = voters.entry((v.bal, v.val.digest())).or_default();
+                e.0.insert(self.id);
+                e.1 = true;
+            }
+        }
+        for ((_, c, acc), m) in &st.idx.two_b_seen {
+            if *c >= floor && *c < b {
+                voters
+                    .entry((*c, m.val.digest()))
+                    .or_default()
+                    .0
+                    .insert(*acc);
+            }
+        }
+        let all = self.trust.all_acceptors();
+        voters.iter().any(|((c, d), (vs, own))| {
+            let unavoidable = !self.trust.is_quorum(l, &all.difference(vs));
+            // The 2av received, and this acceptor's own (after a restart
+            // the index of what was received is gone, and a retransmitted
+            // 2av is not received again by its sender).
+            let mut proposers = st.idx.two_av.get(&(l, *c, *d)).copied().unwrap_or_default();
+            if st
+                .d
+                .two_av_sent
+                .iter()
+                .any(|p| p.lr == l && p.bal == *c && p.val.digest() == *d)
+            {
+                proposers.insert(self.id);
+            }
+            let proposed = self.trust.is_quorum(l, &proposers);
+            (unavoidable || (own_counts && *own)) && !proposed
+        })
+    }
+
     /// A repeated 1c is a proposer's retry: send again the 2av and 2b this
     /// acceptor already sent for it (messages already in `msgs`: no state
     /// change, a stutter of the spec).
@@ -381,6 +494,32 @@ impl Acceptor {
             return;
         }
         self.phase_2b(m.slot, m.lr, m.bal, &m.val, fx);
+        if self.opts.defer_1b {
+            self.take_deferred_1b(m.slot, m.lr, fx);
+        }
+    }
+
+    /// Takes `Phase1b(l, b)` for the highest ballot `b` initialized for
+    /// `l` above `maxBal[l, a]` once [`Acceptor::defers_1b`] no longer
+    /// holds it back (the learner's proposals below it are complete now).
+    fn take_deferred_1b(&mut self, slot: Slot, l: LearnerId, fx: &mut Effects) {
+        let Some(st) = self.slots.get(&slot) else {
+            return;
+        };
+        let floor = st.max_bal(l);
+        let top = st
+            .idx
+            .initialized
+            .iter()
+            .filter(|(lr, b)| *lr == l && *b > floor)
+            .map(|(_, b)| *b)
+            .max();
+        if let Some(b) = top {
+            if !self.defers_1b(slot, l, b) {
+                self.phase_1b(slot, l, b, fx);
+                self.try_phase_2av(slot, l, b, fx);
+            }
+        }
     }
 
     fn on_2b(&mut self, m: &Msg2b, fx: &mut Effects) {

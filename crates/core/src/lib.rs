@@ -45,6 +45,8 @@ pub mod node;
 pub mod pacemaker;
 pub mod proposer;
 pub mod safety;
+#[cfg(test)]
+mod testing;
 pub mod trust;
 pub mod value;
 

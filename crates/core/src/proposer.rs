@@ -17,8 +17,12 @@
 //! `y`, entangled learner B's quorums all include those voters, and from
 //! then on B sees A's votes at `b` and has none of its own proposals
 //! there, for ever.
-//! A *pinned* round (a learner retried at the ballot another learner
-//! decided in) announces exactly the given value or nothing.
+//! A *pinned* round (a learner retried at a ballot where another learner
+//! voted or decided) announces exactly the given value, at once.
+//! A proposer that announced a value at an earlier ballot of a slot
+//! announces it again at the next one when it is safe (right after the
+//! value of the highest vote reported): acceptors outside the new round's
+//! quorum may have voted it.
 //! When to start a ballot (timeouts, backoff, ballot ownership) is the
 //! pacemaker's.
 
@@ -38,6 +42,9 @@ struct Round {
     own: Value,
     /// Announce `own` only.
     pinned: bool,
+    /// The value this proposer announced in its previous round of the
+    /// slot, if any: announced again when safe (see [`Proposer::start_for`]).
+    earlier: Option<Value>,
     one_b: BTreeMap<LearnerId, OneBBucket>,
     /// The 1c message sent per learner, once a value was found for it.
     announced: BTreeMap<LearnerId, Msg1c>,
@@ -122,19 +129,40 @@ impl Proposer {
             .copied()
             .filter(|l| l.index() < self.trust.n_learners())
             .collect();
+        let earlier = self.rounds.get(&slot).and_then(|r| {
+            r.announced
+                .values()
+                .next()
+                .map(|m| m.val.clone())
+                .or_else(|| r.earlier.clone())
+        });
         self.rounds.insert(
             slot,
             Round {
                 bal,
                 learners: learners.clone(),
-                own,
+                own: own.clone(),
                 pinned,
+                earlier,
                 one_b: BTreeMap::new(),
                 announced: BTreeMap::new(),
             },
         );
-        for l in learners {
+        for &l in &learners {
             self.phase_1a(slot, l, bal, fx);
+        }
+        if pinned {
+            // `Phase1c` has no guard. The value is the one some learner
+            // voted or decided at `bal`, announced there already (unless
+            // the vote is a Byzantine acceptor's invention; acceptors still
+            // propose it only where `KnowsSafeAt` holds), so this 1c is
+            // mostly a retry: a repeated 1c makes an acceptor send its 2av
+            // and 2b again, which is how the pacemaker sees the learner's
+            // proposals at `bal` when a first 2av was lost and no new 1b
+            // comes (the acceptor's `maxBal` is `bal` already).
+            for &l in &learners {
+                self.phase_1c(slot, l, bal, own.clone(), fx);
+            }
         }
     }
 
@@ -160,6 +188,41 @@ impl Proposer {
         }
         for m in r.announced.values() {
             fx.send.push(Message::M1c(m.clone()));
+        }
+    }
+
+    /// Sends again, for each of `learners`, the 1a at an earlier ballot
+    /// `b` of `slot` where a vote or decision for `v` was seen, and a 1c of
+    /// `v` there (`Phase1a` and `Phase1c` have no guard): a pinned retry
+    /// alongside a fresh ballot. Acceptors that have not taken a 1b at `b`
+    /// take it, those that have answer the repeated 1c with the 2av and 2b
+    /// they sent there, and so acceptors deferring a 1b above `b` learn
+    /// when the learners' proposals at `b` are complete.
+    pub fn refresh(
+        &mut self,
+        slot: Slot,
+        learners: &[LearnerId],
+        b: Ballot,
+        v: Value,
+        fx: &mut Effects,
+    ) {
+        for &l in learners {
+            if l.index() >= self.trust.n_learners() {
+                continue;
+            }
+            self.phase_1a(slot, l, b, fx);
+            fx.action(|| SpecAction::Phase1c {
+                slot,
+                lr: l,
+                bal: b,
+                val: v.clone(),
+            });
+            fx.send.push(Message::M1c(Msg1c {
+                slot,
+                lr: l,
+                bal: b,
+                val: v.clone(),
+            }));
         }
     }
 
@@ -311,6 +374,11 @@ impl Proposer {
         if r.pinned {
             return safe(&r.own).then(|| r.own.clone());
         }
+        // Rule (b): a value this proposer announced at an earlier ballot of
+        // the slot comes right after the highest vote. Some acceptors may
+        // have voted it where this round's quorum does not show it, and a
+        // learner entangled with one that decides another value here would
+        // then need proposals for two values (one per ballot) for ever.
         let highest_vote = r
             .one_b
             .values()
@@ -323,6 +391,7 @@ impl Proposer {
             .flat_map(|b| b.safe_by_proposals(&self.trust));
         highest_vote
             .into_iter()
+            .chain(r.earlier.clone())
             .chain(by_proposals)
             .chain(std::iter::once(r.own.clone()))
             .find(|v| safe(v))

@@ -233,7 +233,7 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         for r in &records {
             d.apply(r);
         }
-        Acceptor::restore(a, trust.clone(), AcceptorOptions::default(), d)
+        Acceptor::restore(a, trust.clone(), AcceptorOptions::live(), d)
     });
     if let Some(n) = rec.removed_tmp {
         tracing::warn!(

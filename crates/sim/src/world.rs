@@ -150,7 +150,7 @@ impl<'a> World<'a> {
         };
         for a in trust.acceptors() {
             if sc.fake.contains(a) {
-                let safe = Acceptor::new(a, trust.clone(), AcceptorOptions::default());
+                let safe = Acceptor::new(a, trust.clone(), AcceptorOptions::live());
                 acc.push(AccNode::Fake(Box::new(crate::byz::Fake::new(safe))));
                 nodes.push(None);
             } else {
@@ -259,7 +259,7 @@ impl<'a> World<'a> {
                 acceptor = Some(Acceptor::restore(
                     a,
                     trust.clone(),
-                    AcceptorOptions::default(),
+                    AcceptorOptions::live(),
                     d,
                 ));
             }
@@ -379,7 +379,7 @@ impl<'a> World<'a> {
                     Some(Acceptor::restore(
                         a,
                         self.trust.clone(),
-                        AcceptorOptions::default(),
+                        AcceptorOptions::live(),
                         d,
                     ))
                 }
@@ -590,7 +590,10 @@ impl<'a> World<'a> {
     /// The recipients of a routed packet.
     fn route(&self, pkt: &Packet) -> &[u16] {
         match pkt {
-            Packet::Proto(Message::M1b(_)) => &self.to_1b,
+            // 2av go to the proposers as well (the node sends every
+            // protocol message to every peer): the pacemaker counts a
+            // learner's proposals at a pinned ballot.
+            Packet::Proto(Message::M1b(_) | Message::M2av(_)) => &self.to_1b,
             Packet::Proto(Message::M2b(m)) => self
                 .to_2b
                 .get(m.lr.index())

@@ -215,6 +215,7 @@ impl<P: Clone> NodeCore<P> {
         let n_followed = learners.len();
         let mut pm = s.pacemaker;
         if let Some(pm) = &mut pm {
+            pm.set_trust(s.trust.clone());
             pm.resume_from(compacted_below);
             for f in &learners {
                 let slots: Vec<Slot> = f.core.slots().collect();
@@ -429,11 +430,17 @@ impl<P: Clone> NodeCore<P> {
                     pm.observe(now, m.slot(), m.bal());
                     match &m {
                         Message::M2b(b) => pm.observe_vote(b.slot, b.bal, &b.val, b.acc),
+                        Message::M2av(p) => pm.observe_proposal(p.slot, p.lr, p.bal, p.acc),
                         // A 1b reports its sender's own votes: a new leader
                         // that missed the 2b learns where to pin from them.
+                        // And its own proposals: the pacemaker counts them
+                        // towards a pinned learner's quorum of 2av.
                         Message::M1b(b) => {
                             for v in &b.votes {
                                 pm.observe_vote(b.slot, v.bal, &v.val, b.acc);
+                            }
+                            for p in &b.proposals {
+                                pm.observe_proposal(b.slot, p.lr, p.bal, b.acc);
                             }
                         }
                         _ => {}
@@ -526,6 +533,12 @@ impl<P: Clone> NodeCore<P> {
                     p.start_for(slot, &learners, ballot, value, pinned, &mut self.fx)
                 }
                 Action::Retransmit { slot, .. } => p.retransmit(slot, &mut self.fx),
+                Action::Refresh {
+                    slot,
+                    ballot,
+                    value,
+                    learners,
+                } => p.refresh(slot, &learners, ballot, value, &mut self.fx),
             }
         }
         self.absorb(now, out);

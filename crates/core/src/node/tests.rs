@@ -4,54 +4,13 @@
 
 use super::*;
 use crate::acceptor::AcceptorOptions;
-use crate::accset::AccSet;
-use crate::family::Family;
-use crate::graph;
 use crate::ids::AcceptorId;
 use crate::pacemaker::{decode_batch, PacemakerConfig, ProposerIndex};
-use crate::trust::{LearnerGraph, LearnerSpec, SafetyEdge};
+use crate::testing::demo_trust;
 use crate::value::Value;
 
 const ALICE: LearnerId = LearnerId(0);
 const BOB: LearnerId = LearnerId(1);
-
-fn set(ids: &[u16]) -> AccSet {
-    ids.iter().map(|&i| AcceptorId(i)).collect()
-}
-
-/// The demo's trust: alice any 4 of 5 (tolerates one Byzantine), bob any
-/// 3 of 5 (crash-only: agrees with himself and alice while all are safe).
-fn demo_trust() -> Trust {
-    let all = set(&[0, 1, 2, 3, 4]);
-    let g = LearnerGraph {
-        acceptors: (1..=5).map(|i| format!("a{i}")).collect(),
-        learners: vec![
-            LearnerSpec {
-                name: "alice".into(),
-                quorums: Family::threshold(4, all, vec![]),
-            },
-            LearnerSpec {
-                name: "bob".into(),
-                quorums: Family::threshold(3, all, vec![]),
-            },
-        ],
-        edges: vec![
-            SafetyEdge {
-                learners: (ALICE, ALICE),
-                safe: Family::threshold(4, all, vec![]),
-            },
-            SafetyEdge {
-                learners: (BOB, BOB),
-                safe: Family::superset_of(all),
-            },
-            SafetyEdge {
-                learners: (ALICE, BOB),
-                safe: Family::superset_of(all),
-            },
-        ],
-    };
-    graph::validate(g).expect("the demo graph is valid")
-}
 
 enum Pkt {
     Proto(Message),
@@ -97,7 +56,7 @@ impl Cluster {
                     acceptor: Some(Acceptor::new(
                         AcceptorId(i),
                         trust.clone(),
-                        AcceptorOptions::default(),
+                        AcceptorOptions::live(),
                     )),
                     learners: trust
                         .learners()
@@ -463,6 +422,13 @@ fn alice_decides_again_after_her_quorum_was_paused_away() {
     c.submit(0, "after");
     c.run(3000);
     let (a, b) = (c.prefix(0, ALICE), c.prefix(0, BOB));
+    if std::env::var("NDBG").is_ok() {
+        let s = Slot(a as u64);
+        eprintln!("first slot alice lacks: {s:?}");
+        for (i, n) in c.nodes.iter().enumerate() {
+            eprintln!("  n{i}: {:?}", n.acceptor().and_then(|a| a.slot_durable(s)));
+        }
+    }
     assert!(
         a >= bob_then && c.has(0, ALICE, "after"),
         "alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"

@@ -71,8 +71,12 @@
 //!   not yet decided is handed back ([`Pacemaker::take_commands`]).
 
 use crate::ids::{AcceptorId, Ballot, LearnerId, Slot};
+use crate::trust::Trust;
 use crate::value::Value;
+use pins::SlotEvidence;
 use std::collections::{BTreeMap, VecDeque};
+
+mod pins;
 
 /// A point in the caller's abstract time (monotone, any unit).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -181,6 +185,17 @@ pub enum Action {
     },
     /// Send the current ballot's 1a/1c again: `proposer.retransmit(slot, fx)`.
     Retransmit { slot: Slot, ballot: Ballot },
+    /// Send again the 1c of `value` at the lower `ballot` where a vote or
+    /// decision was seen, for `learners`: `proposer.refresh(..)`. Acceptors
+    /// answer a repeated 1c with their 2av there again, so that those that
+    /// defer `Phase1b` above it (`AcceptorOptions::defer_1b`) learn that
+    /// the learners' proposals there are complete.
+    Refresh {
+        slot: Slot,
+        ballot: Ballot,
+        value: Value,
+        learners: Vec<LearnerId>,
+    },
 }
 
 /// The proposer that owns ballot `b` among `n`: `b mod n`.
@@ -285,18 +300,15 @@ struct InFlight {
     retransmits_left: u32,
     /// Pinned attempts made for the missing learners.
     pins: u32,
+    /// Pinned attempts per ballot (the pinned ballots of this slot only).
+    tries: BTreeMap<Ballot, u32>,
+    /// The votes were asked for since the last ballot started here.
+    probed: bool,
+    /// Vote and decision ballots below the current (fresh) ballot, with
+    /// their values: refreshed with the ballot (see [`Action::Refresh`]).
+    refresh: Vec<(Ballot, Value)>,
     /// A ballot was started (else the next expiry starts `ballot`).
     started: bool,
-}
-
-/// Vote ballots remembered per slot (a Byzantine acceptor cannot grow it).
-const VOTE_BALLOTS_KEPT: usize = 8;
-
-/// A vote (2b) ballot seen in a slot: its value and voters.
-#[derive(Clone, Debug)]
-struct Voted {
-    val: Value,
-    voters: std::collections::BTreeSet<AcceptorId>,
 }
 
 /// What is known of a slot's decisions: learner -> (ballot, value).
@@ -331,9 +343,12 @@ pub struct Pacemaker {
     decided: BTreeMap<Slot, Decided>,
     /// Every slot below this is decided by every learner.
     done_below: Slot,
-    /// The highest ballots (at most [`VOTE_BALLOTS_KEPT`]) at which a 2b
-    /// (a vote) was seen, per slot not done, with the value and voters.
-    voted: BTreeMap<Slot, BTreeMap<Ballot, Voted>>,
+    /// The votes and proposals seen per slot not done (bounded, see
+    /// [`pins`]).
+    evidence: BTreeMap<Slot, SlotEvidence>,
+    /// The learners' quorums, to tell when a vote meets all of them and
+    /// when a learner's proposals are complete (set by the node layer).
+    trust: Option<Trust>,
     /// Highest slot seen anywhere.
     highest_seen: Option<Slot>,
     /// Slots taken over and not yet asked about (`[from, to)`).
@@ -365,7 +380,8 @@ impl Pacemaker {
             slots: BTreeMap::new(),
             seen: BTreeMap::new(),
             decided: BTreeMap::new(),
-            voted: BTreeMap::new(),
+            evidence: BTreeMap::new(),
+            trust: None,
             done_below: Slot(0),
             highest_seen: None,
             probe: None,
@@ -429,7 +445,7 @@ impl Pacemaker {
         self.next_slot = self.next_slot.max(slot);
         self.decided = self.decided.split_off(&slot);
         self.seen = self.seen.split_off(&slot);
-        self.voted = self.voted.split_off(&slot);
+        self.evidence = self.evidence.split_off(&slot);
         let below: Vec<Slot> = self.slots.range(..slot).map(|(s, _)| *s).collect();
         for s in below {
             self.slots.remove(&s);
@@ -517,40 +533,38 @@ impl Pacemaker {
     }
 
     /// Reports a vote (2b) of `acc` seen at `ballot` for `value` in
-    /// `slot`: the ballot a retry is pinned to first (see the module doc).
-    /// A vote seen from one acceptor only pins for `pin_tries` attempts (a
-    /// Byzantine acceptor's vote at a made-up ballot must not hold the slot
-    /// there for ever); one seen from two acceptors, or a decision, pins
-    /// for as long as no higher ballot is observed.
+    /// `slot`: a ballot a missing learner's retry is pinned to (see
+    /// [`pins`]): a vote whose voters meet every quorum of the learner, or
+    /// a decision, pins until the learner's own proposals there are seen;
+    /// an avoidable one (maybe a Byzantine acceptor's 2b at a made-up
+    /// ballot) pins for `pin_tries` attempts only.
     pub fn observe_vote(&mut self, slot: Slot, ballot: Ballot, value: &Value, acc: AcceptorId) {
         if self.is_complete(slot) {
             return;
         }
-        let votes = self.voted.entry(slot).or_default();
-        match votes.get_mut(&ballot) {
-            Some(w) => {
-                if &w.val == value {
-                    w.voters.insert(acc);
-                }
-            }
-            None => {
-                if votes.len() >= VOTE_BALLOTS_KEPT {
-                    match votes.keys().next().copied() {
-                        Some(lowest) if lowest < ballot => {
-                            votes.remove(&lowest);
-                        }
-                        _ => return,
-                    }
-                }
-                votes.insert(
-                    ballot,
-                    Voted {
-                        val: value.clone(),
-                        voters: [acc].into_iter().collect(),
-                    },
-                );
-            }
+        self.evidence
+            .entry(slot)
+            .or_default()
+            .vote(ballot, value, acc);
+    }
+
+    /// Reports a 2av of `acc` for learner `lr` at `ballot` in `slot`: once
+    /// a quorum of `lr` proposed at a pinned ballot, `lr` may be retried
+    /// above it (see [`pins`]).
+    pub fn observe_proposal(&mut self, slot: Slot, lr: LearnerId, ballot: Ballot, acc: AcceptorId) {
+        if self.is_complete(slot) {
+            return;
         }
+        self.evidence
+            .entry(slot)
+            .or_default()
+            .proposal(lr, ballot, acc);
+    }
+
+    /// The learners' quorums (the node layer sets them): without them a
+    /// vote of two acceptors pins until the slot is decided.
+    pub fn set_trust(&mut self, trust: Trust) {
+        self.trust = Some(trust);
     }
 
     /// Reports that learner `lr` decided `value` at `bal` in `slot`.
@@ -597,7 +611,7 @@ impl Pacemaker {
                 self.stats.slots_completed += 1;
             }
             self.seen.remove(&slot);
-            self.voted.remove(&slot);
+            self.evidence.remove(&slot);
             while self.is_complete(self.done_below) {
                 self.decided.remove(&self.done_below);
                 self.done_below = Slot(self.done_below.0 + 1);
@@ -613,7 +627,13 @@ impl Pacemaker {
         self.stats.slots_adopted += 1;
         let mut f = self.fresh(now, slot, Vec::new());
         f.deadline = now.after(self.cfg.takeover_grace);
+        f.probed = true;
         self.slots.insert(slot, f);
+        self.add_probe(slot);
+    }
+
+    /// Adds `slot` to the range the node asks the votes of.
+    fn add_probe(&mut self, slot: Slot) {
         self.probe = Some(match self.probe {
             Some((lo, hi)) => (lo.min(slot), hi.max(Slot(slot.0 + 1))),
             None => (slot, Slot(slot.0 + 1)),
@@ -654,6 +674,9 @@ impl Pacemaker {
             level: 0,
             retransmits_left: self.cfg.retransmits,
             pins: 0,
+            tries: BTreeMap::new(),
+            probed: false,
+            refresh: Vec::new(),
             started: false,
         }
     }
@@ -784,42 +807,10 @@ impl Pacemaker {
     fn expire(&mut self, now: Tick, slot: Slot, out: &mut Vec<Action>) {
         let (me, np) = (self.cfg.me, self.cfg.proposers);
         let missing = self.missing(slot);
-        // The ballots to pin at, lowest first, as (ballot, value, sticky)
-        // (see `observe_vote`): the vote ballots seen and the ballots a
-        // learner decided in. Pinned tries climb them in turn: a missing
-        // learner `l` can be served at the highest only once it has its
-        // own proposals at the one below (`KnowsSafeAt2` of `l` at `c'`
-        // asks for `l`'s 2av at the ballot of the highest vote below `c'`),
-        // and trying a higher one first would raise `l`'s `maxBal` above
-        // the lower one before `l`'s 2av there.
-        let mut pins: BTreeMap<Ballot, (Value, bool)> = self
-            .voted
-            .get(&slot)
-            .map(|vs| {
-                vs.iter()
-                    .map(|(b, w)| (*b, (w.val.clone(), w.voters.len() >= 2)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(d) = self.decided.get(&slot) {
-            for (b, v) in d.values() {
-                pins.insert(*b, (v.clone(), true));
-            }
-        }
-        let sticky = pins.values().any(|(_, s)| *s);
-        let top = pins.keys().next_back().copied();
-        let pins: Vec<(Ballot, Value)> = pins.into_iter().map(|(b, (v, _))| (b, v)).collect();
-        let pin = match self.slots.get(&slot) {
-            Some(f) if !pins.is_empty() => {
-                let (c, v) = pins[f.pins as usize % pins.len()].clone();
-                Some((c, v, sticky, top.unwrap_or(c)))
-            }
-            _ => None,
-        };
-        let pin_tries = self.cfg.pin_tries;
         let floor = self.cfg.ballot_floor;
         let retransmits = self.cfg.retransmits;
         let base = self.cfg.base_timeout;
+        let grace = self.cfg.takeover_grace;
         let Some(f) = self.slots.get(&slot) else {
             return;
         };
@@ -834,7 +825,53 @@ impl Pacemaker {
                     slot,
                     ballot: f.ballot,
                 });
+                for (c, v) in &f.refresh {
+                    out.push(Action::Refresh {
+                        slot,
+                        ballot: *c,
+                        value: v.clone(),
+                        learners: missing.clone(),
+                    });
+                }
             }
+            return;
+        }
+        // Rule (a) (see `pins`): the lowest vote or decision ballot where a
+        // missing learner has no proposals yet, if any.
+        let ev = self.evidence.get(&slot);
+        let decided = self
+            .decided
+            .get(&slot)
+            .into_iter()
+            .flat_map(|d| d.values().cloned());
+        let pin = pins::choose(
+            ev,
+            decided,
+            self.trust.as_ref(),
+            &missing,
+            &f.tries,
+            self.cfg.pin_tries,
+        );
+        let mut refresh: Vec<(Ballot, Value)> = ev.map(|e| e.ballots()).unwrap_or_default();
+        if let Some(d) = self.decided.get(&slot) {
+            refresh.extend(d.values().cloned());
+        }
+        refresh.sort();
+        refresh.dedup();
+        let forced = ev.and_then(|e| e.highest_value()).cloned().or_else(|| {
+            self.decided
+                .get(&slot)
+                .and_then(|d| d.values().next().map(|(_, v)| v.clone()))
+        });
+        if pin.is_none() && started && grace > 0 && !f.probed {
+            // Leaving the ballots tried for a fresh one: first ask every
+            // acceptor node where anyone voted (a vote this proposer missed
+            // would be stepped over, which rule (a) forbids).
+            if let Some(f) = self.slots.get_mut(&slot) {
+                f.probed = true;
+                f.deadline = now.after(grace);
+            }
+            self.add_probe(slot);
             return;
         }
         let level = if started {
@@ -847,54 +884,51 @@ impl Pacemaker {
             return;
         };
         f.started = true;
+        f.probed = false;
+        f.refresh.clear();
         f.level = level;
         f.retransmits_left = retransmits;
         f.deadline = now.after(d);
         self.stats.ballots_started += 1;
         match pin {
-            // Pinned while no ballot above `c` was seen (a higher one may
-            // hold the learner's maxBal above `c`: then move up).
-            Some((c, v, sticky, top))
-                if f.pins < pin_tries.max(1) * u32::try_from(pins.len()).unwrap_or(u32::MAX)
-                    || (sticky && f.observed <= top) =>
-            {
+            Some(p) => {
                 // Pinned tries stay at the first timeout, without
-                // retransmissions: each is a retransmission at `c`.
+                // retransmissions: each is a retransmission at the ballot.
+                *f.tries.entry(p.ballot).or_insert(0) += 1;
                 f.pins += 1;
                 f.level = level.saturating_sub(1);
                 f.retransmits_left = 0;
                 f.deadline = now.after(base);
-                f.ballot = c;
-                f.value = v.clone();
+                f.ballot = p.ballot;
+                f.value = p.value.clone();
                 self.stats.pinned_retries += 1;
                 out.push(Action::Start {
                     slot,
-                    ballot: c,
-                    value: v,
+                    ballot: p.ballot,
+                    value: p.value,
                     learners: missing,
                     pinned: true,
                 });
             }
-            Some((_, v, _, _)) => {
+            None => {
                 if started || f.pins > 0 {
                     f.ballot = next_owned(me, np, f.ballot.max(f.observed).max(floor));
                 }
-                f.value = v.clone();
-                out.push(Action::Start {
-                    slot,
-                    ballot: f.ballot,
-                    value: v,
-                    learners: missing,
-                    pinned: false,
-                });
-            }
-            None => {
-                if started {
-                    f.ballot = next_owned(me, np, f.ballot.max(f.observed).max(floor));
-                }
-                if f.commands.is_empty() {
+                if let Some(v) = forced {
+                    f.value = v;
+                } else if f.commands.is_empty() {
                     self.stats.noops += 1;
                 }
+                refresh.retain(|(c, _)| *c < f.ballot);
+                for (c, v) in &refresh {
+                    out.push(Action::Refresh {
+                        slot,
+                        ballot: *c,
+                        value: v.clone(),
+                        learners: missing.clone(),
+                    });
+                }
+                f.refresh = refresh;
                 out.push(Action::Start {
                     slot,
                     ballot: f.ballot,
@@ -939,387 +973,4 @@ fn jitter(me: ProposerIndex, slot: Slot, level: u32) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const A: LearnerId = LearnerId(0);
-    const B: LearnerId = LearnerId(1);
-
-    fn cfg(me: u16, n: u16) -> PacemakerConfig {
-        let mut c = PacemakerConfig::new(ProposerIndex(me), n, vec![A, B], 10);
-        c.max_batch = 2;
-        c.window = 2;
-        c
-    }
-
-    fn leader(me: u16, n: u16) -> Pacemaker {
-        let mut p = Pacemaker::new(cfg(me, n)).unwrap();
-        p.set_leader(Tick(0), true);
-        p
-    }
-
-    fn starts(out: &[Action]) -> Vec<(Slot, Ballot)> {
-        out.iter()
-            .filter_map(|a| match a {
-                Action::Start { slot, ballot, .. } => Some((*slot, *ballot)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn value_of(out: &[Action], i: usize) -> Value {
-        match &out[i] {
-            Action::Start { value, .. } => value.clone(),
-            other => panic!("not a start: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn ballots_are_owned_round_robin_and_never_zero() {
-        for n in 1..5u16 {
-            for me in 0..n {
-                let mut b = Ballot::ZERO;
-                for _ in 0..10 {
-                    let nb = next_owned(ProposerIndex(me), n, b);
-                    assert!(nb > b && nb.0 > 0);
-                    assert_eq!(owner(nb, n), ProposerIndex(me));
-                    assert!((b.0 + 1..nb.0).all(|x| owner(Ballot(x), n).0 != me || x == 0));
-                    b = nb;
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn batches_round_trip_and_reject_garbage() {
-        let cmds = vec![b"put a 1".to_vec(), Vec::new(), b"x".to_vec()];
-        let v = encode_batch(ProposerIndex(3), Slot(77), &cmds);
-        let b = decode_batch(v.bytes()).unwrap();
-        assert_eq!(b.proposer, ProposerIndex(3));
-        assert_eq!(b.slot, Slot(77));
-        assert_eq!(b.commands, cmds);
-        assert!(decode_batch(b"").is_err());
-        assert!(decode_batch(&v.bytes()[..v.bytes().len() - 1]).is_err());
-        assert!(decode_batch(b"Zxxxxxxxxxxxxxxx").is_err());
-    }
-
-    #[test]
-    fn only_the_leader_starts_slots_and_they_are_contiguous() {
-        let mut f = Pacemaker::new(cfg(1, 3)).unwrap();
-        f.submit(Tick(0), vec![1]);
-        f.submit(Tick(0), vec![2]);
-        let mut out = Vec::new();
-        f.poll(Tick(100), &mut out);
-        assert!(out.is_empty(), "a follower starts nothing");
-        assert_eq!(f.next_wakeup(), None);
-        let mut p = leader(1, 3);
-        for i in 0..7u8 {
-            p.submit(Tick(0), vec![i]);
-        }
-        p.poll(Tick(0), &mut out);
-        // Window 2, batch 2: slots 0 and 1 at proposer 1's first ballot.
-        assert_eq!(
-            starts(&out),
-            vec![(Slot(0), Ballot(1)), (Slot(1), Ballot(1))]
-        );
-        assert_eq!(p.queued(), 3);
-    }
-
-    #[test]
-    fn one_learner_deciding_frees_the_window() {
-        // Per-learner progress: B's missing decision does not hold A back.
-        let mut p = leader(0, 1);
-        for i in 0..6u8 {
-            p.submit(Tick(0), vec![i]);
-        }
-        let mut out = Vec::new();
-        p.poll(Tick(0), &mut out);
-        assert_eq!(starts(&out).len(), 2);
-        let v0 = value_of(&out, 0);
-        p.on_decided(Tick(5), Slot(0), A, Ballot(1), &v0);
-        out.clear();
-        p.poll(Tick(5), &mut out);
-        assert_eq!(starts(&out), vec![(Slot(2), Ballot(1))]);
-        assert!(!p.is_complete(Slot(0)));
-        assert!(p.is_decided_by_any(Slot(0)));
-    }
-
-    #[test]
-    fn missing_learner_is_retried_at_the_decided_ballot_first() {
-        let mut p = leader(0, 2);
-        p.submit(Tick(0), b"a".to_vec());
-        p.submit(Tick(0), b"b".to_vec());
-        let mut out = Vec::new();
-        p.poll(Tick(0), &mut out);
-        let v = value_of(&out, 0);
-        // A decided at ballot 2 (the first owned of proposer 0 among 2).
-        p.on_decided(Tick(1), Slot(0), A, Ballot(2), &v);
-        p.observe(Tick(1), Slot(0), Ballot(2));
-        out.clear();
-        let t = p.next_wakeup().unwrap();
-        p.poll(t, &mut out);
-        match &out[..] {
-            [Action::Start {
-                slot,
-                ballot,
-                value,
-                learners,
-                pinned,
-            }] => {
-                assert_eq!((*slot, *ballot), (Slot(0), Ballot(2)));
-                assert_eq!(value, &v);
-                assert_eq!(learners, &vec![B]);
-                assert!(*pinned);
-            }
-            other => panic!("expected one pinned start, got {other:?}"),
-        }
-        // While no ballot above 2 is seen, it stays pinned (B's quorum may
-        // just be away: it must find its ballot when it returns).
-        for _ in 0..5 {
-            out.clear();
-            let t = p.next_wakeup().unwrap();
-            p.poll(t, &mut out);
-            assert!(
-                out.iter().all(|a| matches!(
-                    a,
-                    Action::Start {
-                        pinned: true,
-                        ballot: Ballot(2),
-                        ..
-                    }
-                )),
-                "{out:?}"
-            );
-        }
-        // A higher ballot seen (someone raised maxBal above 2): after
-        // pin_tries attempts it moves above it.
-        p.observe(Tick(1), Slot(0), Ballot(5));
-        let mut pinned = 0;
-        for _ in 0..20 {
-            out.clear();
-            let t = p.next_wakeup().unwrap();
-            p.poll(t, &mut out);
-            for a in &out {
-                if let Action::Start {
-                    pinned: pin,
-                    ballot,
-                    ..
-                } = a
-                {
-                    if *pin {
-                        pinned += 1;
-                        assert_eq!(*ballot, Ballot(2));
-                    } else {
-                        assert!(*ballot > Ballot(5));
-                        return;
-                    }
-                }
-            }
-        }
-        panic!("never moved above the pinned ballot ({pinned} pinned tries)");
-    }
-
-    #[test]
-    fn timeout_retransmits_then_moves_above_observed_ballot_with_backoff() {
-        let mut p = leader(1, 2);
-        p.submit(Tick(0), b"a".to_vec());
-        p.submit(Tick(0), b"b".to_vec());
-        let mut out = Vec::new();
-        p.poll(Tick(0), &mut out);
-        assert_eq!(starts(&out), vec![(Slot(0), Ballot(1))]);
-        let t1 = p.next_wakeup().unwrap();
-        assert!(t1 >= Tick(120) && t1 <= Tick(180));
-        out.clear();
-        p.poll(t1, &mut out);
-        assert_eq!(
-            out,
-            vec![Action::Retransmit {
-                slot: Slot(0),
-                ballot: Ballot(1)
-            }]
-        );
-        p.observe(t1, Slot(0), Ballot(8));
-        let t2 = p.next_wakeup().unwrap();
-        out.clear();
-        p.poll(t2, &mut out);
-        assert_eq!(starts(&out), vec![(Slot(0), Ballot(9))]);
-        let t3 = p.next_wakeup().unwrap();
-        assert!(t3.0 - t2.0 >= 240 && t3.0 - t2.0 <= 360);
-    }
-
-    #[test]
-    fn forced_value_requeues_the_commands() {
-        let mut p = leader(0, 1);
-        p.submit(Tick(0), b"a".to_vec());
-        p.submit(Tick(0), b"b".to_vec());
-        let mut out = Vec::new();
-        p.poll(Tick(0), &mut out);
-        assert_eq!(p.queued(), 0);
-        let other = Value::new(b"someone else's".to_vec());
-        p.on_decided(Tick(1), Slot(0), A, Ballot(1), &other);
-        p.on_decided(Tick(1), Slot(0), B, Ballot(1), &other);
-        assert!(p.is_complete(Slot(0)));
-        assert_eq!(p.queued(), 2);
-        out.clear();
-        p.poll(Tick(1), &mut out);
-        assert_eq!(starts(&out), vec![(Slot(1), Ballot(1))]);
-        let b = decode_batch(value_of(&out, 0).bytes()).unwrap();
-        assert_eq!(b.commands, vec![b"a".to_vec(), b"b".to_vec()]);
-    }
-
-    #[test]
-    fn a_new_leader_takes_over_started_slots_and_fills_holes() {
-        // Proposer 1 of 2 saw slot 3 started by the old leader (ballot 2),
-        // and slot 1 decided; slots 0 and 2 were never seen (holes).
-        let mut p = Pacemaker::new(cfg(1, 2)).unwrap();
-        p.observe(Tick(0), Slot(3), Ballot(2));
-        let v = Value::new(b"x".to_vec());
-        p.on_decided(Tick(0), Slot(1), A, Ballot(2), &v);
-        p.on_decided(Tick(0), Slot(1), B, Ballot(2), &v);
-        p.set_leader(Tick(10), true);
-        // The taken-over slots wait for the answers to the vote query.
-        assert_eq!(p.take_probe(), Some((Slot(0), Slot(4))));
-        assert_eq!(p.take_probe(), None);
-        let mut out = Vec::new();
-        p.poll(Tick(10), &mut out);
-        assert!(starts(&out).is_empty(), "{out:?}");
-        let grace = p.config().takeover_grace;
-        p.poll(Tick(10 + grace), &mut out);
-        let mut s = starts(&out);
-        s.sort();
-        assert_eq!(
-            s,
-            vec![
-                (Slot(0), Ballot(1)),
-                (Slot(2), Ballot(1)),
-                (Slot(3), Ballot(3))
-            ]
-        );
-        assert_eq!(p.stats().takeovers, 1);
-        // New commands go above every slot seen.
-        p.submit(Tick(10), b"c".to_vec());
-        p.submit(Tick(10), b"d".to_vec());
-        out.clear();
-        let t = Tick(11 + grace);
-        p.on_decided(t, Slot(0), A, Ballot(1), &v);
-        p.on_decided(t, Slot(2), A, Ballot(1), &v);
-        p.poll(t, &mut out);
-        assert!(starts(&out).contains(&(Slot(4), Ballot(1))));
-    }
-
-    /// The fault harness's stall: a new leader (its ballot floor far above
-    /// the old leader's ballots, as after a restart) takes over a slot that
-    /// A decided at ballot 2. B stays pinned at 2 for as long as no ballot
-    /// above 2 is seen: its own floor is not an observed ballot, and moving
-    /// B above 2 would leave B's 1b reporting A's votes at 2 with no B
-    /// proposals there (`KnowsSafeAt2` unsatisfiable for ever).
-    #[test]
-    fn a_new_leaders_ballot_floor_does_not_cut_pinned_retries_short() {
-        let mut c = cfg(1, 2);
-        c.ballot_floor = Ballot(1 << 20);
-        let mut p = Pacemaker::new(c).unwrap();
-        let v = Value::new(b"x".to_vec());
-        p.observe(Tick(0), Slot(0), Ballot(2));
-        p.observe_vote(Slot(0), Ballot(2), &v, AcceptorId(0));
-        p.on_decided(Tick(0), Slot(0), A, Ballot(2), &v);
-        p.set_leader(Tick(0), true);
-        let mut pinned = 0;
-        for _ in 0..10 {
-            let mut out = Vec::new();
-            let t = p.next_wakeup().unwrap_or(Tick(1));
-            p.poll(t, &mut out);
-            for a in &out {
-                match a {
-                    Action::Start {
-                        slot: Slot(0),
-                        ballot,
-                        value,
-                        learners,
-                        pinned: pin,
-                    } => {
-                        assert!(*pin, "moved B above its pinned ballot: {a:?}");
-                        assert_eq!((*ballot, value, learners), (Ballot(2), &v, &vec![B]));
-                        pinned += 1;
-                    }
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-        }
-        assert_eq!(pinned, 10);
-        // Once a higher ballot is seen, it moves above it (after the pinned tries).
-        p.observe(Tick(0), Slot(0), Ballot(7));
-        let mut moved = None;
-        for _ in 0..5 {
-            let mut out = Vec::new();
-            let t = p.next_wakeup().unwrap_or(Tick(1));
-            p.poll(t, &mut out);
-            if let Some(Action::Start {
-                ballot,
-                pinned: false,
-                ..
-            }) = out.first()
-            {
-                moved = Some(*ballot);
-                break;
-            }
-        }
-        let b = moved.expect("never moved above the observed ballot");
-        assert!(
-            b > Ballot(1 << 20) && owner(b, 2) == ProposerIndex(1),
-            "{b:?}"
-        );
-    }
-
-    /// A vote seen from one acceptor only (it may be a Byzantine acceptor's
-    /// 2b at a made-up ballot) pins the slot for `pin_tries` attempts, then
-    /// the proposer moves above it: no single acceptor holds a slot for ever.
-    #[test]
-    fn a_lone_vote_pins_only_for_the_pinned_tries() {
-        let mut p = leader(0, 2);
-        let w = Value::new(b"w".to_vec());
-        p.observe(Tick(0), Slot(0), Ballot(1 << 30));
-        p.observe_vote(Slot(0), Ballot(1 << 30), &w, AcceptorId(3));
-        let mut kinds = Vec::new();
-        let mut t = Tick(0);
-        for _ in 0..6 {
-            let mut out = Vec::new();
-            p.poll(t, &mut out);
-            for a in &out {
-                if let Action::Start { ballot, pinned, .. } = a {
-                    kinds.push((*pinned, *ballot > Ballot(1 << 30)));
-                }
-            }
-            t = p.next_wakeup().unwrap_or(t);
-        }
-        assert_eq!(kinds.iter().filter(|k| k.0).count(), 2, "{kinds:?}");
-        assert!(kinds.iter().any(|k| !k.0 && k.1), "{kinds:?}");
-    }
-
-    #[test]
-    fn stepping_down_hands_back_undecided_commands() {
-        let mut p = leader(0, 2);
-        for i in 0..3u8 {
-            p.submit(Tick(0), vec![i]);
-        }
-        let mut out = Vec::new();
-        p.poll(Tick(0), &mut out);
-        p.set_leader(Tick(1), false);
-        let cmds = p.take_commands();
-        assert_eq!(cmds, vec![vec![0], vec![1], vec![2]]);
-        assert_eq!(p.in_flight(), 0);
-        out.clear();
-        p.poll(Tick(1000), &mut out);
-        assert!(out.is_empty());
-    }
-
-    #[test]
-    fn bad_configurations_are_rejected() {
-        let mut c = cfg(0, 1);
-        c.proposers = 0;
-        assert_eq!(Pacemaker::new(c).err(), Some(PacemakerError::NoProposers));
-        assert!(Pacemaker::new(cfg(2, 2)).is_err());
-        let mut c = cfg(0, 1);
-        c.window = 0;
-        assert!(Pacemaker::new(c).is_err());
-    }
-}
+mod tests;

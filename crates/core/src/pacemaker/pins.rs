@@ -1,0 +1,299 @@
+//! What one proposer knows of a slot's votes (2b) and proposals (2av), and
+//! the ballot a learner that has not decided the slot must be retried at.
+//!
+//! Where it sits: [`crate::node::NodeCore`] reports every admitted 2b (and
+//! the votes a 1b reports) through [`super::Pacemaker::observe_vote`] and
+//! every admitted 2av through [`super::Pacemaker::observe_proposal`]; they
+//! land here, and the pacemaker's expiry asks [`choose`] which ballot to
+//! run next. Nothing here touches safety (the spec puts no guard on
+//! `Phase1a`/`Phase1c`); it decides only where a retry goes.
+//!
+//! # Why a learner is kept at a vote's ballot (rule (a))
+//!
+//! Let some learner have votes at ballot `c` of a slot, sent by a set `V`
+//! of acceptors, and let `l` be a learner without its own proposals (2av of
+//! `l`) at `c` from one of its quorums. If every quorum of `l` meets `V`,
+//! every 1b quorum of `l` at a ballot `b > c` reports a vote at `c` or
+//! above, so `KnowsSafeAt1(l, b, _)` fails and `KnowsSafeAt2(l, b, v)`
+//! needs, for its `c' >= c`, proposals of `l` at `c'` from a quorum `WQ`:
+//! at `c' = c` directly, and at a higher `c'` through the `KnowsSafeAt` of
+//! `l`'s own 2av at `c'`, which asks the same again one level down. So `l`
+//! can only ever decide once it has its proposals at `c`, and
+//! `Phase2av(l, c, a, v)` needs `maxBal[l, a] =< c`: a `Phase1a(l, b)` with
+//! `b > c` that reaches enough acceptors before those proposals exist
+//! leaves `l` unable to decide the slot for ever (the simulator's and the
+//! fault harness's stall). Hence: while such a `c` is known, `l` is only
+//! sent `Phase1a(l, c)` (and the 1c of the value voted there), the lowest
+//! such ballot first, and only once `l`'s proposals there were seen from a
+//! quorum of `l` does the next vote ballot, or at last a fresh ballot,
+//! follow.
+//!
+//! The pin on such a vote holds for as long as the proposals are not seen
+//! (bounding it let a proposer whose pinned tries ran out while `l`'s
+//! acceptors were paused send `Phase1a(l, b)` above the vote; delivered on
+//! their return, it left `l` without proposals there for ever). The
+//! proposer counts the 2av it receives and the proposals the 1b report.
+//! The acceptors keep the rule too, for the proposers that do not know of
+//! the vote: one that knows of it and not of `l`'s proposals there defers
+//! `Phase1b(l, b)` ([`crate::acceptor::Acceptor::defers_1b`]), and the
+//! proposer's fresh ballots re-send the 1a and 1c of the vote ballots
+//! below them so that the 2av there reach those acceptors again.
+//!
+//! A vote whose voters do not meet every quorum of `l` (for the demo's
+//! alice, any 4 of 5: a lone vote) is avoidable: `l` can be served at a
+//! higher ballot by a quorum without its voters, and it may be a Byzantine
+//! acceptor's 2b at a made-up ballot, which must not hold the slot for
+//! ever. It pins for `pin_tries` attempts only. A decision at `c` pins like
+//! a vote that meets every quorum.
+
+use crate::accset::AccSet;
+use crate::ids::{AcceptorId, Ballot, LearnerId};
+use crate::trust::Trust;
+use crate::value::Value;
+use std::collections::BTreeMap;
+
+/// Vote ballots remembered per slot (a Byzantine acceptor cannot grow it).
+pub(super) const VOTE_BALLOTS_KEPT: usize = 8;
+/// (ballot, learner) proposal sets remembered per slot.
+const PROPOSAL_KEYS_KEPT: usize = 32;
+
+/// A vote (2b) ballot seen in a slot: its value and voters.
+#[derive(Clone, Debug)]
+struct Voted {
+    val: Value,
+    voters: AccSet,
+}
+
+/// Votes and proposals seen in one slot, bounded.
+#[derive(Clone, Debug, Default)]
+pub(super) struct SlotEvidence {
+    /// The highest vote ballots, with the value and voters.
+    votes: BTreeMap<Ballot, Voted>,
+    /// The highest (ballot, learner) pairs at which 2av were seen, with
+    /// the acceptors that sent them.
+    proposals: BTreeMap<(Ballot, LearnerId), AccSet>,
+}
+
+/// Where a retry is pinned: `Phase1a(l, ballot)` and a 1c of `value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Pin {
+    pub ballot: Ballot,
+    pub value: Value,
+}
+
+impl SlotEvidence {
+    /// A 2b of `acc` at `ballot` for `value` (a second value at one ballot,
+    /// from a Byzantine acceptor, is ignored).
+    pub fn vote(&mut self, ballot: Ballot, value: &Value, acc: AcceptorId) {
+        match self.votes.get_mut(&ballot) {
+            Some(w) => {
+                if &w.val == value {
+                    w.voters.insert(acc);
+                }
+            }
+            None => {
+                if self.votes.len() >= VOTE_BALLOTS_KEPT {
+                    match self.votes.keys().next().copied() {
+                        Some(lowest) if lowest < ballot => {
+                            self.votes.remove(&lowest);
+                        }
+                        _ => return,
+                    }
+                }
+                self.votes.insert(
+                    ballot,
+                    Voted {
+                        val: value.clone(),
+                        voters: AccSet::singleton(acc),
+                    },
+                );
+            }
+        }
+    }
+
+    /// A 2av of `acc` for learner `lr` at `ballot`.
+    pub fn proposal(&mut self, lr: LearnerId, ballot: Ballot, acc: AcceptorId) {
+        let key = (ballot, lr);
+        if let Some(s) = self.proposals.get_mut(&key) {
+            s.insert(acc);
+            return;
+        }
+        if self.proposals.len() >= PROPOSAL_KEYS_KEPT {
+            match self.proposals.keys().next().copied() {
+                Some(lowest) if lowest < key => {
+                    self.proposals.remove(&lowest);
+                }
+                _ => return,
+            }
+        }
+        self.proposals.insert(key, AccSet::singleton(acc));
+    }
+
+    /// Were 2av of `lr` at `c` seen from a quorum of `lr`? (Without a
+    /// trust to tell quorums: never.)
+    fn has_proposals(&self, trust: Option<&Trust>, lr: LearnerId, c: Ballot) -> bool {
+        match (trust, self.proposals.get(&(c, lr))) {
+            (Some(t), Some(s)) => t.is_quorum(lr, s),
+            _ => false,
+        }
+    }
+
+    /// Every vote ballot seen, with its value.
+    pub fn ballots(&self) -> Vec<(Ballot, Value)> {
+        self.votes
+            .iter()
+            .map(|(b, w)| (*b, w.val.clone()))
+            .collect()
+    }
+
+    /// The value voted at the highest vote ballot seen.
+    pub fn highest_value(&self) -> Option<&Value> {
+        self.votes.values().next_back().map(|w| &w.val)
+    }
+}
+
+/// Do the `voters` meet every quorum of some learner of `missing`? (No
+/// quorum of it avoids them: the vote cannot be stepped over; see the
+/// module doc.) Without a trust: two voters or more.
+fn unavoidable(trust: Option<&Trust>, voters: &AccSet, missing: &[LearnerId]) -> bool {
+    match trust {
+        Some(t) => {
+            let rest = t.all_acceptors().difference(voters);
+            missing.iter().any(|l| !t.is_quorum(*l, &rest))
+        }
+        None => voters.len() >= 2,
+    }
+}
+
+/// The ballot the `missing` learners of a slot are retried at, if any:
+/// the lowest ballot among the votes seen and the ballots some learner
+/// decided in at which some missing learner has no proposals from one of
+/// its quorums yet, skipping avoidable votes already tried `pin_tries`
+/// times (`tries`: pinned attempts so far, per ballot). `None`: a fresh
+/// ballot may be run.
+pub(super) fn choose(
+    ev: Option<&SlotEvidence>,
+    decided: impl Iterator<Item = (Ballot, Value)>,
+    trust: Option<&Trust>,
+    missing: &[LearnerId],
+    tries: &BTreeMap<Ballot, u32>,
+    pin_tries: u32,
+) -> Option<Pin> {
+    // ballot -> (value, pins until the proposals are seen)
+    let mut pins: BTreeMap<Ballot, (Value, bool)> = BTreeMap::new();
+    if let Some(ev) = ev {
+        for (b, w) in &ev.votes {
+            pins.insert(*b, (w.val.clone(), unavoidable(trust, &w.voters, missing)));
+        }
+    }
+    for (b, v) in decided {
+        pins.insert(b, (v, true));
+    }
+    pins.into_iter()
+        .find(|(c, (_, sticky))| {
+            let open = missing
+                .iter()
+                .any(|l| !ev.is_some_and(|e| e.has_proposals(trust, *l, *c)));
+            open && (*sticky || tries.get(c).copied().unwrap_or(0) < pin_tries.max(1))
+        })
+        .map(|(ballot, (value, _))| Pin { ballot, value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::demo_trust;
+
+    const ALICE: LearnerId = LearnerId(0);
+    const BOB: LearnerId = LearnerId(1);
+
+    fn v(s: &str) -> Value {
+        Value::new(s.as_bytes().to_vec())
+    }
+
+    /// Rule (a): bob's vote at 3 from two acceptors meets every alice
+    /// quorum (4 of 5): alice stays at 3 however often it was tried, until
+    /// her own 2av there are seen from four acceptors; then the vote at 7
+    /// is next, and after it a fresh ballot.
+    #[test]
+    fn a_vote_meeting_every_quorum_pins_until_the_proposals_are_seen() {
+        let t = demo_trust();
+        let mut ev = SlotEvidence::default();
+        for a in [0, 1] {
+            ev.vote(Ballot(3), &v("x"), AcceptorId(a));
+        }
+        for a in [0, 1, 2] {
+            ev.vote(Ballot(7), &v("x"), AcceptorId(a));
+        }
+        let n = 1000;
+        let many: BTreeMap<Ballot, u32> = [(Ballot(3), n), (Ballot(7), n)].into();
+        let pick = |ev: &SlotEvidence| {
+            choose(Some(ev), std::iter::empty(), Some(&t), &[ALICE], &many, 2).map(|p| p.ballot)
+        };
+        assert_eq!(pick(&ev), Some(Ballot(3)));
+        for a in [0, 1, 2] {
+            ev.proposal(ALICE, Ballot(3), AcceptorId(a));
+        }
+        assert_eq!(pick(&ev), Some(Ballot(3)), "three 2av are no alice quorum");
+        ev.proposal(BOB, Ballot(3), AcceptorId(4));
+        assert_eq!(pick(&ev), Some(Ballot(3)), "bob's 2av are not alice's");
+        ev.proposal(ALICE, Ballot(3), AcceptorId(4));
+        assert_eq!(pick(&ev), Some(Ballot(7)));
+        for a in [0, 1, 2, 3] {
+            ev.proposal(ALICE, Ballot(7), AcceptorId(a));
+        }
+        assert_eq!(pick(&ev), None);
+    }
+
+    /// A lone vote is avoidable for alice (a quorum of four avoids it; it
+    /// may be a Byzantine acceptor's made-up 2b): it pins `pin_tries` times.
+    /// For bob (3 of 5) even two voters are avoidable.
+    #[test]
+    fn an_avoidable_vote_pins_only_for_the_pinned_tries() {
+        let t = demo_trust();
+        let mut ev = SlotEvidence::default();
+        ev.vote(Ballot(1 << 30), &v("w"), AcceptorId(3));
+        let tries = |n: u32| -> BTreeMap<Ballot, u32> { [(Ballot(1 << 30), n)].into() };
+        let pick = |ev: &SlotEvidence, ls: &[LearnerId], n: u32| {
+            choose(Some(ev), std::iter::empty(), Some(&t), ls, &tries(n), 2).map(|p| p.ballot)
+        };
+        assert_eq!(pick(&ev, &[ALICE], 1), Some(Ballot(1 << 30)));
+        assert_eq!(pick(&ev, &[ALICE], 2), None);
+        ev.vote(Ballot(1 << 30), &v("w"), AcceptorId(4));
+        assert_eq!(pick(&ev, &[ALICE], 1000), Some(Ballot(1 << 30)));
+        assert_eq!(pick(&ev, &[BOB], 2), None);
+    }
+
+    /// A decision pins for as long as the learner's proposals are missing,
+    /// and the evidence kept per slot is bounded whatever a Byzantine
+    /// acceptor sends.
+    #[test]
+    fn decisions_pin_and_evidence_is_bounded() {
+        let t = demo_trust();
+        let mut ev = SlotEvidence::default();
+        for b in 0..100u64 {
+            ev.vote(Ballot(b), &v("y"), AcceptorId(0));
+            ev.proposal(BOB, Ballot(b), AcceptorId(0));
+        }
+        assert_eq!(ev.votes.len(), VOTE_BALLOTS_KEPT);
+        assert_eq!(ev.proposals.len(), PROPOSAL_KEYS_KEPT);
+        assert_eq!(
+            ev.votes.keys().next(),
+            Some(&Ballot(100 - VOTE_BALLOTS_KEPT as u64))
+        );
+        let none = BTreeMap::new();
+        let decided = [(Ballot(2), v("d"))];
+        let p = choose(None, decided.into_iter(), Some(&t), &[BOB], &none, 2);
+        assert_eq!(
+            p,
+            Some(Pin {
+                ballot: Ballot(2),
+                value: v("d")
+            })
+        );
+        let busy: BTreeMap<Ballot, u32> = [(Ballot(2), 1000)].into();
+        let decided = [(Ballot(2), v("d"))];
+        let p = choose(None, decided.into_iter(), Some(&t), &[BOB], &busy, 2);
+        assert_eq!(p.map(|p| p.ballot), Some(Ballot(2)));
+    }
+}

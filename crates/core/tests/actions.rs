@@ -675,3 +675,87 @@ fn a_safety_edge_naming_an_unknown_acceptor_is_a_shape_error() {
         ))
     );
 }
+
+fn live_a0() -> Acceptor {
+    Acceptor::new(AcceptorId(0), two_learners(), AcceptorOptions::live())
+}
+
+fn took_1b_at(fx: &Effects, bal: u64) -> bool {
+    sent_1b(fx).iter().any(|b| b.bal == Ballot(bal))
+}
+
+/// `Phase1b(alice, 5, a0)` is enabled (`maxBal = 0 =< 5`,
+/// `InitializedBallot`), but bob's votes at 2 by a1 and a2 meet every alice
+/// quorum (3 of 4) and alice has no 2av at 2: the live acceptor defers it
+/// (a step not taken), the model checker's acceptor takes it, and the live
+/// one takes it as soon as alice's 2av quorum at 2 arrives.
+#[test]
+fn phase1b_is_deferred_above_a_vote_the_learner_cannot_step_over() {
+    let votes = [m2b(1, BOB, 2, "x"), m2b(2, BOB, 2, "x")];
+    let mut plain = a0();
+    for m in &votes {
+        feed(&mut plain, m.clone());
+    }
+    assert!(took_1b_at(&feed(&mut plain, m1a(ALICE, 5)), 5));
+
+    let mut a = live_a0();
+    for m in &votes {
+        feed(&mut a, m.clone());
+    }
+    assert!(a.defers_1b(S, ALICE, Ballot(5)));
+    // Bob needs his own proposals at 2 as well (`KnowsSafeAt2(bob, 5, _)`);
+    // his 2av quorum there, once seen, frees him.
+    assert!(a.defers_1b(S, BOB, Ballot(5)));
+    assert!(!a.defers_1b(S, ALICE, Ballot(2)), "nothing below 2");
+    let fx = feed(&mut a, m1a(ALICE, 5));
+    assert!(!took_1b_at(&fx, 5), "{:?}", fx.send);
+    assert_eq!(a.slot_durable(S).and_then(|d| d.max_bal.get(&ALICE)), None);
+    for acc in 1..=3 {
+        feed(&mut a, m2av(acc, BOB, 2, "x"));
+    }
+    assert!(!a.defers_1b(S, BOB, Ballot(5)));
+    assert!(
+        a.defers_1b(S, ALICE, Ballot(5)),
+        "bob's 2av are not alice's"
+    );
+    feed(&mut a, m2av(1, ALICE, 2, "x"));
+    feed(&mut a, m2av(2, ALICE, 2, "x"));
+    let fx = feed(&mut a, m2av(3, ALICE, 2, "x"));
+    assert!(
+        took_1b_at(&fx, 5),
+        "taken once alice proposed at 2: {:?}",
+        fx.send
+    );
+    assert_eq!(
+        a.slot_durable(S).and_then(|d| d.max_bal.get(&ALICE)),
+        Some(&Ballot(5))
+    );
+}
+
+/// A lone vote seen from another acceptor (maybe a Byzantine one's made-up
+/// 2b) defers nothing; this acceptor's own lone vote defers only the first
+/// few 1a of the learner, so no acceptor holds a learner back for ever.
+#[test]
+fn a_lone_vote_defers_little_or_nothing() {
+    let mut a = live_a0();
+    feed(&mut a, m2b(3, BOB, 2, "x"));
+    assert!(!a.defers_1b(S, ALICE, Ballot(5)));
+    assert!(took_1b_at(&feed(&mut a, m1a(ALICE, 5)), 5));
+
+    let mut a = live_a0();
+    for acc in 1..=3 {
+        feed(&mut a, m2av(acc, BOB, 2, "x"));
+    }
+    let voted = a
+        .slot_durable(S)
+        .is_some_and(|d| d.votes_sent.contains(&vote(BOB, 2, "x")));
+    assert!(voted, "Phase2b(bob, 2, a0, x) on a 2av quorum");
+    let mut deferred = 0;
+    for _ in 0..10 {
+        if took_1b_at(&feed(&mut a, m1a(ALICE, 5)), 5) {
+            break;
+        }
+        deferred += 1;
+    }
+    assert!((1..10).contains(&deferred), "deferred {deferred} times");
+}

@@ -253,19 +253,10 @@ fn admit(
             msg: Control::VotesRequest { from: lo, to },
         }),
         Payload::Votes { frames } => {
-            let mut votes = Vec::new();
-            for frame in frames {
-                let Ok((signer, Payload::Protocol(msg @ Message::M2b(_)))) =
-                    open_frame(&frame, keys, cfg.max_frame)
-                else {
-                    return Err("bad_votes");
-                };
-                check_acc(cfg, signer, &msg).map_err(|_| "bad_votes")?;
-                let Message::M2b(m) = msg else {
-                    return Err("bad_votes");
-                };
-                votes.push((m, Bytes::from(frame)));
-            }
+            let votes = frames
+                .into_iter()
+                .map(|f| relayed_2b(cfg, keys, f, "bad_votes"))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(Event::Control {
                 from,
                 msg: Control::Votes { votes },
@@ -274,19 +265,11 @@ fn admit(
         Payload::SyncResponse { lr, certs } => {
             let mut msgs = Vec::new();
             for frame in certs.into_iter().flatten() {
-                let Ok((signer, Payload::Protocol(msg @ Message::M2b(_)))) =
-                    open_frame(&frame, keys, cfg.max_frame)
-                else {
-                    return Err("bad_certificate");
-                };
-                check_acc(cfg, signer, &msg).map_err(|_| "bad_certificate")?;
-                let Message::M2b(m) = msg else {
-                    return Err("bad_certificate");
-                };
+                let (m, raw) = relayed_2b(cfg, keys, frame, "bad_certificate")?;
                 if m.lr != lr {
                     return Err("bad_certificate");
                 }
-                msgs.push((m, Bytes::from(frame)));
+                msgs.push((m, raw));
             }
             Ok(Event::Control {
                 from,
@@ -297,6 +280,25 @@ fn admit(
             })
         }
     }
+}
+
+/// A 2b relayed by a peer (in a certificate or a vote answer): its frame
+/// must open as a 2b signed by the node that runs its acceptor; `err`
+/// names the failure.
+fn relayed_2b(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    frame: Vec<u8>,
+    err: &'static str,
+) -> Result<(hpaxos_core::Msg2b, Bytes), &'static str> {
+    let Ok((signer, Payload::Protocol(msg))) = open_frame(&frame, keys, cfg.max_frame) else {
+        return Err(err);
+    };
+    check_acc(cfg, signer, &msg).map_err(|_| err)?;
+    let Message::M2b(m) = msg else {
+        return Err(err);
+    };
+    Ok((m, Bytes::from(frame)))
 }
 
 /// A 1b, 2av or 2b must come from the node that runs its acceptor, and a

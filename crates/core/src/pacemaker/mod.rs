@@ -43,7 +43,7 @@
 //!   backoff below.
 //! - **Pinned retries.** When learner `L` decided `v` at ballot `c`, a
 //!   missing learner is first retried at the *same* ballot `c` with `v`
-//!   (`Phase1a(l, c)`, then a 1c of `v` only). Its acceptors have not voted
+//!   (`Phase1a(l, c)` and, at once, a 1c of `v` only). Its acceptors have not voted
 //!   above `c` for anyone (Phase2b needs every `maxBal =< c`), so `l`'s 1b
 //!   messages at `c` report the same votes below `c` that made `v` safe for
 //!   `L`, and `l` gets 2av messages *at `c`*: exactly the proposals that
@@ -51,12 +51,22 @@
 //!   `L`'s votes. Moving `l` to a higher ballot instead is what leaves it
 //!   with `L`'s votes at `c` and none of its own proposals there, for ever
 //!   (the simulator's "cut-short ballot" stall). With votes at several
-//!   ballots the pinned tries climb them, lowest first (proposals at the
-//!   lower one are what the higher one needs). A slot stays pinned while no
-//!   ballot above its highest vote is observed, if a decision or a vote of
-//!   two acceptors backs it; otherwise (a lone, maybe Byzantine, vote) and
-//!   once a higher ballot is observed, a retry moves above every observed
-//!   ballot after `pin_tries` attempts per pinned ballot.
+//!   ballots the pinned tries climb them, lowest first, and a learner moves
+//!   from a pinned ballot to the next, and at last to a fresh ballot, only
+//!   once its own proposals there (2av, or the proposals its 1b report)
+//!   were seen from one of its quorums (rule (a), see [`pins`]). A vote
+//!   that some quorum of the learner avoids (a lone one, maybe a Byzantine
+//!   acceptor's) pins for `pin_tries` attempts only.
+//! - **Ask before stepping up.** Before a fresh ballot above the ones a
+//!   slot already ran, the node asks every acceptor node for the 2b it
+//!   holds there (as for a slot taken over, [`Pacemaker::take_probe`]) and
+//!   waits `takeover_grace`: a vote this proposer missed pins the retry
+//!   instead. A fresh ballot also re-sends the 1a and 1c of the vote
+//!   ballots below it ([`Action::Refresh`]), for the acceptors that defer
+//!   their 1b until they see the learner's proposals there.
+//! - **Same value again (rule (b)).** The proposer announces the value it
+//!   announced at its previous ballot of the slot again when it is safe
+//!   ([`crate::Proposer`]).
 //! - **Timeouts with backoff.** A ballot that has not completed after
 //!   `timeout(level)` is retransmitted up to `retransmits` times, then
 //!   abandoned for the next owned ballot above every ballot observed for
@@ -175,7 +185,7 @@ pub enum PacemakerError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Start `ballot` of `slot` for `learners` proposing `value`
-    /// (`pinned`: announce exactly `value` or nothing).
+    /// (`pinned`: announce exactly `value`, at once).
     Start {
         slot: Slot,
         ballot: Ballot,

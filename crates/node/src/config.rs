@@ -10,6 +10,7 @@
 //! batch_max = 256                 # commands per value
 //! timeout_ms = 400                # first ballot timeout (doubles, capped)
 //! max_timeout_ms = 4000
+//! takeover_grace_ms = 20          # wait for the votes before a new ballot
 //! retain_slots = 4096             # decided slots kept before compaction
 //!
 //! [nodes.n1]
@@ -69,6 +70,7 @@ struct RawCluster {
     batch_max: Option<usize>,
     timeout_ms: Option<u64>,
     max_timeout_ms: Option<u64>,
+    takeover_grace_ms: Option<u64>,
     retain_slots: Option<u64>,
 }
 
@@ -157,6 +159,10 @@ pub struct ProposerOptions {
     pub timeout_ms: u64,
     /// Cap of the doubled timeout.
     pub max_timeout_ms: u64,
+    /// How long a proposer waits for the acceptor nodes' votes of a slot
+    /// before a ballot above the ones it knows there (a slot taken over, or
+    /// a fresh retry): `PacemakerConfig::takeover_grace`.
+    pub takeover_grace_ms: u64,
 }
 
 impl Default for ProposerOptions {
@@ -166,6 +172,7 @@ impl Default for ProposerOptions {
             batch_max: 256,
             timeout_ms: 400,
             max_timeout_ms: 4000,
+            takeover_grace_ms: 20,
         }
     }
 }
@@ -357,6 +364,7 @@ impl ClusterConfig {
                 .max_timeout_ms
                 .unwrap_or(d.max_timeout_ms)
                 .max(cluster.timeout_ms.unwrap_or(d.timeout_ms).max(10)),
+            takeover_grace_ms: cluster.takeover_grace_ms.unwrap_or(d.takeover_grace_ms),
         };
         Ok(ClusterConfig {
             trust,

@@ -440,6 +440,7 @@ fn build_core(
         );
         pc.base_timeout = o.timeout_ms;
         pc.max_timeout = o.max_timeout_ms;
+        pc.takeover_grace = o.takeover_grace_ms;
         pc.window = o.window;
         pc.max_batch = o.batch_max;
         pc.batch_delay = 1;

@@ -5,6 +5,8 @@
 use super::*;
 use crate::acceptor::AcceptorOptions;
 use crate::ids::AcceptorId;
+use crate::ids::Ballot;
+use crate::msg::Msg2b;
 use crate::pacemaker::{decode_batch, PacemakerConfig, ProposerIndex};
 use crate::testing::demo_trust;
 use crate::value::Value;
@@ -434,4 +436,80 @@ fn alice_decides_again_after_her_quorum_was_paused_away() {
         "alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"
     );
     c.assert_agreement();
+}
+
+fn bob_2b(acc: u16, bal: u64, val: &Value) -> Msg2b {
+    Msg2b {
+        slot: Slot(0),
+        lr: BOB,
+        acc: AcceptorId(acc),
+        bal: Ballot(bal),
+        val: val.clone(),
+    }
+}
+
+/// The takeover vote query at the node level: a leader that learns of a
+/// started slot asks every peer for the 2b it holds there, and bob's votes
+/// in the answer (two voters at ballot 7: every alice quorum of 4 of 5
+/// meets them) pin alice's first ballot at 7 with bob's value, the only
+/// ballot at which `KnowsSafeAt2` of alice can ever be satisfied.
+#[test]
+fn a_vote_answer_pins_the_first_ballot_of_a_slot_taken_over() {
+    let mut c = Cluster::new(1);
+    let v = Value::new(b"bob's".to_vec());
+    let mut out = Ready::default();
+    // Someone started slot 0: a 1b of bob at 7 shows it (no votes in it).
+    let seen = Message::M1b(crate::msg::Msg1b {
+        slot: Slot(0),
+        lr: BOB,
+        acc: AcceptorId(2),
+        bal: Ballot(7),
+        votes: vec![],
+        proposals: vec![],
+    });
+    c.nodes[0].step(
+        Tick(1),
+        Input::Protocol {
+            msg: seen,
+            proof: (),
+        },
+        &mut out,
+    );
+    assert!(
+        out.send_all
+            .iter()
+            .any(|m| matches!(m, Control::VotesRequest { from: Slot(0), .. })),
+        "no vote query: {:?}",
+        out.send_all
+    );
+    // The answer: bob's 2b at 7 from a2 and a3.
+    let votes = vec![(bob_2b(1, 7, &v), ()), (bob_2b(2, 7, &v), ())];
+    let mut out = Ready::default();
+    c.nodes[0].step(
+        Tick(2),
+        Input::Control {
+            from: NodeId(1),
+            msg: Control::Votes { votes },
+        },
+        &mut out,
+    );
+    // After the grace, alice's first ballot of slot 0 is 7, with bob's value.
+    let mut sent = Vec::new();
+    for t in 3..200 {
+        let mut out = Ready::default();
+        c.nodes[0].step(Tick(t), Input::Tick, &mut out);
+        sent.extend(out.broadcast.into_iter().filter(|m| m.slot() == Slot(0)));
+    }
+    let alice_1a: Vec<Ballot> = sent
+        .iter()
+        .filter_map(|m| match m {
+            Message::M1a(a) if a.lr == ALICE => Some(a.bal),
+            _ => None,
+        })
+        .collect();
+    assert!(!alice_1a.is_empty(), "alice never retried: {sent:?}");
+    assert!(alice_1a.iter().all(|b| *b == Ballot(7)), "{alice_1a:?}");
+    assert!(sent
+        .iter()
+        .any(|m| matches!(m, Message::M1c(x) if x.lr == ALICE && x.val == v)));
 }

@@ -424,13 +424,6 @@ fn alice_decides_again_after_her_quorum_was_paused_away() {
     c.submit(0, "after");
     c.run(3000);
     let (a, b) = (c.prefix(0, ALICE), c.prefix(0, BOB));
-    if std::env::var("NDBG").is_ok() {
-        let s = Slot(a as u64);
-        eprintln!("first slot alice lacks: {s:?}");
-        for (i, n) in c.nodes.iter().enumerate() {
-            eprintln!("  n{i}: {:?}", n.acceptor().and_then(|a| a.slot_durable(s)));
-        }
-    }
     assert!(
         a >= bob_then && c.has(0, ALICE, "after"),
         "alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"

@@ -98,7 +98,7 @@ impl Case {
 
 /// A state with every proposer's collected 1b forgotten: the proposers'
 /// plan and next ballot, every other actor's node, `sent`, the monitor.
-fn projection(m: &CheckModel, s: &SysState) -> u64 {
+fn projection(s: &SysState) -> u64 {
     let nodes = s.nodes.iter().map(|n| match &n.role {
         Role::Proposer { plan, next, .. } => {
             let mut h = std::hash::DefaultHasher::new();
@@ -107,7 +107,6 @@ fn projection(m: &CheckModel, s: &SysState) -> u64 {
         }
         _ => n.hash(),
     });
-    let _ = m;
     combine(nodes, &s.sent, s.monitor.as_ref().map(|x| x.fingerprint()))
 }
 
@@ -119,7 +118,7 @@ fn projections(m: &CheckModel) -> (HashSet<u64>, usize) {
     let mut stack: Vec<SysState> = Vec::new();
     for s in m.init_states() {
         if seen.insert(hpaxos_check::model::fingerprint(&s)) {
-            proj.insert(projection(m, &s));
+            proj.insert(projection(&s));
             stack.push(s);
         }
     }
@@ -132,7 +131,7 @@ fn projections(m: &CheckModel) -> (HashSet<u64>, usize) {
                 continue;
             };
             if seen.insert(hpaxos_check::model::fingerprint(&n)) {
-                proj.insert(projection(m, &n));
+                proj.insert(projection(&n));
                 stack.push(n);
             }
             assert!(seen.len() < 3_000_000, "instance too large for this test");

@@ -7,7 +7,8 @@
 //! recipient, any number of times, which covers every time a fake acceptor
 //! could have chosen to send it. The domain is bounded by the instance's
 //! ballots and values, and a 1b carries at most one vote and one proposal
-//! ([`Fake1b`]), as in the TLA+ models.
+//! ([`Fake1b`]), as in the TLA+ models (or, with [`Fake1b::Top`], only a 1b
+//! of the highest ballot does).
 
 use crate::instance::{Fake1b, Options, SLOT};
 use hpaxos_core::{Ballot, Message, Msg1b, Msg2av, Msg2b, Trust, Value, Vote};
@@ -23,7 +24,12 @@ pub fn domain(trust: &Trust, opts: &Options, ballots: &[Ballot], values: &[Value
                     let below: Vec<Ballot> = ballots.iter().copied().filter(|c| *c < b).collect();
                     let mut votes: Vec<Vec<Vote>> = vec![Vec::new()];
                     let mut props: Vec<Vec<Vote>> = vec![Vec::new()];
-                    if opts.fake_1b == Fake1b::One {
+                    let rich = match opts.fake_1b {
+                        Fake1b::One => true,
+                        Fake1b::Top => ballots.last() == Some(&b),
+                        Fake1b::None | Fake1b::Empty => false,
+                    };
+                    if rich {
                         for &c in &below {
                             for v in values {
                                 for &lv in &learners {

@@ -22,6 +22,9 @@ pub enum Fake1b {
     Empty,
     /// At most one vote and at most one proposal (each below the 1b's ballot).
     One,
+    /// As `One` for 1b messages of the highest ballot, `Empty` below it: a
+    /// smaller domain for instances whose lie is told at the last ballot.
+    Top,
 }
 
 /// What to explore, as chosen on the command line.

@@ -27,7 +27,9 @@
 //!   and their decisions only grow, so delaying a 2b only hides decisions;
 //! - 2b messages are not routed to acceptors (they only keep them as
 //!   evidence, which no guard reads), 1b messages only to acceptors and the
-//!   proposer of their ballot;
+//!   proposer of their ballot, and with `any_1c` (every 1c a proposer could
+//!   announce is sent from the start) to acceptors only: a proposer's 1b
+//!   then changes nothing but what it collected (`tests/proposer_1b.rs`);
 //! - loss (`--lossy`) is optional: dropping an envelope is, for safety, the
 //!   same as never delivering it, which the non-lossy model already
 //!   explores; it only adds states.

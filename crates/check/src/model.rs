@@ -17,6 +17,19 @@
 //! message stays deliverable later. With `lossy`, an envelope may instead be
 //! dropped: its recipient never sees it.
 //!
+//! Proposers that cannot send anything new do not hear 1b messages: with
+//! `any_1c`, every 1c a proposer could announce (a learner of its plan, a
+//! ballot of its plan, a value of the instance: its own or one a 1b
+//! reports) is in `sent` from the start, and a proposer's 1b changes only
+//! its own state, which nothing else reads and which no later step of its
+//! own turns into a new message (`NextBallot` starts a fresh round from its
+//! plan alone and sends a 1a). Its spec action there, a `Phase1c` of a
+//! message already sent, leaves the spec state as it was. Every state of
+//! the full model is then a state of the reduced one with the proposers'
+//! collected 1b forgotten, and back: the same safety, `decided` and
+//! refinement verdicts, with proposers' 1b deliveries left out of the
+//! traces (`tests/proposer_1b.rs` compares the two state sets).
+//!
 //! Data flow per step: an action (deliver, drop, next ballot) -> the actor's
 //! `handle` with an [`Effects`] -> new messages interned into `sent` -> the
 //! optional [`crate::monitor`] sees the spec actions taken.
@@ -284,12 +297,17 @@ pub struct CheckModel {
     /// Symmetry reduction (actors keep their histories), if on and the
     /// instance's group is not trivial.
     pub sym: Option<Arc<Symmetry>>,
+    /// 1b messages are routed to the proposer of their ballot: false when
+    /// `any_1c` has sent every 1c a proposer could announce (see the
+    /// module doc); a test sets it back to compare.
+    pub proposers_hear_1b: bool,
 }
 
 impl CheckModel {
     pub fn new(inst: Instance, monitor: Option<Arc<dyn MonitorFactory>>) -> CheckModel {
         let first_learner = inst.safe_ids.len();
         let first_proposer = first_learner + inst.trust.n_learners();
+        let inst_any_1c = inst.opts.any_1c;
         CheckModel {
             inst: Arc::new(inst),
             interner: Arc::new(Interner::default()),
@@ -298,6 +316,7 @@ impl CheckModel {
             first_proposer,
             unchanged_sends: AtomicU64::new(0),
             sym: None,
+            proposers_hear_1b: !inst_any_1c,
         }
     }
 
@@ -391,6 +410,9 @@ impl CheckModel {
             Message::M1a(_) | Message::M1c(_) => acceptors(None),
             Message::M1b(b) => {
                 let mut to = acceptors(Some(b.acc));
+                if !self.proposers_hear_1b {
+                    return to;
+                }
                 for (k, plan) in self.inst.plans.iter().enumerate() {
                     if plan.ballots.contains(&b.bal) && plan.learners.contains(&b.lr) {
                         to.push(self.first_proposer + k);

@@ -51,13 +51,20 @@ pub struct RefinementMonitor {
     error: Option<String>,
 }
 
+/// A fast hasher with fixed keys: fingerprints only need to agree within
+/// a run (SipHash here was an eighth of the checker's time).
+fn hasher() -> ahash::AHasher {
+    use std::hash::BuildHasher;
+    ahash::RandomState::with_seeds(0x6d6f, 0x6e69, 0x746f, 0x722e).build_hasher()
+}
+
 impl RefinementMonitor {
     /// The hash of the slot's spec state, with acceptors renamed by `img`
     /// when given: per-acceptor vectors are reordered (entry `a` moves to
     /// `img[a]`) and messages hashed with their `acc` renamed.
     fn hash_with(&self, img: Option<&[AcceptorId]>) -> u64 {
         use hpaxos_spec::msg::Msg;
-        let mut h = std::hash::DefaultHasher::new();
+        let mut h = hasher();
         self.error.hash(&mut h);
         let (Some(s), Some(model)) = (self.r.state(SLOT), self.r.model(SLOT)) else {
             return h.finish();
@@ -68,7 +75,7 @@ impl RefinementMonitor {
         let set = |ids: &hpaxos_spec::sets::IdSet| -> u64 {
             ids.iter()
                 .map(|id| {
-                    let mut e = std::hash::DefaultHasher::new();
+                    let mut e = hasher();
                     let m = model.msg(hpaxos_spec::msg::MsgId(id));
                     if img.is_some() {
                         let mut m = m.clone();

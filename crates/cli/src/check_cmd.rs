@@ -39,7 +39,8 @@ pub struct CheckArgs {
     /// Comma-separated acceptors that are fake (Byzantine), e.g. `a4`.
     #[arg(long, default_value = "")]
     pub fake: String,
-    /// Fake 1b messages: none, empty (no vote, no proposal), one (at most one of each).
+    /// Fake 1b messages: none, empty (no vote, no proposal), one (at most
+    /// one of each), top (one at the highest ballot, empty below).
     #[arg(long, default_value = "empty")]
     pub fake_1b: String,
     /// Also send every 1c(l, b, v) of the domain from the start (the spec's unguarded Phase1c).
@@ -141,7 +142,8 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
         "none" => Fake1b::None,
         "empty" => Fake1b::Empty,
         "one" => Fake1b::One,
-        other => bail!("--fake-1b must be none, empty or one, not `{other}`"),
+        "top" => Fake1b::Top,
+        other => bail!("--fake-1b must be none, empty, one or top, not `{other}`"),
     };
     Ok(Options {
         ballots: a.ballots,

@@ -21,6 +21,20 @@ fn leader(me: u16, n: u16) -> Pacemaker {
     p
 }
 
+/// The next `n` wakeups of `p` start only pinned retries at `c`.
+fn stays_pinned_at(p: &mut Pacemaker, c: Ballot, n: usize) {
+    for _ in 0..n {
+        let mut out = Vec::new();
+        let t = p.next_wakeup().expect("a retry is due");
+        p.poll(t, &mut out);
+        assert!(
+            out.iter()
+                .all(|a| matches!(a, Action::Start { pinned: true, ballot, .. } if *ballot == c)),
+            "{out:?}"
+        );
+    }
+}
+
 /// `B` (bob, any 3 of 5) proposed at `c` in slot 0, seen from three acceptors.
 fn bob_proposed(p: &mut Pacemaker, c: Ballot) {
     for a in 0..3 {
@@ -145,42 +159,12 @@ fn missing_learner_is_retried_at_the_decided_ballot_first() {
     }
     // While no ballot above 2 is seen, it stays pinned (B's quorum may
     // just be away: it must find its ballot when it returns).
-    for _ in 0..3 {
-        out.clear();
-        let t = p.next_wakeup().unwrap();
-        p.poll(t, &mut out);
-        assert!(
-            out.iter().all(|a| matches!(
-                a,
-                Action::Start {
-                    pinned: true,
-                    ballot: Ballot(2),
-                    ..
-                }
-            )),
-            "{out:?}"
-        );
-    }
+    stays_pinned_at(&mut p, Ballot(2), 3);
     // Rule (a): a higher ballot seen (bob's maxBal may be above 2 only for
     // another learner) does not move B above 2 while its proposals at 2
     // are not seen from one of its quorums.
     p.observe(Tick(1), Slot(0), Ballot(5));
-    for _ in 0..3 {
-        out.clear();
-        let t = p.next_wakeup().unwrap();
-        p.poll(t, &mut out);
-        assert!(
-            out.iter().all(|a| matches!(
-                a,
-                Action::Start {
-                    pinned: true,
-                    ballot: Ballot(2),
-                    ..
-                }
-            )),
-            "{out:?}"
-        );
-    }
+    stays_pinned_at(&mut p, Ballot(2), 3);
     bob_proposed(&mut p, Ballot(2));
     let mut pinned = 0;
     for _ in 0..20 {

@@ -637,7 +637,6 @@ impl Pacemaker {
         self.stats.slots_adopted += 1;
         let mut f = self.fresh(now, slot, Vec::new());
         f.deadline = now.after(self.cfg.takeover_grace);
-        f.probed = true;
         self.slots.insert(slot, f);
         self.add_probe(slot);
     }
@@ -835,14 +834,7 @@ impl Pacemaker {
                     slot,
                     ballot: f.ballot,
                 });
-                for (c, v) in &f.refresh {
-                    out.push(Action::Refresh {
-                        slot,
-                        ballot: *c,
-                        value: v.clone(),
-                        learners: missing.clone(),
-                    });
-                }
+                push_refresh(out, slot, &f.refresh, &missing);
             }
             return;
         }
@@ -930,14 +922,7 @@ impl Pacemaker {
                     self.stats.noops += 1;
                 }
                 refresh.retain(|(c, _)| *c < f.ballot);
-                for (c, v) in &refresh {
-                    out.push(Action::Refresh {
-                        slot,
-                        ballot: *c,
-                        value: v.clone(),
-                        learners: missing.clone(),
-                    });
-                }
+                push_refresh(out, slot, &refresh, &missing);
                 f.refresh = refresh;
                 out.push(Action::Start {
                     slot,
@@ -967,6 +952,23 @@ impl Pacemaker {
             }
         }
         t
+    }
+}
+
+/// One [`Action::Refresh`] per vote or decision ballot of `slot` in `refresh`.
+fn push_refresh(
+    out: &mut Vec<Action>,
+    slot: Slot,
+    refresh: &[(Ballot, Value)],
+    missing: &[LearnerId],
+) {
+    for (c, v) in refresh {
+        out.push(Action::Refresh {
+            slot,
+            ballot: *c,
+            value: v.clone(),
+            learners: missing.to_vec(),
+        });
     }
 }
 

@@ -66,9 +66,17 @@ pub struct Args {
     /// Keys per learner.
     #[arg(long, default_value_t = 3)]
     pub keys: usize,
-    /// Seconds a client waits for one operation before it counts as unknown.
-    #[arg(long, default_value_t = 5)]
-    pub op_timeout: u64,
+    /// Seconds a client waits for one operation before it counts as
+    /// unknown; the client then avoids that node for `--avoid-secs`. Short,
+    /// as a client with several endpoints would wait: a paused or killed
+    /// node answers nothing, and a client waiting on it for the whole fault
+    /// window would hide whether the others make progress.
+    #[arg(long, default_value_t = 2.0)]
+    pub op_timeout: f64,
+    /// Seconds a client avoids a node after an operation there timed out
+    /// or could not connect.
+    #[arg(long, default_value_t = 3.0)]
+    pub avoid_secs: f64,
     /// Seconds the linearizability search may take per key.
     #[arg(long, default_value_t = 60)]
     pub check_budget: u64,

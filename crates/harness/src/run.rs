@@ -107,7 +107,8 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
         deadline: t0 + Duration::from_millis(load_ms),
         targets,
         keys_per_learner: args.keys,
-        op_timeout: Duration::from_secs(args.op_timeout.max(1)),
+        op_timeout: Duration::from_secs_f64(args.op_timeout.clamp(0.2, 600.0)),
+        avoid: Duration::from_secs_f64(args.avoid_secs.clamp(0.0, 600.0)),
         max_ops: 200_000,
         next_process: AtomicU64::new(1),
     });

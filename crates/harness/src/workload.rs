@@ -6,6 +6,10 @@
 //!
 //! A node that refuses commands (`not a proposer`, before the node takes
 //! commands on every learner node) is avoided by that client from then on;
+//! one where an operation timed out or could not connect, for `avoid`
+//! (a paused or killed node answers nothing: without this, every client
+//! would soon wait on it, and the run would not show whether the others
+//! progress during the fault);
 //! a refusal or a connection refused is `fail` (not executed), a timeout or
 //! any other answer `info` (unknown), and then the client goes on as a new
 //! process. If a node ignores `?learner=` it waits for all its learners,
@@ -23,6 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The error recorded when a node could not be connected to.
+const CONNECT_FAILED: &str = "connection refused or unreachable";
+
 /// Shared by every client of a run.
 pub struct Ctx {
     pub t0: Instant,
@@ -31,6 +38,8 @@ pub struct Ctx {
     pub targets: Vec<(String, Vec<(String, SocketAddr)>)>,
     pub keys_per_learner: usize,
     pub op_timeout: Duration,
+    /// How long a client avoids a node after a timeout or connect failure.
+    pub avoid: Duration,
     pub max_ops: usize,
     pub next_process: AtomicU64,
 }
@@ -88,7 +97,7 @@ pub async fn one_op(
     match r {
         Err(ClientError::Connect { .. }) => {
             rec.outcome = Outcome::Fail;
-            rec.error = Some("connection refused or unreachable".into());
+            rec.error = Some(CONNECT_FAILED.into());
         }
         Err(e) => rec.error = Some(e.to_string()),
         Ok(resp) => {
@@ -127,15 +136,24 @@ pub async fn client(ctx: Arc<Ctx>, learner_idx: usize, client: usize, seed: u64)
     let (learner, nodes) = &ctx.targets[learner_idx];
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((learner_idx as u64) << 32) ^ client as u64);
     let mut avoid = vec![false; nodes.len()];
+    let mut avoid_until = vec![Instant::now(); nodes.len()];
     let mut process = ctx.new_process();
     let mut out = Vec::new();
     let mut n = 0usize;
     while Instant::now() < ctx.deadline && out.len() < ctx.max_ops && !nodes.is_empty() {
-        let usable: Vec<usize> = (0..nodes.len()).filter(|i| !avoid[*i]).collect();
-        let pick = if usable.is_empty() {
-            rng.random_range(0..nodes.len())
-        } else {
+        let now = Instant::now();
+        let refusing: Vec<usize> = (0..nodes.len()).filter(|i| !avoid[*i]).collect();
+        let usable: Vec<usize> = refusing
+            .iter()
+            .copied()
+            .filter(|i| avoid_until[*i] <= now)
+            .collect();
+        let pick = if !usable.is_empty() {
             usable[rng.random_range(0..usable.len())]
+        } else if !refusing.is_empty() {
+            refusing[rng.random_range(0..refusing.len())]
+        } else {
+            rng.random_range(0..nodes.len())
         };
         let key = format!(
             "{learner}-k{}",
@@ -170,6 +188,12 @@ pub async fn client(ctx: Arc<Ctx>, learner_idx: usize, client: usize, seed: u64)
             .is_some_and(|e| e.contains("not a proposer"))
         {
             avoid[pick] = true;
+        }
+        let timed_out = rec.outcome == Outcome::Info
+            && rec.error.as_deref().is_some_and(|e| e.contains("timed out"));
+        let unresponsive = timed_out || rec.error.as_deref() == Some(CONNECT_FAILED);
+        if unresponsive {
+            avoid_until[pick] = Instant::now() + ctx.avoid;
         }
         let outcome = rec.outcome;
         out.push(rec);

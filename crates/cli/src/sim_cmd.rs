@@ -47,6 +47,10 @@ pub struct SimArgs {
     /// No crashes and restarts.
     #[arg(long)]
     pub no_crashes: bool,
+    /// Safe acceptors run the seed's Phase1b/Phase2av only (no late steps,
+    /// spec/HPaxosLate.tla): for comparing the two.
+    #[arg(long)]
+    pub no_late: bool,
     /// Do not check liveness after GST.
     #[arg(long)]
     pub no_liveness: bool,
@@ -101,6 +105,7 @@ fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams>
     p.attacks = !a.no_attacks;
     p.net_faults = !a.no_net_faults;
     p.crashes = !a.no_crashes;
+    p.late = !a.no_late;
     p.liveness = !a.no_liveness;
     p.judge_all = a.judge_all;
     p.refine = match a.refine.as_str() {
@@ -147,6 +152,7 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_attacks, "--no-attacks");
     flag(a.no_net_faults, "--no-net-faults");
     flag(a.no_crashes, "--no-crashes");
+    flag(a.no_late, "--no-late");
     flag(a.no_liveness, "--no-liveness");
     flag(a.judge_all, "--judge-all");
     flag(a.quick, "--quick");

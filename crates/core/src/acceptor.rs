@@ -129,6 +129,15 @@ pub struct AcceptorOptions {
     /// superset of the steps it takes on, so the model checker (which runs
     /// it off) covers both.
     pub defer_1b: bool,
+    /// Take `Phase1b` and `Phase2av` at ballots below `maxBal[l, a]` too
+    /// (`Phase1bLate`, `Phase2avLate` of `spec/HPaxosLate.tla`): not a
+    /// refinement of the seed but of HPaxosLate, whose safety TLC checks
+    /// (`spec/MCHPaxosLate.cfg`, `spec/MCStallSafety.cfg`) and whose point
+    /// is liveness: without it, a learner whose `maxBal` rose above a
+    /// ballot where another learner voted before it had its own proposals
+    /// there can never decide the slot (`spec/MCStall.tla`). The refinement
+    /// checker must then run with `Refinement::with_late(true)`.
+    pub late: bool,
 }
 
 impl Default for AcceptorOptions {
@@ -136,6 +145,7 @@ impl Default for AcceptorOptions {
         AcceptorOptions {
             disconnect: true,
             defer_1b: false,
+            late: false,
         }
     }
 }
@@ -146,6 +156,7 @@ impl AcceptorOptions {
         AcceptorOptions {
             disconnect: true,
             defer_1b: true,
+            late: true,
         }
     }
 }
@@ -314,10 +325,19 @@ impl Acceptor {
             }
         };
         if !deferred {
+            // With `late`, also below `maxBal[l, a]` (`Phase1bLate`).
             self.phase_1b(m.slot, m.lr, m.bal, fx);
         }
         let cur = self.slot(m.slot).max_bal(m.lr);
-        if fx.send.len() == before && (cur > m.bal || (deferred && cur > Ballot::ZERO)) {
+        let late_1b = self.opts.late && !deferred && cur > m.bal;
+        if late_1b {
+            // The late 1b at `m.bal` lets the learner's proposals there
+            // form (`Phase2avLate`); the 1b at `maxBal` below tells the
+            // proposer which ballot to go above.
+            self.try_phase_2av(m.slot, m.lr, m.bal, fx);
+        }
+        if (fx.send.len() == before || late_1b) && (cur > m.bal || (deferred && cur > Ballot::ZERO))
+        {
             // A stale proposer: take `Phase1b(l, maxBal[l, a], a)` again
             // (enabled: `maxBal =< maxBal`, and that ballot is initialized,
             // since `maxBal[l, a]` only ever got its value from a Phase1b
@@ -550,18 +570,28 @@ impl Acceptor {
     ///          votes |-> {p \in votesSent[a] : MaxVote(a, b, p)},
     ///          proposals |-> {p \in 2avSent[a] : p.bal < b /\ p.lr = l}])
     /// ```
-    /// Taken on every 1a received (a repeated 1a re-sends the same 1b: once
-    /// sent, a 1b for `(l, b)` cannot change, since later votes and
-    /// proposals of this acceptor are at ballots `>= b`).
+    /// Taken on every 1a received. In the seed a repeated 1a re-sends the
+    /// same 1b (once sent, a 1b for `(l, b)` cannot change, since later
+    /// votes and proposals of this acceptor are at ballots `>= b`).
+    ///
+    /// With [`AcceptorOptions::late`] it is also `Phase1bLate(l, b, a)` of
+    /// `spec/HPaxosLate.tla`: the same guard without `maxBal[l, a] =< b`,
+    /// and `maxBal` unchanged when `b` is below it. A 1b for `(l, b)` then
+    /// keeps its votes but may report more proposals when sent again (a
+    /// late 2av below `b` came in between), which is why two such 1b are not
+    /// evidence ([`crate::ksa_index::OneBBucket::conflicting`]).
     pub fn phase_1b(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
         let id = self.id;
+        let late = self.opts.late;
         let st = self.slot(slot);
-        let enabled = (mutant!(Phase1bIgnoreMaxBal) || st.max_bal(l) <= b)
+        let enabled = (mutant!(Phase1bIgnoreMaxBal) || late || st.max_bal(l) <= b)
             && st.idx.initialized.contains(&(l, b));
         if !enabled {
             return;
         }
-        if st.max_bal(l) != b {
+        // `maxBal' = b` (Phase1b), or unchanged when `b < maxBal[l, a]`
+        // (Phase1bLate).
+        if st.max_bal(l) < b {
             st.d.max_bal.insert(l, b);
             st.max_any = st.max_any.max(b);
             fx.persist.push(Durable::MaxBal {
@@ -624,7 +654,9 @@ impl Acceptor {
     /// /\ Send([type |-> "2av", lr |-> l, acc |-> a, bal |-> b, val |-> v])
     /// /\ 2avSent' = [2avSent EXCEPT ![a] = 2avSent[a] \cup {[lr |-> l, bal |-> b, val |-> v]}]
     /// ```
-    /// Does nothing when the 2av was already sent.
+    /// Does nothing when the 2av was already sent. With
+    /// [`AcceptorOptions::late`] it is also `Phase2avLate(l, b, a, v)` of
+    /// `spec/HPaxosLate.tla`: every conjunct but the first.
     pub fn phase_2av(&mut self, slot: Slot, l: LearnerId, b: Ballot, v: &Value, fx: &mut Effects) {
         let id = self.id;
         let Some(st) = self.slots.get(&slot) else {
@@ -635,7 +667,7 @@ impl Acceptor {
             bal: b,
             val: v.clone(),
         };
-        let enabled = (mutant!(Phase2avIgnoreMaxBal) || st.max_bal(l) <= b)
+        let enabled = (mutant!(Phase2avIgnoreMaxBal) || self.opts.late || st.max_bal(l) <= b)
             && (mutant!(Phase2avWithout1a) || st.idx.initialized.contains(&(l, b)))
             && (mutant!(Phase2avAnnouncedAnyBallot)
                 || st

@@ -87,6 +87,11 @@ fn supports_bq(m: &Msg1b, conn: &Connected, l: LearnerId, c: Ballot, v: &Value) 
     })
 }
 
+/// Every vote of `a` is in `b` (both sorted).
+fn within(a: &[crate::Vote], b: &[crate::Vote]) -> bool {
+    a.iter().all(|p| b.binary_search(p).is_ok())
+}
+
 impl OneBBucket {
     pub fn new(l: LearnerId, b: Ballot) -> OneBBucket {
         OneBBucket {
@@ -104,9 +109,21 @@ impl OneBBucket {
         &self.msgs
     }
 
-    /// An earlier, different 1b from the same acceptor, if any.
+    /// An earlier 1b from the same acceptor that no safe acceptor could
+    /// have sent beside `m`, if any. A safe acceptor's 1b for (l, b) always
+    /// reports the same votes (no vote below `b` can be cast once `maxBal`
+    /// reached `b`), and proposals that only grow: with late `Phase2av`
+    /// (`spec/HPaxosLate.tla`) a 2av below `b` may follow a 1b at `b`, and a
+    /// 1b sent again at `b` then reports it. So two 1b prove their sender
+    /// faulty only when their votes differ or neither's proposals contain
+    /// the other's. (Both messages are canonical: sorted, deduplicated.)
     pub fn conflicting(&self, m: &Msg1b) -> Option<&Msg1b> {
-        self.msgs.iter().find(|o| o.acc == m.acc && *o != m)
+        self.msgs.iter().find(|o| {
+            o.acc == m.acc
+                && *o != m
+                && (o.votes != m.votes
+                    || !(within(&o.proposals, &m.proposals) || within(&m.proposals, &o.proposals)))
+        })
     }
 
     /// Adds a (canonical) 1b of this bucket; false if it was already there,
@@ -115,13 +132,27 @@ impl OneBBucket {
     /// The cap bounds what one Byzantine acceptor can make a bucket hold.
     /// It is sound: `KnowsSafeAt` is monotone in `S`, so deciding on a subset
     /// of the received 1b messages is stricter than the spec, never weaker;
-    /// and two different 1b from one sender already prove it faulty.
+    /// and two incompatible 1b from one sender already prove it faulty. A
+    /// 1b with the same votes as an earlier one of its sender and a
+    /// superset of its proposals (a safe acceptor's 1b sent again after a
+    /// late 2av) replaces it: the earlier one supports nothing in
+    /// `KnowsSafeAt1` or `KnowsSafeAt2` that the later one does not, and
+    /// what it indexed stays valid for the later one.
     pub fn insert(&mut self, m: Msg1b, conn: &Connected) -> bool {
-        if m.lr != self.l
-            || m.bal != self.b
-            || self.distinct.contains(&m)
-            || self.msgs.iter().filter(|o| o.acc == m.acc).count() >= MAX_PER_SENDER
-        {
+        if m.lr != self.l || m.bal != self.b || self.distinct.contains(&m) {
+            return false;
+        }
+        let dominated: Vec<Msg1b> = self
+            .msgs
+            .iter()
+            .filter(|o| o.acc == m.acc && o.votes == m.votes && within(&o.proposals, &m.proposals))
+            .cloned()
+            .collect();
+        for o in &dominated {
+            self.distinct.remove(o);
+        }
+        self.msgs.retain(|o| !dominated.contains(o));
+        if self.msgs.iter().filter(|o| o.acc == m.acc).count() >= MAX_PER_SENDER {
             return false;
         }
         self.distinct.insert(m.clone());

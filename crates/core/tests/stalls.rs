@@ -1,6 +1,8 @@
-//! The spec-level stall "a multi-learner ballot cut short" (liveness issue,
-//! item 4), reproduced deterministically on the real acceptors and
-//! learner, and the scheduling that avoids it.
+//! The spec-level stalls of the liveness issue (item 4), reproduced
+//! deterministically on the real acceptors and learners, and what avoids
+//! them: "a multi-learner ballot cut short" (the scheduling below) and "a
+//! vote raised over" (late Phase1b/Phase2av, `spec/HPaxosLate.tla`, at the
+//! end of the file).
 //!
 //! Trust: the demo's (alice any 4 of 5, bob any 3 of 5, entangled while all
 //! five are safe). Ballot 1 runs for alice and bob with value `v`, but
@@ -60,32 +62,53 @@ fn trust() -> Trust {
     graph::validate(g).expect("valid demo graph")
 }
 
-/// Five safe acceptors and bob's learner on a reliable network.
+/// Five safe acceptors and both learners on a reliable network.
 struct Net {
     accs: Vec<Acceptor>,
+    alice: Learner,
     bob: Learner,
     queue: VecDeque<Message>,
     /// 2av messages for bob sent by anyone, per ballot.
     bob_2av: Vec<Ballot>,
+    /// 2av messages for alice sent by anyone, per ballot.
+    alice_2av: Vec<Ballot>,
 }
 
 impl Net {
     fn new() -> Net {
+        Net::with(AcceptorOptions::default())
+    }
+
+    fn with(opts: AcceptorOptions) -> Net {
         let t = trust();
         Net {
             accs: (0..5)
-                .map(|i| Acceptor::new(AcceptorId(i), t.clone(), AcceptorOptions::default()))
+                .map(|i| Acceptor::new(AcceptorId(i), t.clone(), opts))
                 .collect(),
+            alice: Learner::new(ALICE, t.clone()),
             bob: Learner::new(BOB, t),
             queue: VecDeque::new(),
             bob_2av: Vec::new(),
+            alice_2av: Vec::new(),
         }
     }
 
     /// Delivers `m` and everything it causes to every acceptor (and 2b to
-    /// bob's learner) until the network is quiet.
+    /// the learners) until the network is quiet.
     fn run(&mut self, m: Message) {
-        self.queue.push_back(m);
+        self.run_to(m, &[0, 1, 2, 3, 4]);
+    }
+
+    /// Delivers `m` to the acceptors `first` only (a partition), and what
+    /// it causes to everyone, until the network is quiet.
+    fn run_to(&mut self, m: Message, first: &[u16]) {
+        let mut fx = Effects::default();
+        for a in &mut self.accs {
+            if first.contains(&a.id().0) {
+                a.handle(&m, &mut fx);
+            }
+        }
+        self.queue.extend(fx.send);
         let mut steps = 0;
         while let Some(m) = self.queue.pop_front() {
             steps += 1;
@@ -93,10 +116,13 @@ impl Net {
             if let Message::M2av(x) = &m {
                 if x.lr == BOB {
                     self.bob_2av.push(x.bal);
+                } else {
+                    self.alice_2av.push(x.bal);
                 }
             }
             let mut fx = Effects::default();
             self.bob.handle(&m, &mut fx);
+            self.alice.handle(&m, &mut fx);
             for a in &mut self.accs {
                 if m.acc() != Some(a.id()) {
                     a.handle(&m, &mut fx);
@@ -167,4 +193,84 @@ fn retrying_bob_at_the_voted_ballot_decides() {
     }));
     assert_eq!(n.bob.decided(S), Some(&v()));
     assert!(n.bob_2av.iter().all(|b| *b == Ballot(1)));
+}
+
+fn m1a(lr: LearnerId, b: u64) -> Message {
+    Message::M1a(Msg1a {
+        slot: S,
+        lr,
+        bal: Ballot(b),
+    })
+}
+
+fn m1c(lr: LearnerId, b: u64, val: Value) -> Message {
+    Message::M1c(Msg1c {
+        slot: S,
+        lr,
+        bal: Ballot(b),
+        val,
+    })
+}
+
+/// "A vote raised over" (`spec/MCStall.tla`, scaled up to the demo): during
+/// a partition an uninformed proposer's 1a for alice at ballot 2 reaches a4
+/// and a5 first; then ballot 1 runs for both learners with `v`, alice's 1a
+/// reaching a1..a3 only. Bob's quorum a1..a3 votes `v` at 1 (a4 and a5
+/// cannot: `maxBal[alice] = 2`), while alice's 1b at 1 come from three
+/// acceptors only, so none of her proposals at 1 exists.
+fn raise_over_a_vote(n: &mut Net) {
+    n.run_to(m1a(ALICE, 2), &[3, 4]);
+    n.run(m1c(BOB, 1, v()));
+    n.run(m1a(BOB, 1));
+    n.run_to(m1a(ALICE, 1), &[0, 1, 2]);
+    assert_eq!(n.bob.decided(S), Some(&v()), "bob decides v at 1");
+    assert!(n.alice_2av.is_empty());
+}
+
+/// In the seed, alice can never decide: every 1b of hers above 1 reports
+/// bob's vote at 1 (`KnowsSafeAt1` fails), `KnowsSafeAt2` needs her
+/// proposals at 1 from 4 acceptors, and a4, a5 can send neither a 1b nor a
+/// 2av for her at 1 (`maxBal[alice] = 2`). Retried at 1 (the pacemaker's
+/// pin) and at 3..=6 with either value, she gets no 2av at all.
+#[test]
+fn a_vote_raised_over_stalls_alice_for_good_in_the_seed() {
+    let mut n = Net::new();
+    raise_over_a_vote(&mut n);
+    for b in [1, 3, 4, 5, 6] {
+        for val in [v(), Value::new(b"w".to_vec())] {
+            n.run(m1c(ALICE, b, val));
+        }
+        n.run(m1a(ALICE, b));
+    }
+    assert!(n.alice_2av.is_empty(), "alice got a 2av: {:?}", n.alice_2av);
+    assert!(n.alice.decided(S).is_none());
+}
+
+/// With late steps (`AcceptorOptions::late`, HPaxosLate) the same retries
+/// decide: the pinned 1a at 1 gets a4's and a5's late 1b there, which
+/// completes alice's 1b quorum at 1 (no vote below 1: `KnowsSafeAt1`), so
+/// all five send her 2av at 1 (a4, a5 late); at ballot 3 her 1b report bob's
+/// vote and her own proposals at 1 (`KnowsSafeAt2` with `c = 1`), and she
+/// decides `v`, bob's value.
+#[test]
+fn late_steps_let_alice_decide_over_a_raised_vote() {
+    let mut n = Net::with(AcceptorOptions {
+        late: true,
+        ..AcceptorOptions::default()
+    });
+    raise_over_a_vote(&mut n);
+    n.run(m1a(ALICE, 1));
+    assert_eq!(
+        n.alice_2av.iter().filter(|b| **b == Ballot(1)).count(),
+        5,
+        "every acceptor proposes for alice at 1: {:?}",
+        n.alice_2av
+    );
+    assert!(
+        n.alice.decided(S).is_none(),
+        "a1..a3 alone cannot decide at 1"
+    );
+    n.run(m1c(ALICE, 3, v()));
+    n.run(m1a(ALICE, 3));
+    assert_eq!(n.alice.decided(S), Some(&v()));
 }

@@ -190,7 +190,10 @@ pub async fn client(ctx: Arc<Ctx>, learner_idx: usize, client: usize, seed: u64)
             avoid[pick] = true;
         }
         let timed_out = rec.outcome == Outcome::Info
-            && rec.error.as_deref().is_some_and(|e| e.contains("timed out"));
+            && rec
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("timed out"));
         let unresponsive = timed_out || rec.error.as_deref() == Some(CONNECT_FAILED);
         if unresponsive {
             avoid_until[pick] = Instant::now() + ctx.avoid;

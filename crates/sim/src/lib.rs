@@ -100,7 +100,8 @@ pub trait Refiner {
 }
 
 /// Builds a refiner for a run's configuration and fake set.
-pub type RefinerFactory = Box<dyn Fn(&Trust, AccSet) -> Box<dyn Refiner> + Send + Sync>;
+/// The last argument: whether the acceptors run late steps (HPaxosLate).
+pub type RefinerFactory = Box<dyn Fn(&Trust, AccSet, bool) -> Box<dyn Refiner> + Send + Sync>;
 
 /// Counters of one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -194,7 +195,7 @@ impl Sim {
         let refine = sc.refine;
         let fake = sc.fake;
         let refiner = match (&self.refiner, refine) {
-            (Some(f), true) => Some(f(&self.trust, fake)),
+            (Some(f), true) => Some(f(&self.trust, fake, self.params.late)),
             _ => None,
         };
         let mut w = world::World::new(&self.params, self.trust.clone(), sc, refiner)?;

@@ -72,6 +72,10 @@ pub struct SimParams {
     /// Judge slots started before GST even in runs with a Byzantine
     /// acceptor (where the spec's protocol can poison a slot for good).
     pub judge_all: bool,
+    /// Safe acceptors take late `Phase1b`/`Phase2av` (HPaxosLate,
+    /// `AcceptorOptions::late`; the refinement checker then checks
+    /// against HPaxosLate). Off: the seed's acceptors.
+    pub late: bool,
 }
 
 impl Default for SimParams {
@@ -95,6 +99,7 @@ impl Default for SimParams {
             stop_at_first: true,
             unsafe_send_before_persist: false,
             judge_all: false,
+            late: true,
         }
     }
 }

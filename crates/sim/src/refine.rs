@@ -19,9 +19,12 @@ pub struct SpecRefiner {
 
 impl SpecRefiner {
     /// Invariants are checked every `check_every` actions (and at the end).
-    pub fn new(trust: &Trust, fake: AccSet, check_every: u64) -> SpecRefiner {
+    /// `late`: check against HPaxosLate (acceptors with late steps).
+    pub fn new(trust: &Trust, fake: AccSet, check_every: u64, late: bool) -> SpecRefiner {
         SpecRefiner {
-            r: Refinement::new(trust, fake).with_check_every(check_every),
+            r: Refinement::new(trust, fake)
+                .with_late(late)
+                .with_check_every(check_every),
         }
     }
 }
@@ -50,5 +53,5 @@ impl Refiner for SpecRefiner {
 
 /// A factory for [`crate::Sim::refiner`] using the spec's checker.
 pub fn spec_refiner(check_every: u64) -> RefinerFactory {
-    Box::new(move |trust, fake| Box::new(SpecRefiner::new(trust, fake, check_every)))
+    Box::new(move |trust, fake, late| Box::new(SpecRefiner::new(trust, fake, check_every, late)))
 }

@@ -150,7 +150,7 @@ impl<'a> World<'a> {
         };
         for a in trust.acceptors() {
             if sc.fake.contains(a) {
-                let safe = Acceptor::new(a, trust.clone(), AcceptorOptions::live());
+                let safe = Acceptor::new(a, trust.clone(), acceptor_options(p));
                 acc.push(AccNode::Fake(Box::new(crate::byz::Fake::new(safe))));
                 nodes.push(None);
             } else {
@@ -256,12 +256,7 @@ impl<'a> World<'a> {
                 for r in log {
                     d.apply(r);
                 }
-                acceptor = Some(Acceptor::restore(
-                    a,
-                    trust.clone(),
-                    AcceptorOptions::live(),
-                    d,
-                ));
+                acceptor = Some(Acceptor::restore(a, trust.clone(), acceptor_options(p), d));
             }
             Role::Learner(l) => {
                 let decided: BTreeSet<Slot> = log
@@ -379,7 +374,7 @@ impl<'a> World<'a> {
                     Some(Acceptor::restore(
                         a,
                         self.trust.clone(),
-                        AcceptorOptions::live(),
+                        acceptor_options(self.p),
                         d,
                     ))
                 }
@@ -1109,4 +1104,13 @@ fn layout(p: &SimParams, trust: &Trust) -> Layout {
 
 pub(crate) fn layout_of(p: &SimParams, trust: &Trust) -> Layout {
     layout(p, trust)
+}
+
+/// The options of the run's safe acceptors: the node's (`live`), with late
+/// steps as the parameters say.
+fn acceptor_options(p: &SimParams) -> AcceptorOptions {
+    AcceptorOptions {
+        late: p.late,
+        ..AcceptorOptions::live()
+    }
 }

@@ -46,6 +46,11 @@ pub struct Instance<V> {
     pub ent: Vec<bool>,
     /// `Some` for a finite model, `None` for an open (refinement) instance.
     pub finite: Option<Finite<V>>,
+    /// The actions are HPaxosLate's (`spec/HPaxosLate.tla`): `Phase1b` and
+    /// `Phase2av` without their `maxBal[l, a] =< b` conjunct (`Phase1b`
+    /// then leaves a higher `maxBal` as it is), and `MsgInv1b` with
+    /// `proposals` a subset. False: the seed's.
+    pub late: bool,
 }
 
 impl<V> Instance<V> {
@@ -143,6 +148,7 @@ impl Instance<hpaxos_core::Value> {
             quorums: Quorums::Trust(trust.clone()),
             ent,
             finite: None,
+            late: false,
         }
     }
 }

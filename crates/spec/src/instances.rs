@@ -130,6 +130,7 @@ impl McParams {
                 values: vec![V1, V2],
                 fake_domain: self.fake_domain.clone(),
             }),
+            late: false,
         };
         (
             Model::new(inst),

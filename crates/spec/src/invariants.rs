@@ -254,7 +254,26 @@ pub fn msg_inv<V: Val>(model: &Model<V>, s: &State<V>) -> R {
                 if *bal > s.max_bal(*lr, acc) {
                     return violated("MsgInv", format!("{m:?}: m.bal > maxBal[m.lr, m.acc]"));
                 }
-                if model.one_b_of(s, *lr, *bal, acc) != *m {
+                let now = model.one_b_of(s, *lr, *bal, acc);
+                let holds = if i.late {
+                    // MsgInv1bLate: the same votes, proposals a subset.
+                    match (&now, m) {
+                        (
+                            Msg::M1b {
+                                votes, proposals, ..
+                            },
+                            Msg::M1b {
+                                votes: mv,
+                                proposals: mp,
+                                ..
+                            },
+                        ) => votes == mv && mp.iter().all(|p| proposals.contains(p)),
+                        _ => false,
+                    }
+                } else {
+                    now == *m
+                };
+                if !holds {
                     return violated(
                         "MsgInv",
                         format!("{m:?}: votes/proposals differ from MaxVote/2avSent now"),

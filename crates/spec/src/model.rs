@@ -401,7 +401,8 @@ impl<V: Val> Model<V> {
                 ballot(*b)?;
                 safe(*a)?;
                 let mb = s.max_bal(*l, *a);
-                if !(mb <= *b) {
+                // HPaxosLate: Phase1b \/ Phase1bLate drops this conjunct.
+                if !(i.late || mb <= *b) {
                     return fail("maxBal[l, a] =< b", &|| format!("maxBal[{l}, {a}] = {mb}"));
                 }
                 if !self.initialized_ballot(s, *l, *b) {
@@ -417,7 +418,8 @@ impl<V: Val> Model<V> {
                 safe(*a)?;
                 value(v)?;
                 let mb = s.max_bal(*l, *a);
-                if !(mb <= *b) {
+                // HPaxosLate: Phase2av \/ Phase2avLate drops this conjunct.
+                if !(i.late || mb <= *b) {
                     return fail("maxBal[l, a] =< b", &|| format!("maxBal[{l}, {a}] = {mb}"));
                 }
                 if !self.initialized_ballot(s, *l, *b) {
@@ -563,7 +565,10 @@ impl<V: Val> Model<V> {
             }
             Action::Phase1b { l, b, a } => {
                 let m = self.one_b_of(s, *l, *b, *a);
-                s.set_max_bal(*l, *a, *b);
+                // `maxBal' = b`; Phase1bLate (b below maxBal) leaves it.
+                if s.max_bal(*l, *a) <= *b {
+                    s.set_max_bal(*l, *a, *b);
+                }
                 let id = self.table.intern(m);
                 s.msgs.insert(id.0);
             }

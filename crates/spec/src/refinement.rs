@@ -120,6 +120,14 @@ impl Refinement {
         }
     }
 
+    /// Checks the run against HPaxosLate (`spec/HPaxosLate.tla`) instead of
+    /// the seed: for a core whose acceptors run `AcceptorOptions::late`.
+    /// Call before the first action.
+    pub fn with_late(mut self, late: bool) -> Refinement {
+        Arc::make_mut(&mut self.inst).late = late;
+        self
+    }
+
     /// Checks invariants only after every `n` actions (0: only when
     /// [`Refinement::check_invariants`] is called).
     pub fn with_check_every(mut self, n: u64) -> Refinement {

@@ -33,7 +33,6 @@ use hpaxos_core::pacemaker::Tick;
 use hpaxos_core::{Decision, Kind, Learner, LearnerId, Message, Slot, Value};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -244,9 +243,7 @@ impl Driver {
             Event::Control { from, msg } => {
                 if let Control::Certs { certs, .. } = &msg {
                     let n: usize = certs.iter().map(|c| c.len()).sum();
-                    self.metrics
-                        .certificates_received
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                    self.metrics.certificates_received.inc_by(n as u64);
                 }
                 self.step(Input::Control {
                     from: NodeId(from.0),
@@ -299,9 +296,7 @@ impl Driver {
             origin: self.me.0,
             seq: self.seq,
         };
-        self.metrics
-            .commands_submitted
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.commands_submitted.inc();
         self.waiters.insert(
             id,
             Waiter {
@@ -321,7 +316,7 @@ impl Driver {
     fn send_to(&self, peer: NodeIdx, f: Bytes) {
         if let Some(Some(q)) = self.peers.get(peer.index()) {
             if q.try_send((Instant::now(), f)).is_err() {
-                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.send_dropped.inc();
             }
         }
     }
@@ -330,7 +325,7 @@ impl Driver {
         let now = Instant::now();
         for q in self.peers.iter().flatten() {
             if q.try_send((now, f.clone())).is_err() {
-                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.send_dropped.inc();
             }
         }
     }
@@ -368,28 +363,24 @@ impl Driver {
     /// Group commit, then send, then apply: the order that makes every
     /// message leave only after the state it depends on is durable.
     fn finish_iteration(&mut self) {
-        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        self.metrics.batches.inc();
         if let Some(pm) = self.core.pacemaker() {
-            self.metrics
-                .ballots_started
-                .store(pm.stats().ballots_started, Ordering::Relaxed);
+            Metrics::set_counter(&self.metrics.ballots_started, pm.stats().ballots_started);
         }
         let mut ready = std::mem::take(&mut self.ready);
         for d in ready.persist.drain(..) {
             self.wal.append(&d);
-            self.metrics.wal_records.fetch_add(1, Ordering::Relaxed);
+            self.metrics.wal_records.inc();
         }
         if self.wal.has_pending() {
             let t = Instant::now();
             match self.wal.commit() {
                 Ok(_) => {
-                    self.metrics.fsyncs.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.fsyncs.inc();
                     self.metrics
                         .fsync_latency
                         .observe(t.elapsed().as_secs_f64());
-                    self.metrics
-                        .wal_bytes
-                        .store(self.wal.len_bytes(), Ordering::Relaxed);
+                    self.metrics.wal_bytes.set(crate::metrics::g(self.wal.len_bytes()));
                 }
                 Err(e) => {
                     // Nothing of this iteration may leave: stop here.
@@ -441,7 +432,7 @@ impl Driver {
             tracing::debug!(reason = label, "core rejected a message: {r}");
         }
         for e in ready.evidence.drain(..) {
-            self.metrics.evidence.fetch_add(1, Ordering::Relaxed);
+            self.metrics.evidence.inc();
             tracing::warn!(
                 acceptor = self.cfg.trust.acceptor_name(e.acc),
                 "equivocation evidence: {:?} vs {:?}",
@@ -498,8 +489,8 @@ impl Driver {
         match self.wal.rewrite(&snap, &recs) {
             Ok(len) => {
                 self.snapshots += 1;
-                self.metrics.snapshots.fetch_add(1, Ordering::Relaxed);
-                self.metrics.wal_bytes.store(len, Ordering::Relaxed);
+                self.metrics.snapshots.inc();
+                self.metrics.wal_bytes.set(crate::metrics::g(len));
                 tracing::info!(
                     below = below.0,
                     bytes_before = before,
@@ -538,7 +529,7 @@ impl Driver {
                 _ => f.clone(),
             };
             if q.try_send((now, frame)).is_err() {
-                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.send_dropped.inc();
             }
         }
     }
@@ -577,9 +568,7 @@ impl Driver {
             done.push(w.token);
             let secs = w.started.elapsed().as_secs_f64();
             self.metrics.submit_latency.observe(secs);
-            self.metrics
-                .commands_committed
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.commands_committed.inc();
             let _ = w.reply.send(Ok(SubmitReply {
                 id,
                 slot: res.slot.0,
@@ -713,9 +702,9 @@ impl Driver {
             "beyond_horizon": ns.beyond_horizon,
             "byzantine": self.byz.map(|b| format!("{b:?}")),
             "max_slot_seen": self.core.max_slot_seen().0,
-            "peers_connected": self.metrics.peers_connected.load(Ordering::Relaxed),
+            "peers_connected": self.metrics.peers_connected.get(),
             "resident_bytes": crate::metrics::resident_bytes(),
-            "fsyncs": self.metrics.fsyncs.load(Ordering::Relaxed),
+            "fsyncs": self.metrics.fsyncs.get(),
             "compacted_below": self.core.compacted_below().0,
             "low_water": self.low_water().map(|s| s.0),
             "snapshots": self.snapshots,

@@ -24,7 +24,6 @@ use bytes::Bytes;
 use hpaxos_core::node::Control;
 use hpaxos_core::Message;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -99,7 +98,7 @@ async fn outbound(addr: HostPort, name: String, mut rx: mpsc::Receiver<Outgoing>
         };
         let _ = stream.set_nodelay(true);
         backoff = Duration::from_millis(20);
-        m.peers_connected.fetch_add(1, Ordering::Relaxed);
+        m.peers_connected.inc();
         tracing::debug!(peer = %name, %addr, "connected");
         let mut w = BufWriter::with_capacity(256 * 1024, stream);
         // Some(()) when the queue closed (shutdown), None on a write error.
@@ -116,7 +115,7 @@ async fn outbound(addr: HostPort, name: String, mut rx: mpsc::Receiver<Outgoing>
             }
         }
         .await;
-        m.peers_connected.fetch_sub(1, Ordering::Relaxed);
+        m.peers_connected.dec();
         if ok.is_some() {
             return; // queue closed: shutting down
         }
@@ -131,7 +130,7 @@ async fn write_fresh(
     m: &Metrics,
 ) -> Option<()> {
     if at.elapsed() > STALE {
-        m.send_stale.fetch_add(1, Ordering::Relaxed);
+        m.send_stale.inc();
         return Some(());
     }
     w.write_all(f).await.ok()

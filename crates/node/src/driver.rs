@@ -23,6 +23,7 @@
 use crate::config::ClusterConfig;
 use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
 use crate::metrics::Metrics;
+use crate::observe::Observer;
 use crate::transport::PeerQueues;
 use crate::wal::Wal;
 use crate::wire::{seal, NodeIdx, Payload};
@@ -129,6 +130,7 @@ pub struct Driver {
     ready: Ready<Bytes>,
     /// Set when the write-ahead log failed: the node must stop.
     pub failed: Option<String>,
+    observer: Observer,
 }
 
 impl Driver {
@@ -166,6 +168,7 @@ impl Driver {
             start: Instant::now(),
             ready: Ready::default(),
             failed: None,
+            observer: Observer::new(),
         }
     }
 
@@ -216,6 +219,16 @@ impl Driver {
                 }
             }
             self.finish_iteration();
+            let now = self.now();
+            self.observer.refresh(
+                &self.cfg,
+                &self.core,
+                &self.replicas,
+                &self.peers,
+                &self.metrics,
+                now,
+                rx.len(),
+            );
             if let Some(e) = self.failed.take() {
                 return Err(e);
             }
@@ -237,6 +250,7 @@ impl Driver {
         match ev {
             Event::Net { msg, raw } => {
                 self.metrics.msgs_in.inc(kind_label(msg.kind()));
+                self.observer.slot_seen(msg.slot());
                 tracing::trace!(kind = kind_label(msg.kind()), slot = msg.slot().0, lr = msg.lr().0, bal = msg.bal().0, acc = ?msg.acc().map(|a| a.0), "recv");
                 self.step(Input::Protocol { msg, proof: raw });
             }
@@ -511,6 +525,7 @@ impl Driver {
 
     fn broadcast(&mut self, m: &Message) {
         self.metrics.msgs_out.inc(kind_label(m.kind()));
+        self.observer.slot_seen(m.slot());
         let f = seal(self.me, &self.key, &Payload::Protocol(m.clone()));
         if let Message::M2b(b) = m {
             self.core.own_proof(b, f.clone());
@@ -543,6 +558,7 @@ impl Driver {
             return;
         }
         self.metrics.decisions.inc(&name);
+        self.observer.decided(&self.metrics, &name, d.slot);
         let results = r.replica.decide(d.slot, d.bal, d.val);
         for (id, res) in results {
             self.command_applied(d.lr, &name, id, res, done);

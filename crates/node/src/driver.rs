@@ -24,6 +24,7 @@ use crate::config::ClusterConfig;
 use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
 use crate::metrics::Metrics;
 use crate::observe::Observer;
+use crate::witness::Witness;
 use crate::transport::PeerQueues;
 use crate::wal::Wal;
 use crate::wire::{seal, NodeIdx, Payload};
@@ -79,6 +80,11 @@ pub enum Event {
         learner: Option<String>,
         reply: oneshot::Sender<Result<SubmitReply, String>>,
     },
+    /// Signed 1b/2b relayed by a peer (signatures checked), for the
+    /// equivocation cross-check only.
+    Witness {
+        msgs: Vec<Message>,
+    },
     Tick,
     Query(Box<dyn FnOnce(&mut Driver) + Send>),
     Shutdown,
@@ -131,6 +137,7 @@ pub struct Driver {
     /// Set when the write-ahead log failed: the node must stop.
     pub failed: Option<String>,
     observer: Observer,
+    witness: Witness,
 }
 
 impl Driver {
@@ -169,6 +176,7 @@ impl Driver {
             ready: Ready::default(),
             failed: None,
             observer: Observer::new(),
+            witness: Witness::new(),
         }
     }
 
@@ -251,10 +259,33 @@ impl Driver {
             Event::Net { msg, raw } => {
                 self.metrics.msgs_in.inc(kind_label(msg.kind()));
                 self.observer.slot_seen(msg.slot());
+                self.witness
+                    .direct(&msg, &raw, &self.cfg.trust, &self.metrics);
                 tracing::trace!(kind = kind_label(msg.kind()), slot = msg.slot().0, lr = msg.lr().0, bal = msg.bal().0, acc = ?msg.acc().map(|a| a.0), "recv");
                 self.step(Input::Protocol { msg, proof: raw });
             }
             Event::Control { from, msg } => {
+                match &msg {
+                    Control::Certs { certs, .. } => {
+                        for (m, _) in certs.iter().flatten() {
+                            self.witness.observe(
+                                &Message::M2b(m.clone()),
+                                &self.cfg.trust,
+                                &self.metrics,
+                            );
+                        }
+                    }
+                    Control::Votes { votes } => {
+                        for (m, _) in votes {
+                            self.witness.observe(
+                                &Message::M2b(m.clone()),
+                                &self.cfg.trust,
+                                &self.metrics,
+                            );
+                        }
+                    }
+                    _ => {}
+                }
                 if let Control::Certs { certs, .. } = &msg {
                     let n: usize = certs.iter().map(|c| c.len()).sum();
                     self.metrics.certificates_received.inc_by(n as u64);
@@ -265,6 +296,11 @@ impl Driver {
                 });
             }
             Event::Submit { op, learner, reply } => self.submit(op, learner, reply),
+            Event::Witness { msgs } => {
+                for m in &msgs {
+                    self.witness.observe(m, &self.cfg.trust, &self.metrics);
+                }
+            }
             Event::Tick => self.step(Input::Tick),
             Event::Query(f) => f(self),
             Event::Shutdown => {}
@@ -417,6 +453,13 @@ impl Driver {
             self.send_to(NodeIdx(to.0), f);
         }
         self.report(&mut ready);
+        if let Some(frames) = self.witness.take_relay(self.cfg.max_frame / 4) {
+            if !frames.is_empty() {
+                self.metrics.witness_sent.inc_by(frames.len() as u64);
+                let f = seal(self.me, &self.key, &Payload::Witness { frames });
+                self.send_all(&f);
+            }
+        }
         let decisions: Vec<Decision> = ready.decided.drain(..).collect();
         let mut done = Vec::new();
         for d in decisions {
@@ -446,13 +489,8 @@ impl Driver {
             tracing::debug!(reason = label, "core rejected a message: {r}");
         }
         for e in ready.evidence.drain(..) {
-            self.metrics.evidence.inc();
-            tracing::warn!(
-                acceptor = self.cfg.trust.acceptor_name(e.acc),
-                "equivocation evidence: {:?} vs {:?}",
-                e.first.kind(),
-                e.second.kind()
-            );
+            self.witness
+                .core_evidence(&e, &self.cfg.trust, &self.metrics);
         }
         for n in ready.notes.drain(..) {
             match n {
@@ -487,6 +525,7 @@ impl Driver {
         for r in &mut self.replicas {
             r.replica.compact(below);
         }
+        self.witness.compact(below);
         let locals: Vec<&Learner> = self.core.local_learners().map(|f| &f.core).collect();
         let ls: Vec<(&Learner, &Replica)> = locals
             .iter()
@@ -717,6 +756,7 @@ impl Driver {
             "certificates_served": ns.certs_served,
             "beyond_horizon": ns.beyond_horizon,
             "byzantine": self.byz.map(|b| format!("{b:?}")),
+            "evidence": self.witness.status(&self.cfg.trust),
             "max_slot_seen": self.core.max_slot_seen().0,
             "peers_connected": self.metrics.peers_connected.get(),
             "resident_bytes": crate::metrics::resident_bytes(),

@@ -122,6 +122,7 @@ pub mod testnet;
 pub mod transport;
 pub mod wal;
 pub mod wire;
+pub mod witness;
 
 pub use config::ClusterConfig;
 pub use driver::Byzantine;

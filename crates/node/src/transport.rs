@@ -261,6 +261,13 @@ fn admit(
                 msg: Control::Votes { votes },
             })
         }
+        Payload::Witness { frames } => {
+            let msgs = frames
+                .into_iter()
+                .map(|f| relayed_1b_2b(cfg, keys, &f))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Event::Witness { msgs })
+        }
         Payload::SyncResponse { lr, certs } => {
             let mut msgs = Vec::new();
             for frame in certs.into_iter().flatten() {
@@ -298,6 +305,23 @@ fn relayed_2b(
         return Err(err);
     };
     Ok((m, Bytes::from(frame)))
+}
+
+/// A 1b or 2b relayed for the equivocation cross-check: signed by the
+/// node that runs its acceptor.
+fn relayed_1b_2b(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    frame: &[u8],
+) -> Result<Message, &'static str> {
+    let Ok((signer, Payload::Protocol(msg))) = open_frame(frame, keys, cfg.max_frame) else {
+        return Err("bad_witness");
+    };
+    check_acc(cfg, signer, &msg).map_err(|_| "bad_witness")?;
+    match msg {
+        Message::M1b(_) | Message::M2b(_) => Ok(msg),
+        _ => Err("bad_witness"),
+    }
 }
 
 /// A 1b, 2av or 2b must come from the node that runs its acceptor, and a

@@ -71,6 +71,14 @@ pub enum Payload {
         #[serde(with = "byte_strings")]
         frames: Vec<Vec<u8>>,
     },
+    // New variants go last: a variant's index is its postcard tag.
+    /// A sample of the signed 1b/2b frames (length prefix included) the
+    /// sender received directly from other nodes, relayed so that an
+    /// acceptor's conflicting messages meet (`crate::witness`).
+    Witness {
+        #[serde(with = "byte_strings")]
+        frames: Vec<Vec<u8>>,
+    },
 }
 
 /// The signed frame body.

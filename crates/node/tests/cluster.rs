@@ -199,4 +199,43 @@ async fn equivocating_acceptor_cannot_split_entangled_learners() {
     // The liar's twins were sent: its peers saw conflicting values.
     let st = get_json(c.http("n4").unwrap(), "/v1/status").await.unwrap();
     assert_eq!(st["byzantine"], "Equivocate");
+    // Each honest node received only one of each pair; the relayed samples
+    // (`Payload::Witness`) make them meet: every honest node counts
+    // evidence against a4, shows it in its status and metrics, and logs
+    // it once.
+    for n in ["n1", "n2", "n3"] {
+        let http = c.http(n).unwrap();
+        let mut st = serde_json::Value::Null;
+        for _ in 0..100 {
+            st = get_json(http, "/v1/status").await.unwrap_or_default();
+            if st["evidence"]["a4"]["count"].as_u64().unwrap_or(0) >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            st["evidence"]["a4"]["count"].as_u64().unwrap_or(0) >= 1,
+            "{n} found no evidence against a4: {}\n{}",
+            st["evidence"],
+            node_logs(&c)
+        );
+        assert_eq!(st["evidence"].as_object().map(|o| o.len()), Some(1), "{n}: {}", st["evidence"]);
+        let m = hpaxos_node::client::request(http, "GET", "/metrics", None, T)
+            .await
+            .unwrap();
+        assert!(
+            metric(&m.body, "hpaxos_acceptor_evidence_total{acceptor=\"a4\"}") >= 1,
+            "{n}:\n{}",
+            m.body
+        );
+        assert!(metric(&m.body, "hpaxos_evidence_total") >= 1);
+        let log = std::fs::read_to_string(c.log_path(n)).unwrap_or_default();
+        assert_eq!(
+            log.matches("equivocation: acceptor a4 signed two different").count(),
+            1,
+            "{n} should log the evidence against a4 once:\n{log}"
+        );
+    }
+    let bad = c.terminate_all(Duration::from_secs(10));
+    assert!(bad.is_empty(), "{bad:?}");
 }

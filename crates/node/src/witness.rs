@@ -1,0 +1,351 @@
+//! Equivocation cross-check: makes the conflicting signed 1b/2b of a
+//! Byzantine acceptor meet, counts the evidence per acceptor and logs it
+//! once.
+//!
+//! An equivocating acceptor sends one 1b/2b to some peers and a conflicting
+//! one to the others, so no single honest node receives both and its core
+//! (which keeps evidence only of what it receives) sees nothing. Here every
+//! node relays a bounded sample of the signed 1b/2b it received directly
+//! from other nodes (`Payload::Witness`, at most [`RELAY_MAX`] frames every
+//! [`RELAY_PERIOD`]); a receiver checks each frame's signature against the
+//! acceptor's node (the transport does, as for certificates) and compares
+//! it, and every 1b/2b it receives directly or in certificates and vote
+//! answers, with what it saw before for the same `(slot, learner, ballot,
+//! acceptor)`: a safe acceptor's 1b for `(l, b)` never changes, and it
+//! votes one value per `(l, b)`, so two different signed ones are proof.
+//!
+//! Where it sits: the driver feeds [`Witness::observe`] and
+//! [`Witness::core_evidence`], takes the frames to relay with
+//! [`Witness::take_relay`] once per iteration, and shows
+//! [`Witness::status`] in `/v1/status`. Relayed frames are only compared:
+//! they never reach the protocol roles. Memory is bounded: at most
+//! [`SEEN_MAX`] digests (lowest slots forgotten first) and one record per
+//! acceptor.
+
+use crate::metrics::Metrics;
+use bytes::Bytes;
+use hpaxos_core::{AcceptorId, Ballot, LearnerId, Message, Slot, Trust};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Most frames relayed per period.
+pub const RELAY_MAX: usize = 32;
+/// How often the sample is relayed.
+pub const RELAY_PERIOD: Duration = Duration::from_millis(250);
+/// Most bytes of frames relayed per period.
+const RELAY_BYTES: usize = 256 * 1024;
+/// Digests kept at most.
+pub const SEEN_MAX: usize = 32_768;
+
+/// Which message of an acceptor a digest is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    slot: Slot,
+    kind: u8,
+    lr: LearnerId,
+    bal: Ballot,
+    acc: AcceptorId,
+}
+
+impl Key {
+    fn of(m: &Message) -> Option<Key> {
+        let (kind, lr, bal, acc) = match m {
+            Message::M1b(b) => (1, b.lr, b.bal, b.acc),
+            Message::M2b(b) => (2, b.lr, b.bal, b.acc),
+            _ => return None,
+        };
+        Some(Key {
+            slot: m.slot(),
+            kind,
+            lr,
+            bal,
+            acc,
+        })
+    }
+
+    fn kind_name(&self) -> &'static str {
+        if self.kind == 1 {
+            "1b"
+        } else {
+            "2b"
+        }
+    }
+}
+
+struct Seen {
+    digest: [u8; 16],
+    /// Evidence of this key was counted already.
+    conflicted: bool,
+}
+
+/// The evidence against one acceptor, as `/v1/status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptorEvidence {
+    /// Distinct `(slot, learner, ballot, kind)` with two conflicting
+    /// signed messages.
+    pub count: u64,
+    /// The first one: kind, slot, learner, ballot.
+    first: Key,
+}
+
+/// See the module doc.
+pub struct Witness {
+    seen: BTreeMap<Key, Seen>,
+    relay: VecDeque<Bytes>,
+    relayed_at: Option<Instant>,
+    evidence: BTreeMap<AcceptorId, AcceptorEvidence>,
+}
+
+impl Default for Witness {
+    fn default() -> Self {
+        Witness::new()
+    }
+}
+
+fn digest(m: &Message) -> [u8; 16] {
+    let bytes = postcard::to_stdvec(m).unwrap_or_default(); // ok: encoding to a Vec cannot fail
+    let h = Sha256::digest(&bytes);
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&h[..16]);
+    d
+}
+
+impl Witness {
+    pub fn new() -> Witness {
+        Witness {
+            seen: BTreeMap::new(),
+            relay: VecDeque::new(),
+            relayed_at: None,
+            evidence: BTreeMap::new(),
+        }
+    }
+
+    /// A signed 1b/2b received directly from its acceptor's node, with its
+    /// frame: compared, and sampled for relaying.
+    pub fn direct(&mut self, m: &Message, frame: &Bytes, trust: &Trust, metrics: &Metrics) {
+        if Key::of(m).is_none() {
+            return;
+        }
+        self.observe(m, trust, metrics);
+        if self.relay.len() >= RELAY_MAX {
+            self.relay.pop_front();
+        }
+        self.relay.push_back(frame.clone());
+    }
+
+    /// Compares a signed 1b/2b (received directly, relayed, or in a
+    /// certificate) with what was seen for its key. True when it is new
+    /// evidence.
+    pub fn observe(&mut self, m: &Message, trust: &Trust, metrics: &Metrics) -> bool {
+        let Some(key) = Key::of(m) else {
+            return false;
+        };
+        let d = digest(m);
+        match self.seen.get_mut(&key) {
+            None => {
+                if self.seen.len() >= SEEN_MAX {
+                    self.seen.pop_first();
+                }
+                self.seen.insert(
+                    key,
+                    Seen {
+                        digest: d,
+                        conflicted: false,
+                    },
+                );
+                false
+            }
+            Some(s) if s.digest == d || s.conflicted => false,
+            Some(s) => {
+                s.conflicted = true;
+                self.record(key, trust, metrics, "conflicting signed messages relayed by peers");
+                true
+            }
+        }
+    }
+
+    /// Evidence the core found itself (both messages reached its acceptor).
+    pub fn core_evidence(&mut self, e: &hpaxos_core::Evidence, trust: &Trust, metrics: &Metrics) {
+        let Some(key) = Key::of(&e.second) else {
+            metrics.evidence.inc();
+            return;
+        };
+        let s = self.seen.entry(key).or_insert(Seen {
+            digest: digest(&e.first),
+            conflicted: false,
+        });
+        if s.conflicted {
+            return;
+        }
+        s.conflicted = true;
+        self.record(key, trust, metrics, "conflicting signed messages received");
+    }
+
+    fn record(&mut self, key: Key, trust: &Trust, metrics: &Metrics, how: &str) {
+        let name = trust.acceptor_name(key.acc);
+        metrics.evidence.inc();
+        metrics.evidence_by_acceptor.inc(name);
+        match self.evidence.get_mut(&key.acc) {
+            Some(e) => {
+                e.count += 1;
+                tracing::debug!(
+                    acceptor = name,
+                    kind = key.kind_name(),
+                    slot = key.slot.0,
+                    ballot = key.bal.0,
+                    "more equivocation evidence"
+                );
+            }
+            None => {
+                tracing::warn!(
+                    acceptor = name,
+                    kind = key.kind_name(),
+                    slot = key.slot.0,
+                    learner = trust.learner_name(key.lr),
+                    ballot = key.bal.0,
+                    "equivocation: acceptor {name} signed two different {} for one slot, learner and ballot ({how}); it is Byzantine. Further evidence is counted in hpaxos_acceptor_evidence_total{{acceptor=\"{name}\"}} without a log line",
+                    key.kind_name()
+                );
+                self.evidence
+                    .insert(key.acc, AcceptorEvidence { count: 1, first: key });
+            }
+        }
+    }
+
+    /// The frames to relay now, if the period passed (at most
+    /// [`RELAY_MAX`] and within `max_bytes`).
+    pub fn take_relay(&mut self, max_bytes: usize) -> Option<Vec<Vec<u8>>> {
+        if self.relay.is_empty() || self.relayed_at.is_some_and(|t| t.elapsed() < RELAY_PERIOD) {
+            return None;
+        }
+        self.relayed_at = Some(Instant::now());
+        let mut room = max_bytes.min(RELAY_BYTES);
+        let mut out = Vec::new();
+        while let Some(f) = self.relay.pop_back() {
+            if f.len() > room {
+                continue;
+            }
+            room -= f.len();
+            out.push(f.to_vec());
+        }
+        Some(out)
+    }
+
+    /// Forgets the digests of slots below `below` (compacted).
+    pub fn compact(&mut self, below: Slot) {
+        self.seen = self.seen.split_off(&Key {
+            slot: below,
+            kind: 0,
+            lr: LearnerId(0),
+            bal: Ballot(0),
+            acc: AcceptorId(0),
+        });
+    }
+
+    /// Evidence per acceptor, for `/v1/status`.
+    pub fn status(&self, trust: &Trust) -> serde_json::Value {
+        let m: serde_json::Map<String, serde_json::Value> = self
+            .evidence
+            .iter()
+            .map(|(a, e)| {
+                (
+                    trust.acceptor_name(*a).to_string(),
+                    serde_json::json!({
+                        "count": e.count,
+                        "first": {
+                            "kind": e.first.kind_name(),
+                            "slot": e.first.slot.0,
+                            "learner": trust.learner_name(e.first.lr),
+                            "ballot": e.first.bal.0,
+                        },
+                    }),
+                )
+            })
+            .collect();
+        serde_json::Value::Object(m)
+    }
+
+    /// Evidence counted against `acc`.
+    pub fn count(&self, acc: AcceptorId) -> u64 {
+        self.evidence.get(&acc).map_or(0, |e| e.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hpaxos_core::{Msg2b, Value};
+
+    fn trust() -> Trust {
+        let cfg = hpaxos_config::parse_str(
+            r#"
+[acceptors]
+a1 = {}
+a2 = {}
+a3 = {}
+a4 = {}
+[learners.alice]
+quorums = "3 of {a1, a2, a3, a4}"
+[[safety]]
+learners = ["alice", "alice"]
+safe = "3 of {a1, a2, a3, a4}"
+"#,
+        )
+        .unwrap();
+        cfg.validate().unwrap()
+    }
+
+    fn vote(slot: u64, bal: u64, acc: u16, v: &str) -> Message {
+        Message::M2b(Msg2b {
+            slot: Slot(slot),
+            lr: LearnerId(0),
+            acc: AcceptorId(acc),
+            bal: Ballot(bal),
+            val: Value::new(v.as_bytes().to_vec()),
+        })
+    }
+
+    #[test]
+    fn conflicting_votes_are_counted_once_per_key_per_acceptor() {
+        let t = trust();
+        let m = Metrics::default();
+        let mut w = Witness::new();
+        assert!(!w.observe(&vote(1, 1, 3, "x"), &t, &m));
+        assert!(!w.observe(&vote(1, 1, 3, "x"), &t, &m));
+        // Same acceptor, same (slot, learner, ballot), another value.
+        assert!(w.observe(&vote(1, 1, 3, "y"), &t, &m));
+        // The same conflict again (relayed by another peer): not new.
+        assert!(!w.observe(&vote(1, 1, 3, "z"), &t, &m));
+        // Another ballot of another acceptor is no conflict.
+        assert!(!w.observe(&vote(1, 2, 3, "y"), &t, &m));
+        assert!(!w.observe(&vote(1, 1, 2, "y"), &t, &m));
+        assert!(w.observe(&vote(2, 1, 3, "y2"), &t, &m) || w.observe(&vote(2, 1, 3, "y3"), &t, &m));
+        assert_eq!(w.count(AcceptorId(3)), 2);
+        assert_eq!(w.count(AcceptorId(2)), 0);
+        assert_eq!(m.evidence_by_acceptor.get("a4"), 2);
+        assert_eq!(m.evidence.get(), 2);
+        let st = w.status(&t);
+        assert_eq!(st["a4"]["count"], 2);
+        assert_eq!(st["a4"]["first"]["slot"], 1);
+        assert_eq!(st["a4"]["first"]["kind"], "2b");
+    }
+
+    #[test]
+    fn memory_and_relay_are_bounded() {
+        let t = trust();
+        let m = Metrics::default();
+        let mut w = Witness::new();
+        for s in 0..(SEEN_MAX as u64 + 100) {
+            let v = vote(s, 1, 0, "x");
+            w.direct(&v, &Bytes::from(vec![0u8; 10]), &t, &m);
+        }
+        assert_eq!(w.seen.len(), SEEN_MAX);
+        let r = w.take_relay(1 << 20).unwrap();
+        assert_eq!(r.len(), RELAY_MAX);
+        // Nothing more until new frames arrive.
+        assert!(w.take_relay(1 << 20).is_none());
+        w.compact(Slot(SEEN_MAX as u64));
+        assert_eq!(w.seen.len(), 100);
+    }
+}

@@ -434,8 +434,9 @@ impl Driver {
                 }
                 Err(e) => {
                     // Nothing of this iteration may leave: stop here.
+                    let e = crate::error_chain(&e);
                     tracing::error!("write-ahead log failed: {e}");
-                    self.failed = Some(e.to_string());
+                    self.failed = Some(e);
                     return;
                 }
             }
@@ -553,11 +554,13 @@ impl Driver {
             }
             Err((e, false)) => {
                 // The old log is intact and complete: carry on.
+                let e = crate::error_chain(&e);
                 tracing::warn!("snapshot not written, keeping the log: {e}");
             }
             Err((e, true)) => {
+                let e = crate::error_chain(&e);
                 tracing::error!("write-ahead log failed after its rewrite: {e}");
-                self.failed = Some(e.to_string());
+                self.failed = Some(e);
             }
         }
     }

@@ -109,6 +109,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod driver;
+pub mod handshake;
 pub mod http;
 pub mod http_server;
 pub mod k8s;
@@ -116,6 +117,7 @@ pub mod keys;
 pub mod kv;
 pub mod metrics;
 pub mod observe;
+pub mod ratelimit;
 pub mod run;
 pub mod snapshot;
 pub mod testnet;
@@ -200,6 +202,23 @@ pub fn init_logging() {
     }
 }
 
+/// An error and its chain of causes on one line (`a: b: c`), for log
+/// lines and messages that must keep the cause (a full disk shows as
+/// `write-ahead log PATH: No space left on device (os error 28)`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.ends_with(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    msg
+}
+
 pub fn parse_byzantine(s: &str) -> Result<Byzantine, String> {
     match s {
         "equivocate" => Ok(Byzantine::Equivocate),
@@ -212,6 +231,19 @@ pub fn parse_byzantine(s: &str) -> Result<Byzantine, String> {
 #[cfg(test)]
 mod log_tests {
     use super::*;
+
+    /// Golden: a write-ahead log I/O error keeps its file and its cause.
+    #[test]
+    fn a_full_disk_names_the_file_and_the_cause() {
+        let e = wal::WalError::Io {
+            path: "data/n1/wal".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        assert_eq!(
+            error_chain(&e),
+            "write-ahead log data/n1/wal: No space left on device (os error 28)"
+        );
+    }
 
     #[test]
     fn log_filter_and_format_from_the_environment() {

@@ -15,12 +15,26 @@
 //! the signing node runs, and only then queues an [`Event`] for the driver.
 //! The driver queue is bounded too: a reader waits when it is full, which
 //! pushes back on the sending peer through TCP.
+//!
+//! Hardening: every connection starts with the handshake
+//! ([`crate::handshake`]); a peer counts as up (`hpaxos_peers_connected`,
+//! `hpaxos_peer_up{peer}`) only once it welcomed this node, and a node of
+//! another cluster is refused with the reason. Memory per connection is
+//! bounded: until its peer is authenticated a connection accepts frames of
+//! at most [`PREAUTH_MAX_FRAME`] bytes and must send its first frame within
+//! the handshake timeout; afterwards a frame must not stall for [`STALL`];
+//! at most [`max_inbound`] inbound connections are open at once. Warnings
+//! about bad input are rate-limited per peer and reason
+//! ([`crate::ratelimit`]); the counters count everything.
 
 use crate::config::{ClusterConfig, HostPort};
 use crate::driver::Event;
+use crate::handshake::{self, First, Local, PREAUTH_MAX_FRAME};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimit;
 use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
 use bytes::Bytes;
+use ed25519_dalek::VerifyingKey;
 use hpaxos_core::node::Control;
 use hpaxos_core::Message;
 use std::net::SocketAddr;
@@ -28,7 +42,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// A frame waiting for a peer, with when it was queued.
 pub type Outgoing = (Instant, Bytes);
@@ -41,22 +55,75 @@ pub type PeerQueues = Vec<Option<mpsc::Sender<Outgoing>>>;
 /// liveness needs (1a/1c, and acceptors re-send their 2av/2b on a repeated
 /// 1c) and learners catch up from decision certificates.
 pub const STALE: Duration = Duration::from_secs(2);
+/// A frame started but not completed for this long closes its connection
+/// (it holds a buffer of up to `max_frame_bytes`).
+pub const STALL: Duration = Duration::from_secs(30);
+/// A peer unreachable this long (since start, or since it went down) is
+/// reported (then at most once per rate-limit period).
+const UNREACHABLE_GRACE: Duration = Duration::from_secs(5);
+
+/// What the transport's tasks share: the configuration, this node's
+/// identity, the metrics and the warning rate limit.
+pub struct Net {
+    pub cfg: Arc<ClusterConfig>,
+    pub local: Local,
+    pub metrics: Arc<Metrics>,
+    keys: Vec<VerifyingKey>,
+    warnings: RateLimit,
+    /// Inbound connections open at once at most (each may buffer a frame).
+    inbound: Arc<Semaphore>,
+}
+
+impl Net {
+    pub fn new(cfg: Arc<ClusterConfig>, local: Local, metrics: Arc<Metrics>) -> Arc<Net> {
+        let keys = cfg.keys();
+        let inbound = Arc::new(Semaphore::new(max_inbound(&cfg)));
+        Arc::new(Net {
+            cfg,
+            local,
+            metrics,
+            keys,
+            warnings: RateLimit::default(),
+            inbound,
+        })
+    }
+
+    /// Counts a rejection and warns about it (rate-limited per peer and
+    /// reason; the next warning says how many were suppressed).
+    fn reject(&self, peer: &str, reason: &'static str, what: &str) {
+        self.metrics.rejected.inc(reason);
+        self.warn(peer, reason, what);
+    }
+
+    fn warn(&self, peer: &str, reason: &'static str, what: &str) {
+        if let Some(suppressed) = self.warnings.allow(peer, reason, Instant::now()) {
+            if suppressed > 0 {
+                tracing::warn!(peer, reason, suppressed, "{what} ({suppressed} more like it not logged)");
+            } else {
+                tracing::warn!(peer, reason, "{what}");
+            }
+        }
+    }
+}
+
+/// Inbound connections accepted at once: room for every peer to reconnect
+/// while its old connection is still open, and a few more.
+pub fn max_inbound(cfg: &ClusterConfig) -> usize {
+    4 * cfg.nodes.len() + 16
+}
 
 /// Spawns one writer task per peer and returns their queues.
-pub fn spawn_peers(cfg: &ClusterConfig, me: NodeIdx, metrics: Arc<Metrics>) -> PeerQueues {
-    cfg.nodes
+pub fn spawn_peers(net: &Arc<Net>) -> PeerQueues {
+    net.cfg
+        .nodes
         .iter()
         .map(|n| {
-            if n.idx == me {
+            if n.idx == net.local.me {
                 return None;
             }
-            let (tx, rx) = mpsc::channel(cfg.peer_queue);
-            tokio::spawn(outbound(
-                n.addr.clone(),
-                n.name.clone(),
-                rx,
-                metrics.clone(),
-            ));
+            let (tx, rx) = mpsc::channel(net.cfg.peer_queue);
+            net.metrics.peer_up.set(&n.name, 0);
+            tokio::spawn(outbound(net.clone(), n.idx, rx));
             Some(tx)
         })
         .collect()
@@ -81,45 +148,88 @@ async fn dial(addr: &HostPort) -> std::io::Result<TcpStream> {
     }))
 }
 
-async fn outbound(addr: HostPort, name: String, mut rx: mpsc::Receiver<Outgoing>, m: Arc<Metrics>) {
+/// The writer task of one peer: connect, handshake, then copy the queue
+/// to the connection; on any failure, back off and start again. Logs the
+/// peer going up and down (transitions only).
+async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>) {
+    let Some(spec) = net.cfg.nodes.get(peer.index()) else {
+        return;
+    };
+    let (addr, name) = (spec.addr.clone(), spec.name.clone());
+    let m = net.metrics.clone();
     let mut backoff = Duration::from_millis(20);
+    // Since when the peer has been down (since start at first).
+    let mut down_since = Instant::now();
+    let mut was_up = false;
     loop {
-        let stream = match dial(&addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::trace!(peer = %name, %addr, "cannot connect: {e}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                if rx.is_closed() {
-                    return;
+        if rx.is_closed() {
+            return;
+        }
+        let failure = match dial(&addr).await {
+            Err(e) => Some(("unreachable", format!("peer {name} at {addr} is unreachable: {e}"))),
+            Ok(mut stream) => {
+                let _ = stream.set_nodelay(true);
+                match handshake::dial(&mut stream, &net.local, &net.cfg, &net.keys, peer).await {
+                    Err(e) => {
+                        m.rejected.inc(e.label());
+                        Some((e.label(), format!("peer {name} at {addr}: handshake failed: {e}")))
+                    }
+                    Ok(()) => {
+                        backoff = Duration::from_millis(20);
+                        m.peers_connected.inc();
+                        m.peer_up.set(&name, 1);
+                        if was_up {
+                            tracing::warn!(peer = %name, %addr, down_ms = down_since.elapsed().as_millis() as u64, "peer up again");
+                        } else {
+                            tracing::info!(peer = %name, %addr, "peer up");
+                        }
+                        was_up = true;
+                        let closed = write_queue(stream, &mut rx, &m).await;
+                        m.peers_connected.dec();
+                        m.peer_up.set(&name, 0);
+                        match closed {
+                            Ok(()) => return, // queue closed: shutting down
+                            Err(e) => {
+                                tracing::warn!(peer = %name, %addr, "peer down: {e}; reconnecting");
+                                down_since = Instant::now();
+                            }
+                        }
+                        None
+                    }
                 }
-                continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        backoff = Duration::from_millis(20);
-        m.peers_connected.inc();
-        tracing::debug!(peer = %name, %addr, "connected");
-        let mut w = BufWriter::with_capacity(256 * 1024, stream);
-        // Some(()) when the queue closed (shutdown), None on a write error.
-        let ok: Option<()> = async {
-            loop {
-                let Some((at, f)) = rx.recv().await else {
-                    return Some(());
-                };
-                write_fresh(&mut w, at, &f, &m).await?;
-                while let Ok((at, f)) = rx.try_recv() {
-                    write_fresh(&mut w, at, &f, &m).await?;
-                }
-                w.flush().await.ok()?;
+        if let Some((reason, what)) = failure {
+            tracing::trace!(peer = %name, "{what}");
+            let handshake = reason != "unreachable";
+            if handshake || down_since.elapsed() >= UNREACHABLE_GRACE {
+                net.warn(&name, reason, &what);
             }
+            tokio::time::sleep(backoff).await;
+            // A peer that answers but fails the handshake is retried slowly.
+            let cap = if handshake { Duration::from_secs(5) } else { Duration::from_secs(1) };
+            backoff = (backoff * 2).min(cap);
         }
-        .await;
-        m.peers_connected.dec();
-        if ok.is_some() {
-            return; // queue closed: shutting down
+    }
+}
+
+/// Copies queued frames to the connection until the queue closes
+/// (`Ok`) or a write fails (`Err`, with the cause).
+async fn write_queue(
+    stream: TcpStream,
+    rx: &mut mpsc::Receiver<Outgoing>,
+    m: &Metrics,
+) -> std::io::Result<()> {
+    let mut w = BufWriter::with_capacity(256 * 1024, stream);
+    loop {
+        let Some((at, f)) = rx.recv().await else {
+            return Ok(());
+        };
+        write_fresh(&mut w, at, &f, m).await?;
+        while let Ok((at, f)) = rx.try_recv() {
+            write_fresh(&mut w, at, &f, m).await?;
         }
-        tracing::debug!(peer = %name, "connection lost; reconnecting");
+        w.flush().await?;
     }
 }
 
@@ -128,57 +238,96 @@ async fn write_fresh(
     at: Instant,
     f: &[u8],
     m: &Metrics,
-) -> Option<()> {
+) -> std::io::Result<()> {
     if at.elapsed() > STALE {
         m.send_stale.inc();
-        return Some(());
+        return Ok(());
     }
-    w.write_all(f).await.ok()
+    w.write_all(f).await
 }
 
-/// Accepts peer connections forever.
-pub async fn listen(
-    listener: TcpListener,
-    cfg: Arc<ClusterConfig>,
-    events: mpsc::Sender<Event>,
-    metrics: Arc<Metrics>,
-) {
+/// Accepts peer connections forever (at most [`max_inbound`] at once).
+pub async fn listen(listener: TcpListener, net: Arc<Net>, events: mpsc::Sender<Event>) {
     loop {
         let Ok((s, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        let Ok(permit) = net.inbound.clone().try_acquire_owned() else {
+            net.reject(
+                &peer.ip().to_string(),
+                "too_many_connections",
+                &format!(
+                    "refused a connection from {peer}: {} peer connections are open already",
+                    max_inbound(&net.cfg)
+                ),
+            );
+            drop(s);
+            continue;
+        };
         let _ = s.set_nodelay(true);
-        tokio::spawn(read_conn(
-            s,
-            peer,
-            cfg.clone(),
-            events.clone(),
-            metrics.clone(),
-        ));
+        tokio::spawn(read_conn(s, peer, net.clone(), events.clone(), permit));
     }
 }
 
-fn reject(m: &Metrics, peer: SocketAddr, e: &WireError) {
-    m.rejected.inc(e.label());
-    tracing::warn!(%peer, reason = e.label(), "rejected frame: {e}");
+fn reject(net: &Net, peer: SocketAddr, e: &WireError) {
+    net.reject(&peer.ip().to_string(), e.label(), &format!("rejected frame from {peer}: {e}"));
+}
+
+/// Reads `s` into `buf`, within `limit` if set; a timeout is an error of
+/// kind `TimedOut`.
+async fn read_within(s: &mut TcpStream, buf: &mut [u8], limit: Option<Duration>) -> std::io::Result<usize> {
+    match limit {
+        None => s.read(buf).await,
+        Some(d) => match tokio::time::timeout(d, s.read(buf)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        },
+    }
 }
 
 async fn read_conn(
     mut s: TcpStream,
     peer: SocketAddr,
-    cfg: Arc<ClusterConfig>,
+    net: Arc<Net>,
     events: mpsc::Sender<Event>,
-    m: Arc<Metrics>,
+    _permit: OwnedSemaphorePermit,
 ) {
-    let keys = cfg.keys();
-    let mut fr = FrameReader::new(cfg.max_frame);
+    let cfg = &net.cfg;
+    let keys = &net.keys;
+    let ip = peer.ip().to_string();
+    // Small frames only until the peer is authenticated.
+    let mut fr = FrameReader::new(PREAUTH_MAX_FRAME);
+    let mut first = true;
+    let hello_by = Instant::now() + handshake::TIMEOUT;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match s.read(&mut buf).await {
-            Ok(0) | Err(_) => {
+        let limit = if first {
+            Some(hello_by.saturating_duration_since(Instant::now()))
+        } else if fr.buffered() > 0 {
+            Some(STALL)
+        } else {
+            None
+        };
+        let n = match read_within(&mut s, &mut buf, limit).await {
+            Ok(0) => {
                 if fr.buffered() > 0 {
-                    reject(&m, peer, &WireError::Truncated);
+                    reject(&net, peer, &WireError::Truncated);
+                }
+                return;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                let (reason, what) = if first {
+                    ("handshake_timeout", format!("closed the connection from {peer}: no complete first frame within {}s", handshake::TIMEOUT.as_secs()))
+                } else {
+                    ("stalled", format!("closed the connection from {peer}: a frame stalled for {}s", STALL.as_secs()))
+                };
+                net.reject(&ip, reason, &what);
+                return;
+            }
+            Err(_) => {
+                if fr.buffered() > 0 {
+                    reject(&net, peer, &WireError::Truncated);
                 }
                 return;
             }
@@ -191,21 +340,43 @@ async fn read_conn(
                 Ok(None) => break,
                 Err(e) => {
                     // Framing is lost: drop the connection.
-                    reject(&m, peer, &e);
+                    reject(&net, peer, &e);
                     return;
                 }
             };
-            let ev = match open(&body, &keys) {
-                Ok((from, p)) => match admit(&cfg, &keys, from, p, &body) {
-                    Ok(ev) => ev,
-                    Err(why) => {
-                        m.rejected.inc(why);
-                        tracing::warn!(%peer, from = from.0, reason = why, "rejected message");
+            if std::mem::take(&mut first) {
+                match handshake::answer(&body, &net.local, cfg, keys) {
+                    First::Welcome { from, reply } => {
+                        if s.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                        fr.set_max(cfg.max_frame);
+                        tracing::debug!(%peer, from = from.0, "handshake done");
                         continue;
                     }
-                },
+                    First::Refuse { reason, reply } => {
+                        let _ = s.write_all(&reply).await;
+                        let _ = s.flush().await;
+                        net.reject(&ip, "handshake_refused", &format!("refused the handshake of {peer}: {reason}"));
+                        return;
+                    }
+                    // An older node, or garbage: handled frame by frame.
+                    First::NotHello => {}
+                }
+            }
+            let ev = match open(&body, keys) {
+                Ok((from, p)) => {
+                    fr.set_max(cfg.max_frame);
+                    match admit(cfg, keys, from, p, &body) {
+                        Ok(ev) => ev,
+                        Err(why) => {
+                            net.reject(&ip, why, &format!("rejected a message of node #{} from {peer}: {why}", from.0));
+                            continue;
+                        }
+                    }
+                }
                 Err(e) => {
-                    reject(&m, peer, &e);
+                    reject(&net, peer, &e);
                     continue;
                 }
             };
@@ -260,6 +431,9 @@ fn admit(
                 from,
                 msg: Control::Votes { votes },
             })
+        }
+        Payload::Hello { .. } | Payload::Welcome { .. } | Payload::Refused { .. } => {
+            Err("handshake_out_of_place")
         }
         Payload::Witness { frames } => {
             let msgs = frames

@@ -29,7 +29,7 @@
 
 use crate::config::{ClusterConfig, HostPort};
 use crate::driver::Event;
-use crate::handshake::{self, First, Local, PREAUTH_MAX_FRAME};
+use crate::handshake::{self, First, HandshakeError, Local, PREAUTH_MAX_FRAME};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimit;
 use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
@@ -170,6 +170,21 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
             Ok(mut stream) => {
                 let _ = stream.set_nodelay(true);
                 match handshake::dial(&mut stream, &net.local, &net.cfg, &net.keys, peer).await {
+                    Err(e @ HandshakeError::NoAnswer) => {
+                        // An older node reads on without answering: its
+                        // frames are verified one by one there, so send
+                        // them, but do not count the peer as up.
+                        m.rejected.inc(e.label());
+                        net.warn(
+                            &name,
+                            e.label(),
+                            &format!("peer {name} at {addr}: {e}; sending to it without counting it as connected (an older node during a rolling upgrade?)"),
+                        );
+                        match write_queue(stream, &mut rx, &m).await {
+                            Ok(()) => return,
+                            Err(e) => Some(("unverified_lost", format!("peer {name} at {addr} (no handshake): {e}"))),
+                        }
+                    }
                     Err(e) => {
                         m.rejected.inc(e.label());
                         Some((e.label(), format!("peer {name} at {addr}: handshake failed: {e}")))
@@ -201,7 +216,7 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
         };
         if let Some((reason, what)) = failure {
             tracing::trace!(peer = %name, "{what}");
-            let handshake = reason != "unreachable";
+            let handshake = reason.starts_with("handshake");
             if handshake || down_since.elapsed() >= UNREACHABLE_GRACE {
                 net.warn(&name, reason, &what);
             }

@@ -65,6 +65,30 @@ async fn four_acceptors_decide_and_serve_reads() {
         .unwrap();
     assert!(metric(&m.body, "hpaxos_fsyncs_total") > 0);
     assert!(metric(&m.body, "hpaxos_decisions_total{learner=\"alice\"}") > 0);
+    // The new families (docs/OPERATIONS.md, "Metrics"), on a busy node.
+    for line in [
+        "hpaxos_learner_decided_slots{learner=\"alice\"}",
+        "hpaxos_learner_applied_slots{learner=\"bob\"}",
+        "hpaxos_learner_live_quorum{learner=\"alice\"} 1",
+        "hpaxos_decision_latency_seconds_count{learner=\"alice\"}",
+        "hpaxos_current_ballot{learner=\"alice\"}",
+        "hpaxos_leader{node=\"n1\"} 1",
+        "hpaxos_peer_up{peer=\"n2\"} 1",
+        "hpaxos_queue_depth{queue=\"driver_events\"}",
+        "hpaxos_peer_queue_depth{peer=\"n4\"}",
+        "hpaxos_build_info{",
+        "hpaxos_view ",
+        "hpaxos_witness_frames_sent_total ",
+    ] {
+        assert!(m.body.lines().any(|l| l.starts_with(line)), "no {line} in\n{}", m.body);
+    }
+    assert!(metric(&m.body, "hpaxos_learner_applied_slots{learner=\"alice\"}") > 0);
+    // No node of an honest cluster finds evidence against anyone.
+    for a in &addrs {
+        let st = get_json(*a, "/v1/status").await.unwrap();
+        assert_eq!(st["evidence"], serde_json::json!({}), "{st}");
+    }
+    assert_eq!(metric(&m.body, "hpaxos_evidence_total"), 0);
     // Graceful stop on SIGTERM: every node exits 0.
     let bad = c.terminate_all(Duration::from_secs(10));
     assert!(bad.is_empty(), "nodes {bad:?} did not exit 0 on SIGTERM");

@@ -760,6 +760,7 @@ impl Driver {
             "beyond_horizon": ns.beyond_horizon,
             "byzantine": self.byz.map(|b| format!("{b:?}")),
             "evidence": self.witness.status(&self.cfg.trust),
+            "cluster_id": crate::handshake::cluster_id(&self.cfg),
             "max_slot_seen": self.core.max_slot_seen().0,
             "peers_connected": self.metrics.peers_connected.get(),
             "resident_bytes": crate::metrics::resident_bytes(),

@@ -168,7 +168,9 @@ impl LocalCluster {
     /// An environment variable for one node's process (e.g.
     /// `HPAXOS_LOG_FORMAT`), from its next start on.
     pub fn set_env(&mut self, name: &str, key: &str, value: &str) -> Result<(), ClusterError> {
-        self.member(name)?.env.push((key.to_string(), value.to_string()));
+        self.member(name)?
+            .env
+            .push((key.to_string(), value.to_string()));
         Ok(())
     }
 

@@ -24,10 +24,10 @@ use crate::config::ClusterConfig;
 use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
 use crate::metrics::Metrics;
 use crate::observe::Observer;
-use crate::witness::Witness;
 use crate::transport::PeerQueues;
 use crate::wal::Wal;
 use crate::wire::{seal, NodeIdx, Payload};
+use crate::witness::Witness;
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use hpaxos_core::node::{Control, Input, NodeCore, NodeId, Note, Ready};
@@ -430,7 +430,9 @@ impl Driver {
                     self.metrics
                         .fsync_latency
                         .observe(t.elapsed().as_secs_f64());
-                    self.metrics.wal_bytes.set(crate::metrics::g(self.wal.len_bytes()));
+                    self.metrics
+                        .wal_bytes
+                        .set(crate::metrics::g(self.wal.len_bytes()));
                 }
                 Err(e) => {
                     // Nothing of this iteration may leave: stop here.

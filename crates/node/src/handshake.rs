@@ -65,7 +65,10 @@ pub fn cluster_id(cfg: &ClusterConfig) -> String {
         h.update([0]);
         h.update(n.public_key.as_bytes());
     }
-    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Why a handshake failed (dialling side).
@@ -173,7 +176,10 @@ pub fn check_welcome(
             if from != peer || node != expected {
                 Err(not(format!("node {node} (#{}) answered", from.0)))
             } else if cluster != local.cluster {
-                Err(not(format!("it is in cluster {cluster}, this node in {}", local.cluster)))
+                Err(not(format!(
+                    "it is in cluster {cluster}, this node in {}",
+                    local.cluster
+                )))
             } else {
                 Ok(())
             }
@@ -304,7 +310,10 @@ safe = "2 of {a1, a2}"
 
     #[test]
     fn nodes_of_one_cluster_welcome_each_other() {
-        let (k1, k2) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
+        let (k1, k2) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
         let cfg = cluster(&k1, &k2);
         let keys = cfg.keys();
         let n1 = Local::new(&cfg, NodeIdx(0), k1);
@@ -313,7 +322,10 @@ safe = "2 of {a1, a2}"
             panic!("refused");
         };
         assert_eq!(from, NodeIdx(0));
-        assert_eq!(check_welcome(&body(&reply), &n1, &cfg, &keys, NodeIdx(1)), Ok(()));
+        assert_eq!(
+            check_welcome(&body(&reply), &n1, &cfg, &keys, NodeIdx(1)),
+            Ok(())
+        );
         // The welcome of n2 is not the welcome of another peer.
         assert!(matches!(
             check_welcome(&body(&reply), &n1, &cfg, &keys, NodeIdx(0)),
@@ -335,7 +347,8 @@ safe = "2 of {a1, a2}"
         let theirs = cluster(&k3, &k4);
         let n2 = Local::new(&ours, NodeIdx(1), k2.clone());
         let foreign = Local::new(&theirs, NodeIdx(0), k3);
-        let First::Refuse { reason, reply } = answer(&hello(&foreign), &n2, &ours, &ours.keys()) else {
+        let First::Refuse { reason, reply } = answer(&hello(&foreign), &n2, &ours, &ours.keys())
+        else {
             panic!("welcomed a foreign node");
         };
         assert_eq!(
@@ -345,7 +358,8 @@ safe = "2 of {a1, a2}"
                 n2.cluster, foreign.cluster
             )
         );
-        let e = check_welcome(&body(&reply), &foreign, &theirs, &theirs.keys(), NodeIdx(1)).unwrap_err();
+        let e = check_welcome(&body(&reply), &foreign, &theirs, &theirs.keys(), NodeIdx(1))
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             format!("refused by the peer: {reason} (the refusal is not signed with a key of this cluster)")
@@ -359,15 +373,14 @@ safe = "2 of {a1, a2}"
 
     #[test]
     fn other_first_frames_are_not_hellos() {
-        let (k1, k2) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]));
+        let (k1, k2) = (
+            SigningKey::from_bytes(&[1; 32]),
+            SigningKey::from_bytes(&[2; 32]),
+        );
         let cfg = cluster(&k1, &k2);
         let n2 = Local::new(&cfg, NodeIdx(1), k2);
         assert_eq!(answer(b"garbage", &n2, &cfg, &cfg.keys()), First::NotHello);
-        let status = body(&seal(
-            NodeIdx(0),
-            &k1,
-            &Payload::Forward { cmds: vec![] },
-        ));
+        let status = body(&seal(NodeIdx(0), &k1, &Payload::Forward { cmds: vec![] }));
         assert_eq!(answer(&status, &n2, &cfg, &cfg.keys()), First::NotHello);
     }
 }

@@ -251,7 +251,11 @@ mod log_tests {
         assert_eq!(f.to_string(), "debug");
         assert_eq!(fmt, LogFormat::Text);
         assert!(w.is_empty());
-        let (f, fmt, w) = log_settings(None, Some("warn,hpaxos_node::transport=debug"), Some("json"));
+        let (f, fmt, w) = log_settings(
+            None,
+            Some("warn,hpaxos_node::transport=debug"),
+            Some("json"),
+        );
         assert_eq!(f.to_string(), "hpaxos_node::transport=debug,warn");
         assert_eq!(fmt, LogFormat::Json);
         assert!(w.is_empty());
@@ -272,7 +276,9 @@ mod log_tests {
             w[0]
         );
         assert!(
-            w[0].ends_with("); logging at `info` (examples: `warn`, `info,hpaxos_node::transport=debug`)"),
+            w[0].ends_with(
+                "); logging at `info` (examples: `warn`, `info,hpaxos_node::transport=debug`)"
+            ),
             "{}",
             w[0]
         );

@@ -58,7 +58,8 @@ impl<M: Default> ByLabel<M> {
 impl<M: Clone, C: MetricConstructor<M>> ByLabel<M, C> {
     /// The metric of label value `v` (created at 0 when new).
     pub fn with(&self, v: &str) -> M {
-        self.fam.get_or_create_owned(&vec![(self.key, v.to_string())])
+        self.fam
+            .get_or_create_owned(&vec![(self.key, v.to_string())])
     }
 
     /// The metric of label value `v`, if it was ever created.
@@ -385,8 +386,7 @@ impl Metrics {
     /// The OpenMetrics text of every family.
     pub fn render(&self) -> String {
         if let Some(rss) = resident_bytes() {
-            self.resident
-                .set(i64::try_from(rss).unwrap_or(i64::MAX));
+            self.resident.set(i64::try_from(rss).unwrap_or(i64::MAX));
         }
         let mut o = String::new();
         // Writing into a String cannot fail.

@@ -17,10 +17,14 @@ pub const PERIOD: Duration = Duration::from_secs(10);
 /// Keys kept at most.
 pub const MAX_KEYS: usize = 4096;
 
+/// Per (peer, reason): when the last warning was written, and how many
+/// were suppressed since.
+type Keys = HashMap<(String, &'static str), (Instant, u64)>;
+
 /// See the module doc.
 pub struct RateLimit {
     period: Duration,
-    keys: Mutex<HashMap<(String, &'static str), (Instant, u64)>>,
+    keys: Mutex<Keys>,
 }
 
 impl Default for RateLimit {
@@ -72,7 +76,10 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(r.allow("10.0.0.1", "malformed", t0), Some(0));
         for i in 1..=999 {
-            assert_eq!(r.allow("10.0.0.1", "malformed", t0 + Duration::from_millis(i)), None);
+            assert_eq!(
+                r.allow("10.0.0.1", "malformed", t0 + Duration::from_millis(i)),
+                None
+            );
         }
         // Another reason, another peer: their own budget.
         assert_eq!(r.allow("10.0.0.1", "bad_signature", t0), Some(0));

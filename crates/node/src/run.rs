@@ -11,11 +11,11 @@
 
 use crate::config::{ClusterConfig, ConfigError, HostPort};
 use crate::driver::{Byzantine, Driver, Event, LocalReplica};
+use crate::handshake::Local;
 use crate::http::{router, ApiState};
 use crate::keys::{public_hex, read_secret, KeyError};
 use crate::kv::Replica;
 use crate::metrics::Metrics;
-use crate::handshake::Local;
 use crate::transport::{listen, spawn_peers, Net};
 use crate::wal::{Wal, WalError};
 use bytes::Bytes;

@@ -98,7 +98,12 @@ impl Net {
     fn warn(&self, peer: &str, reason: &'static str, what: &str) {
         if let Some(suppressed) = self.warnings.allow(peer, reason, Instant::now()) {
             if suppressed > 0 {
-                tracing::warn!(peer, reason, suppressed, "{what} ({suppressed} more like it not logged)");
+                tracing::warn!(
+                    peer,
+                    reason,
+                    suppressed,
+                    "{what} ({suppressed} more like it not logged)"
+                );
             } else {
                 tracing::warn!(peer, reason, "{what}");
             }
@@ -166,7 +171,10 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
             return;
         }
         let failure = match dial(&addr).await {
-            Err(e) => Some(("unreachable", format!("peer {name} at {addr} is unreachable: {e}"))),
+            Err(e) => Some((
+                "unreachable",
+                format!("peer {name} at {addr} is unreachable: {e}"),
+            )),
             Ok(mut stream) => {
                 let _ = stream.set_nodelay(true);
                 match handshake::dial(&mut stream, &net.local, &net.cfg, &net.keys, peer).await {
@@ -182,12 +190,18 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
                         );
                         match write_queue(stream, &mut rx, &m).await {
                             Ok(()) => return,
-                            Err(e) => Some(("unverified_lost", format!("peer {name} at {addr} (no handshake): {e}"))),
+                            Err(e) => Some((
+                                "unverified_lost",
+                                format!("peer {name} at {addr} (no handshake): {e}"),
+                            )),
                         }
                     }
                     Err(e) => {
                         m.rejected.inc(e.label());
-                        Some((e.label(), format!("peer {name} at {addr}: handshake failed: {e}")))
+                        Some((
+                            e.label(),
+                            format!("peer {name} at {addr}: handshake failed: {e}"),
+                        ))
                     }
                     Ok(()) => {
                         backoff = Duration::from_millis(20);
@@ -222,7 +236,11 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
             }
             tokio::time::sleep(backoff).await;
             // A peer that answers but fails the handshake is retried slowly.
-            let cap = if handshake { Duration::from_secs(5) } else { Duration::from_secs(1) };
+            let cap = if handshake {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_secs(1)
+            };
             backoff = (backoff * 2).min(cap);
         }
     }
@@ -286,12 +304,20 @@ pub async fn listen(listener: TcpListener, net: Arc<Net>, events: mpsc::Sender<E
 }
 
 fn reject(net: &Net, peer: SocketAddr, e: &WireError) {
-    net.reject(&peer.ip().to_string(), e.label(), &format!("rejected frame from {peer}: {e}"));
+    net.reject(
+        &peer.ip().to_string(),
+        e.label(),
+        &format!("rejected frame from {peer}: {e}"),
+    );
 }
 
 /// Reads `s` into `buf`, within `limit` if set; a timeout is an error of
 /// kind `TimedOut`.
-async fn read_within(s: &mut TcpStream, buf: &mut [u8], limit: Option<Duration>) -> std::io::Result<usize> {
+async fn read_within(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    limit: Option<Duration>,
+) -> std::io::Result<usize> {
     match limit {
         None => s.read(buf).await,
         Some(d) => match tokio::time::timeout(d, s.read(buf)).await {
@@ -333,9 +359,21 @@ async fn read_conn(
             }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 let (reason, what) = if first {
-                    ("handshake_timeout", format!("closed the connection from {peer}: no complete first frame within {}s", handshake::TIMEOUT.as_secs()))
+                    (
+                        "handshake_timeout",
+                        format!(
+                            "closed the connection from {peer}: no complete first frame within {}s",
+                            handshake::TIMEOUT.as_secs()
+                        ),
+                    )
                 } else {
-                    ("stalled", format!("closed the connection from {peer}: a frame stalled for {}s", STALL.as_secs()))
+                    (
+                        "stalled",
+                        format!(
+                            "closed the connection from {peer}: a frame stalled for {}s",
+                            STALL.as_secs()
+                        ),
+                    )
                 };
                 net.reject(&ip, reason, &what);
                 return;
@@ -372,7 +410,11 @@ async fn read_conn(
                     First::Refuse { reason, reply } => {
                         let _ = s.write_all(&reply).await;
                         let _ = s.flush().await;
-                        net.reject(&ip, "handshake_refused", &format!("refused the handshake of {peer}: {reason}"));
+                        net.reject(
+                            &ip,
+                            "handshake_refused",
+                            &format!("refused the handshake of {peer}: {reason}"),
+                        );
                         return;
                     }
                     // An older node, or garbage: handled frame by frame.
@@ -385,7 +427,14 @@ async fn read_conn(
                     match admit(cfg, keys, from, p, &body) {
                         Ok(ev) => ev,
                         Err(why) => {
-                            net.reject(&ip, why, &format!("rejected a message of node #{} from {peer}: {why}", from.0));
+                            net.reject(
+                                &ip,
+                                why,
+                                &format!(
+                                    "rejected a message of node #{} from {peer}: {why}",
+                                    from.0
+                                ),
+                            );
                             continue;
                         }
                     }

@@ -159,7 +159,12 @@ impl Witness {
             Some(s) if s.digest == d || s.conflicted => false,
             Some(s) => {
                 s.conflicted = true;
-                self.record(key, trust, metrics, "conflicting signed messages relayed by peers");
+                self.record(
+                    key,
+                    trust,
+                    metrics,
+                    "conflicting signed messages relayed by peers",
+                );
                 true
             }
         }
@@ -207,8 +212,13 @@ impl Witness {
                     "equivocation: acceptor {name} signed two different {} for one slot, learner and ballot ({how}); it is Byzantine. Further evidence is counted in hpaxos_acceptor_evidence_total{{acceptor=\"{name}\"}} without a log line",
                     key.kind_name()
                 );
-                self.evidence
-                    .insert(key.acc, AcceptorEvidence { count: 1, first: key });
+                self.evidence.insert(
+                    key.acc,
+                    AcceptorEvidence {
+                        count: 1,
+                        first: key,
+                    },
+                );
             }
         }
     }

@@ -80,7 +80,11 @@ async fn four_acceptors_decide_and_serve_reads() {
         "hpaxos_view ",
         "hpaxos_witness_frames_sent_total ",
     ] {
-        assert!(m.body.lines().any(|l| l.starts_with(line)), "no {line} in\n{}", m.body);
+        assert!(
+            m.body.lines().any(|l| l.starts_with(line)),
+            "no {line} in\n{}",
+            m.body
+        );
     }
     assert!(metric(&m.body, "hpaxos_learner_applied_slots{learner=\"alice\"}") > 0);
     // No node of an honest cluster finds evidence against anyone.
@@ -243,7 +247,12 @@ async fn equivocating_acceptor_cannot_split_entangled_learners() {
             st["evidence"],
             node_logs(&c)
         );
-        assert_eq!(st["evidence"].as_object().map(|o| o.len()), Some(1), "{n}: {}", st["evidence"]);
+        assert_eq!(
+            st["evidence"].as_object().map(|o| o.len()),
+            Some(1),
+            "{n}: {}",
+            st["evidence"]
+        );
         let m = hpaxos_node::client::request(http, "GET", "/metrics", None, T)
             .await
             .unwrap();
@@ -255,7 +264,8 @@ async fn equivocating_acceptor_cannot_split_entangled_learners() {
         assert!(metric(&m.body, "hpaxos_evidence_total") >= 1);
         let log = std::fs::read_to_string(c.log_path(n)).unwrap_or_default();
         assert_eq!(
-            log.matches("equivocation: acceptor a4 signed two different").count(),
+            log.matches("equivocation: acceptor a4 signed two different")
+                .count(),
             1,
             "{n} should log the evidence against a4 once:\n{log}"
         );

@@ -90,7 +90,9 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
             version: "0.1.0".into(),
         },
     );
-    let mut s = TcpStream::connect(c.peer_addr("n1").unwrap()).await.unwrap();
+    let mut s = TcpStream::connect(c.peer_addr("n1").unwrap())
+        .await
+        .unwrap();
     s.write_all(&hello).await.unwrap();
     let mut fr = FrameReader::new(1 << 16);
     let mut buf = [0u8; 4096];
@@ -122,7 +124,9 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
     // 3. A flood of malformed frames on one connection: every one is
     // counted, few are logged.
     let flood_start = Instant::now();
-    let mut s = TcpStream::connect(c.peer_addr("n1").unwrap()).await.unwrap();
+    let mut s = TcpStream::connect(c.peer_addr("n1").unwrap())
+        .await
+        .unwrap();
     let mut f = Vec::new();
     for _ in 0..500 {
         f.extend_from_slice(&9u32.to_be_bytes());
@@ -138,8 +142,14 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(s);
-    assert!(metric(&text, "hpaxos_rejected_total{reason=\"malformed\"}") >= 500, "{text}");
-    assert!(metric(&text, "hpaxos_rejected_total{reason=\"handshake_refused\"}") >= 1, "{text}");
+    assert!(
+        metric(&text, "hpaxos_rejected_total{reason=\"malformed\"}") >= 500,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "hpaxos_rejected_total{reason=\"handshake_refused\"}") >= 1,
+        "{text}"
+    );
     let log = log_of(&c, "n1");
     let lines = log
         .lines()
@@ -147,13 +157,16 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
         .count() as u64;
     // One line per rate-limit period (10 s) at most, whatever the flood.
     let periods = flood_start.elapsed().as_secs() / 10 + 1;
-    assert!(lines >= 1 && lines <= periods, "{lines} warning lines:\n{log}");
+    assert!(
+        lines >= 1 && lines <= periods,
+        "{lines} warning lines:\n{log}"
+    );
 
     // 4. n1 logged JSON: one object per line, with a level and fields.
     let mut objects = 0;
     for l in log.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(l)
-            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"));
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"));
         assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
         objects += 1;
     }

@@ -112,13 +112,18 @@ impl Observer {
             let next = r.replica.next_slot();
             low = Some(low.map_or(next, |l| l.min(next)));
             m.learner_applied.set(name, g(next.0));
-            let ballot = pm.and_then(|p| p.ballot(next)).or_else(|| {
+            let waiting = pm.and_then(|p| p.ballot(next)).or_else(|| {
                 core.acceptor()
                     .and_then(|a| a.slot_durable(next))
                     .and_then(|d| d.max_bal.get(&r.lr).copied())
             });
+            // Idle (nothing runs in the next slot): the ballot the last
+            // applied slot was decided in.
+            let ballot = waiting
+                .map(|b| b.0)
+                .or_else(|| r.replica.log().last().map(|e| e.ballot));
             if let Some(b) = ballot {
-                m.current_ballot.set(name, g(b.0));
+                m.current_ballot.set(name, g(b));
             }
         }
         if let Some(l) = low {

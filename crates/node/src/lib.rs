@@ -28,7 +28,9 @@
 //! [`transport`] (TCP), [`wal`] (durability), [`driver`] (the loop),
 //! [`hpaxos_core::pacemaker`] (proposer liveness, shared with the simulator),
 //! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`http_server`] (its limits), [`client`] (HTTP client),
-//! [`metrics`], [`run`] (process startup), [`check`] (`node --check`),
+//! [`metrics`], [`observe`] (the driver's gauges and quorum warnings),
+//! [`handshake`] (peer connections), [`ratelimit`] (warnings about peers),
+//! [`witness`] (equivocation cross-check), [`run`] (process startup), [`check`] (`node --check`),
 //! [`demo`], [`testnet`] (a cluster's files from one command).
 //!
 //! ## Authentication: every message is signed
@@ -48,9 +50,11 @@
 //!   certificates from any peer (even a Byzantine one cannot forge them);
 //! - equivocation **evidence** (two conflicting 1b/2b from one acceptor) is
 //!   only proof to a third party if both messages are signed;
-//! - one mechanism, no handshake state machine, and the spec's assumption
-//!   (messages are attributed to their sender) holds per message, whatever
-//!   connection carried it.
+//! - one mechanism, and the spec's assumption (messages are attributed to
+//!   their sender) holds per message, whatever connection carried it. The
+//!   connection handshake ([`handshake`]) only tells a peer from a foreign
+//!   process or a node of another cluster (for operators and the peer
+//!   gauges); it authenticates no message.
 //!
 //! The cost is one signature per message sent (once, whatever the number of
 //! peers) and one verification per message received, done by the connection

@@ -166,6 +166,8 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
     // Since when the peer has been down (since start at first).
     let mut down_since = Instant::now();
     let mut was_up = false;
+    // The last handshake failure logged (cleared when the peer comes up).
+    let mut last_failure: Option<String> = None;
     loop {
         if rx.is_closed() {
             return;
@@ -213,6 +215,7 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
                             tracing::info!(peer = %name, %addr, "peer up");
                         }
                         was_up = true;
+                        last_failure = None;
                         let closed = write_queue(stream, &mut rx, &m).await;
                         m.peers_connected.dec();
                         m.peer_up.set(&name, 0);
@@ -231,7 +234,14 @@ async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>
         if let Some((reason, what)) = failure {
             tracing::trace!(peer = %name, "{what}");
             let handshake = reason.starts_with("handshake");
-            if handshake || down_since.elapsed() >= UNREACHABLE_GRACE {
+            if handshake {
+                // Logged once while it stays the same failure (counted
+                // every time in `hpaxos_rejected_total`).
+                if last_failure.as_deref() != Some(what.as_str()) {
+                    tracing::warn!(peer = %name, reason, "{what}");
+                    last_failure = Some(what);
+                }
+            } else if down_since.elapsed() >= UNREACHABLE_GRACE {
                 net.warn(&name, reason, &what);
             }
             tokio::time::sleep(backoff).await;

@@ -177,6 +177,12 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
         .find(|v| v["fields"]["reason"] == "handshake_refused");
     assert!(refused.is_some(), "{log}");
 
+    // The squatter is reported once (the same failure is not logged again).
+    let squatter_lines = log
+        .lines()
+        .filter(|l| l.contains("peer n4 at") && l.contains("handshake failed"))
+        .count();
+    assert_eq!(squatter_lines, 1, "{log}");
     squatter.abort();
     let bad = c.terminate_all(Duration::from_secs(10));
     assert!(bad.is_empty(), "{bad:?}");

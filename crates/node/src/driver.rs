@@ -159,6 +159,7 @@ impl Driver {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0)
             << 8;
+        let witness = Witness::new(cfg.witness_frames);
         Driver {
             cfg,
             me,
@@ -176,7 +177,7 @@ impl Driver {
             ready: Ready::default(),
             failed: None,
             observer: Observer::new(),
-            witness: Witness::new(),
+            witness,
         }
     }
 

@@ -6,7 +6,8 @@
 //! one to the others, so no single honest node receives both and its core
 //! (which keeps evidence only of what it receives) sees nothing. Here every
 //! node relays a bounded sample of the signed 1b/2b it received directly
-//! from other nodes (`Payload::Witness`, at most [`RELAY_MAX`] frames every
+//! from other nodes (`Payload::Witness`, at most `[cluster]
+//! witness_frames`, [`DEFAULT_RELAY_FRAMES`] by default, every
 //! [`RELAY_PERIOD`]); a receiver checks each frame's signature against the
 //! acceptor's node (the transport does, as for certificates) and compares
 //! it, and every 1b/2b it receives directly or in certificates and vote
@@ -29,12 +30,12 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// Most frames relayed per period.
-pub const RELAY_MAX: usize = 32;
+/// Default of `[cluster] witness_frames`: most frames relayed per period.
+pub const DEFAULT_RELAY_FRAMES: usize = 16;
 /// How often the sample is relayed.
-pub const RELAY_PERIOD: Duration = Duration::from_millis(250);
+pub const RELAY_PERIOD: Duration = Duration::from_millis(500);
 /// Most bytes of frames relayed per period.
-const RELAY_BYTES: usize = 256 * 1024;
+const RELAY_BYTES: usize = 128 * 1024;
 /// Digests kept at most.
 pub const SEEN_MAX: usize = 32_768;
 
@@ -91,16 +92,12 @@ pub struct AcceptorEvidence {
 
 /// See the module doc.
 pub struct Witness {
+    /// Frames relayed per period at most (0: none).
+    relay_max: usize,
     seen: BTreeMap<Key, Seen>,
     relay: VecDeque<Bytes>,
     relayed_at: Option<Instant>,
     evidence: BTreeMap<AcceptorId, AcceptorEvidence>,
-}
-
-impl Default for Witness {
-    fn default() -> Self {
-        Witness::new()
-    }
 }
 
 fn digest(m: &Message) -> [u8; 16] {
@@ -112,8 +109,9 @@ fn digest(m: &Message) -> [u8; 16] {
 }
 
 impl Witness {
-    pub fn new() -> Witness {
+    pub fn new(relay_max: usize) -> Witness {
         Witness {
+            relay_max,
             seen: BTreeMap::new(),
             relay: VecDeque::new(),
             relayed_at: None,
@@ -128,7 +126,10 @@ impl Witness {
             return;
         }
         self.observe(m, trust, metrics);
-        if self.relay.len() >= RELAY_MAX {
+        if self.relay_max == 0 {
+            return;
+        }
+        if self.relay.len() >= self.relay_max {
             self.relay.pop_front();
         }
         self.relay.push_back(frame.clone());
@@ -224,7 +225,7 @@ impl Witness {
     }
 
     /// The frames to relay now, if the period passed (at most
-    /// [`RELAY_MAX`] and within `max_bytes`).
+    /// `[cluster] witness_frames` and within `max_bytes`).
     pub fn take_relay(&mut self, max_bytes: usize) -> Option<Vec<Vec<u8>>> {
         if self.relay.is_empty() || self.relayed_at.is_some_and(|t| t.elapsed() < RELAY_PERIOD) {
             return None;
@@ -320,7 +321,7 @@ safe = "3 of {a1, a2, a3, a4}"
     fn conflicting_votes_are_counted_once_per_key_per_acceptor() {
         let t = trust();
         let m = Metrics::default();
-        let mut w = Witness::new();
+        let mut w = Witness::new(DEFAULT_RELAY_FRAMES);
         assert!(!w.observe(&vote(1, 1, 3, "x"), &t, &m));
         assert!(!w.observe(&vote(1, 1, 3, "x"), &t, &m));
         // Same acceptor, same (slot, learner, ballot), another value.
@@ -342,17 +343,27 @@ safe = "3 of {a1, a2, a3, a4}"
     }
 
     #[test]
+    fn no_relay_when_turned_off_but_still_compared() {
+        let t = trust();
+        let m = Metrics::default();
+        let mut w = Witness::new(0);
+        w.direct(&vote(1, 1, 3, "x"), &Bytes::from_static(b"f"), &t, &m);
+        assert!(w.take_relay(1 << 20).is_none());
+        assert!(w.observe(&vote(1, 1, 3, "y"), &t, &m));
+    }
+
+    #[test]
     fn memory_and_relay_are_bounded() {
         let t = trust();
         let m = Metrics::default();
-        let mut w = Witness::new();
+        let mut w = Witness::new(DEFAULT_RELAY_FRAMES);
         for s in 0..(SEEN_MAX as u64 + 100) {
             let v = vote(s, 1, 0, "x");
             w.direct(&v, &Bytes::from(vec![0u8; 10]), &t, &m);
         }
         assert_eq!(w.seen.len(), SEEN_MAX);
         let r = w.take_relay(1 << 20).unwrap();
-        assert_eq!(r.len(), RELAY_MAX);
+        assert_eq!(r.len(), DEFAULT_RELAY_FRAMES);
         // Nothing more until new frames arrive.
         assert!(w.take_relay(1 << 20).is_none());
         w.compact(Slot(SEEN_MAX as u64));

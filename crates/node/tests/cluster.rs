@@ -168,6 +168,12 @@ async fn kill9_of_an_acceptor_mid_load_loses_no_acknowledged_command() {
         "logs differ after restart:\n{logs:?}\n{}",
         node_logs(&c)
     );
+    // A restarted honest acceptor re-sends what it sent before (its log
+    // holds its votes): no node takes that for equivocation.
+    for a in &addrs {
+        let st = get_json(*a, "/v1/status").await.unwrap();
+        assert_eq!(st["evidence"], serde_json::json!({}), "{st}");
+    }
     // The restarted node caught up from decision certificates of its peers.
     let m = hpaxos_node::client::request(c.http("n4").unwrap(), "GET", "/metrics", None, T)
         .await

@@ -266,30 +266,22 @@ impl Driver {
                 self.step(Input::Protocol { msg, proof: raw });
             }
             Event::Control { from, msg } => {
+                // Relayed 2b are cross-checked too (`crate::witness`).
+                let (trust, m) = (&self.cfg.trust, &self.metrics);
                 match &msg {
                     Control::Certs { certs, .. } => {
-                        for (m, _) in certs.iter().flatten() {
-                            self.witness.observe(
-                                &Message::M2b(m.clone()),
-                                &self.cfg.trust,
-                                &self.metrics,
-                            );
+                        let n: usize = certs.iter().map(|c| c.len()).sum();
+                        m.certificates_received.inc_by(n as u64);
+                        for (b, _) in certs.iter().flatten() {
+                            self.witness.observe_2b(b, trust, m);
                         }
                     }
                     Control::Votes { votes } => {
-                        for (m, _) in votes {
-                            self.witness.observe(
-                                &Message::M2b(m.clone()),
-                                &self.cfg.trust,
-                                &self.metrics,
-                            );
+                        for (b, _) in votes {
+                            self.witness.observe_2b(b, trust, m);
                         }
                     }
                     _ => {}
-                }
-                if let Control::Certs { certs, .. } = &msg {
-                    let n: usize = certs.iter().map(|c| c.len()).sum();
-                    self.metrics.certificates_received.inc_by(n as u64);
                 }
                 self.step(Input::Control {
                     from: NodeId(from.0),

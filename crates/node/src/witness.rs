@@ -25,7 +25,7 @@
 
 use crate::metrics::Metrics;
 use bytes::Bytes;
-use hpaxos_core::{AcceptorId, Ballot, LearnerId, Message, Slot, Trust};
+use hpaxos_core::{AcceptorId, Ballot, LearnerId, Message, Msg2b, Slot, Trust};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -100,12 +100,25 @@ pub struct Witness {
     evidence: BTreeMap<AcceptorId, AcceptorEvidence>,
 }
 
-fn digest(m: &Message) -> [u8; 16] {
-    let bytes = postcard::to_stdvec(m).unwrap_or_default(); // ok: encoding to a Vec cannot fail
-    let h = Sha256::digest(&bytes);
+fn digest16(bytes: &[u8]) -> [u8; 16] {
+    let h = Sha256::digest(bytes);
     let mut d = [0u8; 16];
     d.copy_from_slice(&h[..16]);
     d
+}
+
+/// What may differ between two messages of one key: a 2b's value, a 1b's
+/// votes and proposals.
+fn digest(m: &Message) -> [u8; 16] {
+    match m {
+        Message::M2b(b) => digest16(b.val.bytes()),
+        Message::M1b(b) => {
+            // ok: encoding to a Vec cannot fail for these types
+            let bytes = postcard::to_stdvec(&(&b.votes, &b.proposals)).unwrap_or_default();
+            digest16(&bytes)
+        }
+        _ => [0; 16],
+    }
 }
 
 impl Witness {
@@ -142,7 +155,22 @@ impl Witness {
         let Some(key) = Key::of(m) else {
             return false;
         };
-        let d = digest(m);
+        self.check(key, digest(m), trust, metrics)
+    }
+
+    /// [`Witness::observe`] for a 2b (from a certificate or a vote answer).
+    pub fn observe_2b(&mut self, b: &Msg2b, trust: &Trust, metrics: &Metrics) -> bool {
+        let key = Key {
+            slot: b.slot,
+            kind: 2,
+            lr: b.lr,
+            bal: b.bal,
+            acc: b.acc,
+        };
+        self.check(key, digest16(b.val.bytes()), trust, metrics)
+    }
+
+    fn check(&mut self, key: Key, d: [u8; 16], trust: &Trust, metrics: &Metrics) -> bool {
         match self.seen.get_mut(&key) {
             None => {
                 if self.seen.len() >= SEEN_MAX {
@@ -286,7 +314,7 @@ impl Witness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hpaxos_core::{Msg2b, Value};
+    use hpaxos_core::Value;
 
     fn trust() -> Trust {
         let cfg = hpaxos_config::parse_str(

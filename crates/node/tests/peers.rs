@@ -162,7 +162,54 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
         "{lines} warning lines:\n{log}"
     );
 
-    // 4. n1 logged JSON: one object per line, with a level and fields.
+    // 4. Silent connections: more than the inbound limit are refused at
+    // once, the others are closed when their first frame does not come.
+    let max = hpaxos_node::transport::max_inbound(&cfg);
+    let mut silent = Vec::new();
+    for _ in 0..max + 8 {
+        if let Ok(s) = TcpStream::connect(c.peer_addr("n1").unwrap()).await {
+            silent.push(s);
+        }
+    }
+    for _ in 0..150 {
+        text = metrics(http).await;
+        if metric(&text, "hpaxos_rejected_total{reason=\"handshake_timeout\"}") >= 8
+            && metric(
+                &text,
+                "hpaxos_rejected_total{reason=\"too_many_connections\"}",
+            ) >= 8
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(silent);
+    assert!(
+        metric(
+            &text,
+            "hpaxos_rejected_total{reason=\"too_many_connections\"}"
+        ) >= 8,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "hpaxos_rejected_total{reason=\"handshake_timeout\"}") >= 8,
+        "{text}"
+    );
+    let log = log_of(&c, "n1");
+    assert!(
+        log.contains(&format!(": {max} peer connections are open already\""))
+            && log.contains("refused a connection from 127.0.0.1:"),
+        "{log}"
+    );
+    assert!(
+        log.contains(": no complete first frame within 3s\"")
+            && log.contains("closed the connection from 127.0.0.1:"),
+        "{log}"
+    );
+    // n2 and n3 stayed connected throughout.
+    assert_eq!(metric(&text, "hpaxos_peers_connected"), 2, "{text}");
+
+    // 5. n1 logged JSON: one object per line, with a level and fields.
     let mut objects = 0;
     for l in log.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value =

@@ -16,8 +16,8 @@
 use crate::config::ClusterConfig;
 use crate::driver::Event;
 use crate::handshake::{self, First, PREAUTH_MAX_FRAME};
-use crate::transport::{max_inbound, Net, STALL};
-use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
+use crate::transport::{max_inbound, Net, NodeSlot, PER_NODE_INBOUND, STALL};
+use crate::wire::{open, open_frame, seal, FrameReader, NodeIdx, Payload, WireError};
 use bytes::Bytes;
 use hpaxos_core::node::Control;
 use hpaxos_core::Message;
@@ -76,6 +76,34 @@ async fn read_within(
     }
 }
 
+/// Tells a node that has [`PER_NODE_INBOUND`] connections open here
+/// already why this one is closed.
+async fn refuse_crowded(s: &mut TcpStream, net: &Net, peer: SocketAddr, from: NodeIdx) {
+    let name = net
+        .cfg
+        .nodes
+        .get(from.index())
+        .map_or("?", |n| n.name.as_str());
+    let reason = format!(
+        "node {name} has {PER_NODE_INBOUND} connections open to node {} already",
+        net.local.name
+    );
+    let reply = seal(
+        net.local.me,
+        &net.local.key,
+        &Payload::Refused {
+            reason: reason.clone(),
+        },
+    );
+    let _ = s.write_all(&reply).await;
+    let _ = s.flush().await;
+    net.reject(
+        &peer.ip().to_string(),
+        "too_many_node_connections",
+        &format!("refused a connection from {peer}: {reason}"),
+    );
+}
+
 async fn read_conn(
     mut s: TcpStream,
     peer: SocketAddr,
@@ -89,17 +117,17 @@ async fn read_conn(
     // Small frames only until the peer is authenticated.
     let mut fr = FrameReader::new(PREAUTH_MAX_FRAME);
     let mut first = true;
+    // The authenticated peer's share of the inbound connections.
+    let mut slot: Option<NodeSlot> = None;
     let hello_by = Instant::now() + handshake::TIMEOUT;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let limit = if first {
-            Some(hello_by.saturating_duration_since(Instant::now()))
-        } else if fr.buffered() > 0 {
-            Some(STALL)
+            hello_by.saturating_duration_since(Instant::now())
         } else {
-            None
+            STALL
         };
-        let n = match read_within(&mut s, &mut buf, limit).await {
+        let n = match read_within(&mut s, &mut buf, Some(limit)).await {
             Ok(0) => {
                 if fr.buffered() > 0 {
                     reject(&net, peer, &WireError::Truncated);
@@ -115,6 +143,9 @@ async fn read_conn(
                             handshake::TIMEOUT.as_secs()
                         ),
                     )
+                } else if fr.buffered() == 0 {
+                    tracing::debug!(%peer, "closed a connection idle for {}s", STALL.as_secs());
+                    return;
                 } else {
                     (
                         "stalled",
@@ -149,6 +180,11 @@ async fn read_conn(
             if std::mem::take(&mut first) {
                 match handshake::answer(&body, &net.local, cfg, keys) {
                     First::Welcome { from, reply } => {
+                        slot = net.claim(from);
+                        if slot.is_none() {
+                            refuse_crowded(&mut s, &net, peer, from).await;
+                            return;
+                        }
                         if s.write_all(&reply).await.is_err() {
                             return;
                         }
@@ -172,6 +208,14 @@ async fn read_conn(
             }
             let ev = match open(&body, keys) {
                 Ok((from, p)) => {
+                    if slot.is_none() {
+                        // An older node without the handshake.
+                        slot = net.claim(from);
+                        if slot.is_none() {
+                            refuse_crowded(&mut s, &net, peer, from).await;
+                            return;
+                        }
+                    }
                     fr.set_max(cfg.max_frame);
                     match admit(cfg, keys, from, p, &body) {
                         Ok(ev) => ev,

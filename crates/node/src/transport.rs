@@ -23,8 +23,9 @@
 //! another cluster is refused with the reason. Memory per connection is
 //! bounded: until its peer is authenticated a connection accepts frames of
 //! at most [`PREAUTH_MAX_FRAME`] bytes and must send its first frame within
-//! the handshake timeout; afterwards a frame must not stall for [`STALL`];
-//! at most [`max_inbound`] inbound connections are open at once. Warnings
+//! the handshake timeout; afterwards nothing may stall for [`STALL`]; at
+//! most [`max_inbound`] inbound connections are open at once, and
+//! [`PER_NODE_INBOUND`] authenticated ones per node. Warnings
 //! about bad input are rate-limited per peer and reason
 //! ([`crate::ratelimit`]); the counters count everything.
 
@@ -54,8 +55,10 @@ pub type PeerQueues = Vec<Option<mpsc::Sender<Outgoing>>>;
 /// liveness needs (1a/1c, and acceptors re-send their 2av/2b on a repeated
 /// 1c) and learners catch up from decision certificates.
 pub const STALE: Duration = Duration::from_secs(2);
-/// A frame started but not completed for this long closes its connection
-/// (it holds a buffer of up to `max_frame_bytes`).
+/// An inbound connection that receives nothing for this long is closed: a
+/// frame started and not completed holds a buffer of up to
+/// `max_frame_bytes`, and a live peer sends a heartbeat at least every
+/// 250 ms, so an idle connection is a dead one (whose permit is given back).
 pub const STALL: Duration = Duration::from_secs(30);
 /// A peer unreachable this long (since start, or since it went down) is
 /// reported (then at most once per rate-limit period).
@@ -71,19 +74,59 @@ pub struct Net {
     warnings: RateLimit,
     /// Inbound connections open at once at most (each may buffer a frame).
     pub(crate) inbound: Arc<Semaphore>,
+    /// Authenticated inbound connections open per node.
+    per_node: std::sync::Mutex<Vec<usize>>,
+}
+
+/// Authenticated inbound connections one node may have open at once: a
+/// reconnect while an old connection lingers, but not so many that one
+/// (Byzantine) node holds the room of the others or much memory.
+pub const PER_NODE_INBOUND: usize = 4;
+
+/// One of a node's [`PER_NODE_INBOUND`] connections, given back on drop.
+pub struct NodeSlot {
+    net: Arc<Net>,
+    node: usize,
+}
+
+impl Drop for NodeSlot {
+    fn drop(&mut self) {
+        if let Ok(mut v) = self.net.per_node.lock() {
+            if let Some(n) = v.get_mut(self.node) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
 }
 
 impl Net {
     pub fn new(cfg: Arc<ClusterConfig>, local: Local, metrics: Arc<Metrics>) -> Arc<Net> {
         let keys = cfg.keys();
         let inbound = Arc::new(Semaphore::new(max_inbound(&cfg)));
+        let per_node = std::sync::Mutex::new(vec![0; cfg.nodes.len()]);
         Arc::new(Net {
+            per_node,
             cfg,
             local,
             metrics,
             keys,
             warnings: RateLimit::default(),
             inbound,
+        })
+    }
+
+    /// Takes one of `node`'s inbound connections; `None` when it has
+    /// [`PER_NODE_INBOUND`] open already.
+    pub(crate) fn claim(self: &Arc<Self>, node: NodeIdx) -> Option<NodeSlot> {
+        let mut v = self.per_node.lock().ok()?;
+        let n = v.get_mut(node.index())?;
+        if *n >= PER_NODE_INBOUND {
+            return None;
+        }
+        *n += 1;
+        Some(NodeSlot {
+            net: self.clone(),
+            node: node.index(),
         })
     }
 

@@ -162,7 +162,56 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
         "{lines} warning lines:\n{log}"
     );
 
-    // 4. Silent connections: more than the inbound limit are refused at
+    // 4. One node may hold only PER_NODE_INBOUND connections (n2's own
+    // connection to n1 is one of them): the next one is refused, saying why.
+    let k2 = hpaxos_node::keys::read_secret(&c.dir().join("keys/n2.key")).unwrap();
+    let hello2 = seal(
+        NodeIdx(1),
+        &k2,
+        &Payload::Hello {
+            cluster: ours.clone(),
+            node: "n2".into(),
+            version: "0.1.0".into(),
+        },
+    );
+    let mut held = Vec::new();
+    let mut refusal = None;
+    for _ in 0..hpaxos_node::transport::PER_NODE_INBOUND + 2 {
+        let mut s = TcpStream::connect(c.peer_addr("n1").unwrap())
+            .await
+            .unwrap();
+        s.write_all(&hello2).await.unwrap();
+        let mut fr = FrameReader::new(1 << 16);
+        let mut answer = None;
+        for _ in 0..100 {
+            match tokio::time::timeout(T, s.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => fr.extend(&buf[..n]),
+                _ => break,
+            }
+            if let Ok(Some(b)) = fr.next_frame() {
+                answer = Some(b);
+                break;
+            }
+        }
+        match answer.as_deref().and_then(peek) {
+            Some((_, Payload::Welcome { .. })) => held.push(s),
+            Some((_, Payload::Refused { reason })) => {
+                refusal = Some(reason);
+                break;
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(
+        refusal.as_deref(),
+        Some("node n2 has 4 connections open to node n1 already"),
+        "{} welcomed",
+        held.len()
+    );
+    assert!(held.len() <= 3, "{}", held.len());
+    drop(held);
+
+    // 5. Silent connections: more than the inbound limit are refused at
     // once, the others are closed when their first frame does not come.
     let max = hpaxos_node::transport::max_inbound(&cfg);
     let mut silent = Vec::new();
@@ -209,7 +258,7 @@ async fn the_peer_port_refuses_strangers_and_rate_limits_its_warnings() {
     // n2 and n3 stayed connected throughout.
     assert_eq!(metric(&text, "hpaxos_peers_connected"), 2, "{text}");
 
-    // 5. n1 logged JSON: one object per line, with a level and fields.
+    // 6. n1 logged JSON: one object per line, with a level and fields.
     let mut objects = 0;
     for l in log.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value =

@@ -38,6 +38,7 @@ struct Member {
     http: SocketAddr,
     child: Option<Child>,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 pub struct LocalCluster {
@@ -99,6 +100,7 @@ impl LocalCluster {
                 http,
                 child: None,
                 extra: Vec::new(),
+                env: Vec::new(),
             });
         }
         let config = dir.join("cluster.toml");
@@ -163,6 +165,15 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// An environment variable for one node's process (e.g.
+    /// `HPAXOS_LOG_FORMAT`), from its next start on.
+    pub fn set_env(&mut self, name: &str, key: &str, value: &str) -> Result<(), ClusterError> {
+        self.member(name)?
+            .env
+            .push((key.to_string(), value.to_string()));
+        Ok(())
+    }
+
     /// Starts (or restarts) one node; its log goes to `<dir>/<name>.log`.
     pub fn spawn(&mut self, name: &str) -> Result<(), ClusterError> {
         let exe = self.exe.clone();
@@ -186,6 +197,7 @@ impl LocalCluster {
             .arg("--name")
             .arg(name)
             .args(&m.extra)
+            .envs(m.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

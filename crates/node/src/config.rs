@@ -12,6 +12,7 @@
 //! max_timeout_ms = 4000
 //! takeover_grace_ms = 20          # wait for the votes before a new ballot
 //! retain_slots = 4096             # decided slots kept before compaction
+//! witness_frames = 16             # 1b/2b relayed per 500 ms (0: off)
 //!
 //! [nodes.n1]
 //! addr = "127.0.0.1:7101"         # peer-to-peer TCP (default: its acceptor's addr)
@@ -72,6 +73,7 @@ struct RawCluster {
     max_timeout_ms: Option<u64>,
     takeover_grace_ms: Option<u64>,
     retain_slots: Option<u64>,
+    witness_frames: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +210,9 @@ pub struct ClusterConfig {
     /// known-decided prefix) before they are garbage-collected; see
     /// `driver` ("Slot garbage collection").
     pub retain_slots: u64,
+    /// Signed 1b/2b relayed to every peer per period for the equivocation
+    /// cross-check (`crate::witness`); 0 turns the relay off.
+    pub witness_frames: usize,
     /// What loads but is probably a mistake (`hpaxos_config::Warning`s),
     /// logged at start and printed by `node --check`.
     pub warnings: Vec<String>,
@@ -377,6 +382,9 @@ impl ClusterConfig {
             proposer,
             acceptor_node,
             retain_slots: cluster.retain_slots.unwrap_or(DEFAULT_RETAIN_SLOTS).max(1),
+            witness_frames: cluster
+                .witness_frames
+                .unwrap_or(crate::witness::DEFAULT_RELAY_FRAMES),
             warnings,
         })
     }
@@ -417,6 +425,17 @@ mod tests {
 
     fn node(name: &str, addr: &str, rest: &str) -> String {
         format!("[nodes.{name}]\naddr = \"{addr}\"\npublic_key = \"{KEY}\"\n{rest}\n")
+    }
+
+    #[test]
+    fn witness_frames_defaults_to_16_and_0_turns_the_relay_off() {
+        let n = node("n1", "localhost:7101", "acceptor = \"a1\"");
+        assert_eq!(parse(&n).unwrap().witness_frames, 16);
+        let c = parse(&format!("[cluster]\nwitness_frames = 0\n{n}")).unwrap();
+        assert_eq!(c.witness_frames, 0);
+        assert!(parse(&format!("[cluster]\nwitness_frames = -1\n{n}"))
+            .unwrap_err()
+            .starts_with("[cluster]: invalid value"));
     }
 
     #[test]

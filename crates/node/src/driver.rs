@@ -23,9 +23,11 @@
 use crate::config::ClusterConfig;
 use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
 use crate::metrics::Metrics;
+use crate::observe::Observer;
 use crate::transport::PeerQueues;
 use crate::wal::Wal;
 use crate::wire::{seal, NodeIdx, Payload};
+use crate::witness::Witness;
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use hpaxos_core::node::{Control, Input, NodeCore, NodeId, Note, Ready};
@@ -33,7 +35,6 @@ use hpaxos_core::pacemaker::Tick;
 use hpaxos_core::{Decision, Kind, Learner, LearnerId, Message, Slot, Value};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -78,6 +79,11 @@ pub enum Event {
         op: Op,
         learner: Option<String>,
         reply: oneshot::Sender<Result<SubmitReply, String>>,
+    },
+    /// Signed 1b/2b relayed by a peer (signatures checked), for the
+    /// equivocation cross-check only.
+    Witness {
+        msgs: Vec<Message>,
     },
     Tick,
     Query(Box<dyn FnOnce(&mut Driver) + Send>),
@@ -130,6 +136,8 @@ pub struct Driver {
     ready: Ready<Bytes>,
     /// Set when the write-ahead log failed: the node must stop.
     pub failed: Option<String>,
+    observer: Observer,
+    witness: Witness,
 }
 
 impl Driver {
@@ -151,6 +159,7 @@ impl Driver {
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0)
             << 8;
+        let witness = Witness::new(cfg.witness_frames);
         Driver {
             cfg,
             me,
@@ -167,6 +176,8 @@ impl Driver {
             start: Instant::now(),
             ready: Ready::default(),
             failed: None,
+            observer: Observer::new(),
+            witness,
         }
     }
 
@@ -217,6 +228,16 @@ impl Driver {
                 }
             }
             self.finish_iteration();
+            let now = self.now();
+            self.observer.refresh(
+                &self.cfg,
+                &self.core,
+                &self.replicas,
+                &self.peers,
+                &self.metrics,
+                now,
+                rx.len(),
+            );
             if let Some(e) = self.failed.take() {
                 return Err(e);
             }
@@ -238,15 +259,29 @@ impl Driver {
         match ev {
             Event::Net { msg, raw } => {
                 self.metrics.msgs_in.inc(kind_label(msg.kind()));
+                self.observer.slot_seen(msg.slot());
+                self.witness
+                    .direct(&msg, &raw, &self.cfg.trust, &self.metrics);
                 tracing::trace!(kind = kind_label(msg.kind()), slot = msg.slot().0, lr = msg.lr().0, bal = msg.bal().0, acc = ?msg.acc().map(|a| a.0), "recv");
                 self.step(Input::Protocol { msg, proof: raw });
             }
             Event::Control { from, msg } => {
-                if let Control::Certs { certs, .. } = &msg {
-                    let n: usize = certs.iter().map(|c| c.len()).sum();
-                    self.metrics
-                        .certificates_received
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                // Relayed 2b are cross-checked too (`crate::witness`).
+                let (trust, m) = (&self.cfg.trust, &self.metrics);
+                match &msg {
+                    Control::Certs { certs, .. } => {
+                        let n: usize = certs.iter().map(|c| c.len()).sum();
+                        m.certificates_received.inc_by(n as u64);
+                        for (b, _) in certs.iter().flatten() {
+                            self.witness.observe_2b(b, trust, m);
+                        }
+                    }
+                    Control::Votes { votes } => {
+                        for (b, _) in votes {
+                            self.witness.observe_2b(b, trust, m);
+                        }
+                    }
+                    _ => {}
                 }
                 self.step(Input::Control {
                     from: NodeId(from.0),
@@ -254,6 +289,11 @@ impl Driver {
                 });
             }
             Event::Submit { op, learner, reply } => self.submit(op, learner, reply),
+            Event::Witness { msgs } => {
+                for m in &msgs {
+                    self.witness.observe(m, &self.cfg.trust, &self.metrics);
+                }
+            }
             Event::Tick => self.step(Input::Tick),
             Event::Query(f) => f(self),
             Event::Shutdown => {}
@@ -299,9 +339,7 @@ impl Driver {
             origin: self.me.0,
             seq: self.seq,
         };
-        self.metrics
-            .commands_submitted
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.commands_submitted.inc();
         self.waiters.insert(
             id,
             Waiter {
@@ -321,7 +359,7 @@ impl Driver {
     fn send_to(&self, peer: NodeIdx, f: Bytes) {
         if let Some(Some(q)) = self.peers.get(peer.index()) {
             if q.try_send((Instant::now(), f)).is_err() {
-                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.send_dropped.inc();
             }
         }
     }
@@ -330,7 +368,7 @@ impl Driver {
         let now = Instant::now();
         for q in self.peers.iter().flatten() {
             if q.try_send((now, f.clone())).is_err() {
-                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.send_dropped.inc();
             }
         }
     }
@@ -368,33 +406,32 @@ impl Driver {
     /// Group commit, then send, then apply: the order that makes every
     /// message leave only after the state it depends on is durable.
     fn finish_iteration(&mut self) {
-        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        self.metrics.batches.inc();
         if let Some(pm) = self.core.pacemaker() {
-            self.metrics
-                .ballots_started
-                .store(pm.stats().ballots_started, Ordering::Relaxed);
+            Metrics::set_counter(&self.metrics.ballots_started, pm.stats().ballots_started);
         }
         let mut ready = std::mem::take(&mut self.ready);
         for d in ready.persist.drain(..) {
             self.wal.append(&d);
-            self.metrics.wal_records.fetch_add(1, Ordering::Relaxed);
+            self.metrics.wal_records.inc();
         }
         if self.wal.has_pending() {
             let t = Instant::now();
             match self.wal.commit() {
                 Ok(_) => {
-                    self.metrics.fsyncs.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.fsyncs.inc();
                     self.metrics
                         .fsync_latency
                         .observe(t.elapsed().as_secs_f64());
                     self.metrics
                         .wal_bytes
-                        .store(self.wal.len_bytes(), Ordering::Relaxed);
+                        .set(crate::metrics::g(self.wal.len_bytes()));
                 }
                 Err(e) => {
                     // Nothing of this iteration may leave: stop here.
+                    let e = crate::error_chain(&e);
                     tracing::error!("write-ahead log failed: {e}");
-                    self.failed = Some(e.to_string());
+                    self.failed = Some(e);
                     return;
                 }
             }
@@ -412,6 +449,13 @@ impl Driver {
             self.send_to(NodeIdx(to.0), f);
         }
         self.report(&mut ready);
+        if let Some(frames) = self.witness.take_relay(self.cfg.max_frame / 4) {
+            if !frames.is_empty() {
+                self.metrics.witness_sent.inc_by(frames.len() as u64);
+                let f = seal(self.me, &self.key, &Payload::Witness { frames });
+                self.send_all(&f);
+            }
+        }
         let decisions: Vec<Decision> = ready.decided.drain(..).collect();
         let mut done = Vec::new();
         for d in decisions {
@@ -441,13 +485,8 @@ impl Driver {
             tracing::debug!(reason = label, "core rejected a message: {r}");
         }
         for e in ready.evidence.drain(..) {
-            self.metrics.evidence.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                acceptor = self.cfg.trust.acceptor_name(e.acc),
-                "equivocation evidence: {:?} vs {:?}",
-                e.first.kind(),
-                e.second.kind()
-            );
+            self.witness
+                .core_evidence(&e, &self.cfg.trust, &self.metrics);
         }
         for n in ready.notes.drain(..) {
             match n {
@@ -482,6 +521,7 @@ impl Driver {
         for r in &mut self.replicas {
             r.replica.compact(below);
         }
+        self.witness.compact(below);
         let locals: Vec<&Learner> = self.core.local_learners().map(|f| &f.core).collect();
         let ls: Vec<(&Learner, &Replica)> = locals
             .iter()
@@ -498,8 +538,8 @@ impl Driver {
         match self.wal.rewrite(&snap, &recs) {
             Ok(len) => {
                 self.snapshots += 1;
-                self.metrics.snapshots.fetch_add(1, Ordering::Relaxed);
-                self.metrics.wal_bytes.store(len, Ordering::Relaxed);
+                self.metrics.snapshots.inc();
+                self.metrics.wal_bytes.set(crate::metrics::g(len));
                 tracing::info!(
                     below = below.0,
                     bytes_before = before,
@@ -509,17 +549,20 @@ impl Driver {
             }
             Err((e, false)) => {
                 // The old log is intact and complete: carry on.
+                let e = crate::error_chain(&e);
                 tracing::warn!("snapshot not written, keeping the log: {e}");
             }
             Err((e, true)) => {
+                let e = crate::error_chain(&e);
                 tracing::error!("write-ahead log failed after its rewrite: {e}");
-                self.failed = Some(e.to_string());
+                self.failed = Some(e);
             }
         }
     }
 
     fn broadcast(&mut self, m: &Message) {
         self.metrics.msgs_out.inc(kind_label(m.kind()));
+        self.observer.slot_seen(m.slot());
         let f = seal(self.me, &self.key, &Payload::Protocol(m.clone()));
         if let Message::M2b(b) = m {
             self.core.own_proof(b, f.clone());
@@ -538,7 +581,7 @@ impl Driver {
                 _ => f.clone(),
             };
             if q.try_send((now, frame)).is_err() {
-                self.metrics.send_dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.send_dropped.inc();
             }
         }
     }
@@ -552,6 +595,7 @@ impl Driver {
             return;
         }
         self.metrics.decisions.inc(&name);
+        self.observer.decided(&self.metrics, &name, d.slot);
         let results = r.replica.decide(d.slot, d.bal, d.val);
         for (id, res) in results {
             self.command_applied(d.lr, &name, id, res, done);
@@ -577,9 +621,7 @@ impl Driver {
             done.push(w.token);
             let secs = w.started.elapsed().as_secs_f64();
             self.metrics.submit_latency.observe(secs);
-            self.metrics
-                .commands_committed
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.commands_committed.inc();
             let _ = w.reply.send(Ok(SubmitReply {
                 id,
                 slot: res.slot.0,
@@ -712,10 +754,12 @@ impl Driver {
             "certificates_served": ns.certs_served,
             "beyond_horizon": ns.beyond_horizon,
             "byzantine": self.byz.map(|b| format!("{b:?}")),
+            "evidence": self.witness.status(&self.cfg.trust),
+            "cluster_id": crate::handshake::cluster_id(&self.cfg),
             "max_slot_seen": self.core.max_slot_seen().0,
-            "peers_connected": self.metrics.peers_connected.load(Ordering::Relaxed),
+            "peers_connected": self.metrics.peers_connected.get(),
             "resident_bytes": crate::metrics::resident_bytes(),
-            "fsyncs": self.metrics.fsyncs.load(Ordering::Relaxed),
+            "fsyncs": self.metrics.fsyncs.get(),
             "compacted_below": self.core.compacted_below().0,
             "low_water": self.low_water().map(|s| s.0),
             "snapshots": self.snapshots,

@@ -28,7 +28,10 @@
 //! [`transport`] (TCP), [`wal`] (durability), [`driver`] (the loop),
 //! [`hpaxos_core::pacemaker`] (proposer liveness, shared with the simulator),
 //! [`snapshot`] (compacted log), [`kv`] (state machine), [`http`] (API), [`http_server`] (its limits), [`client`] (HTTP client),
-//! [`metrics`], [`run`] (process startup), [`check`] (`node --check`),
+//! [`metrics`], [`observe`] (the driver's gauges and quorum warnings),
+//! [`handshake`] (peer connections), [`inbound`] (the listener),
+//! [`ratelimit`] (warnings about peers), [`logging`] (log filter and format),
+//! [`witness`] (equivocation cross-check), [`run`] (process startup), [`check`] (`node --check`),
 //! [`demo`], [`testnet`] (a cluster's files from one command).
 //!
 //! ## Authentication: every message is signed
@@ -48,9 +51,11 @@
 //!   certificates from any peer (even a Byzantine one cannot forge them);
 //! - equivocation **evidence** (two conflicting 1b/2b from one acceptor) is
 //!   only proof to a third party if both messages are signed;
-//! - one mechanism, no handshake state machine, and the spec's assumption
-//!   (messages are attributed to their sender) holds per message, whatever
-//!   connection carried it.
+//! - one mechanism, and the spec's assumption (messages are attributed to
+//!   their sender) holds per message, whatever connection carried it. The
+//!   connection handshake ([`handshake`]) only tells a peer from a foreign
+//!   process or a node of another cluster (for operators and the peer
+//!   gauges); it authenticates no message.
 //!
 //! The cost is one signature per message sent (once, whatever the number of
 //! peers) and one verification per message received, done by the connection
@@ -109,38 +114,45 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod driver;
+pub mod handshake;
 pub mod http;
 pub mod http_server;
+pub mod inbound;
 pub mod k8s;
 pub mod keys;
 pub mod kv;
+pub mod logging;
 pub mod metrics;
+pub mod observe;
+pub mod ratelimit;
 pub mod run;
 pub mod snapshot;
 pub mod testnet;
 pub mod transport;
 pub mod wal;
 pub mod wire;
+pub mod witness;
 
 pub use config::ClusterConfig;
 pub use driver::Byzantine;
+pub use logging::{init_logging, log_settings, LogFormat};
 pub use run::{run_node, NodeArgs, NodeError};
 
-/// Installs the log subscriber: structured lines on stderr, level from
-/// `HPAXOS_LOG` (`error`, `warn`, `info` (default), `debug`, `trace`).
-pub fn init_logging() {
-    let level = match std::env::var("HPAXOS_LOG").as_deref() {
-        Ok("error") => tracing::Level::ERROR,
-        Ok("warn") => tracing::Level::WARN,
-        Ok("debug") => tracing::Level::DEBUG,
-        Ok("trace") => tracing::Level::TRACE,
-        _ => tracing::Level::INFO,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+/// An error and its chain of causes on one line (`a: b: c`), for log
+/// lines and messages that must keep the cause (a full disk shows as
+/// `write-ahead log PATH: No space left on device (os error 28)`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.ends_with(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    msg
 }
 
 pub fn parse_byzantine(s: &str) -> Result<Byzantine, String> {
@@ -149,5 +161,23 @@ pub fn parse_byzantine(s: &str) -> Result<Byzantine, String> {
         other => Err(format!(
             "unknown Byzantine mode {other:?} (known: equivocate)"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Golden: a write-ahead log I/O error keeps its file and its cause.
+    #[test]
+    fn a_full_disk_names_the_file_and_the_cause() {
+        let e = wal::WalError::Io {
+            path: "data/n1/wal".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        assert_eq!(
+            error_chain(&e),
+            "write-ahead log data/n1/wal: No space left on device (os error 28)"
+        );
     }
 }

@@ -11,11 +11,12 @@
 
 use crate::config::{ClusterConfig, ConfigError, HostPort};
 use crate::driver::{Byzantine, Driver, Event, LocalReplica};
+use crate::handshake::Local;
 use crate::http::{router, ApiState};
 use crate::keys::{public_hex, read_secret, KeyError};
 use crate::kv::Replica;
 use crate::metrics::Metrics;
-use crate::transport::{listen, spawn_peers};
+use crate::transport::{listen, spawn_peers, Net};
 use crate::wal::{Wal, WalError};
 use bytes::Bytes;
 use hpaxos_core::node::{NodeCore, NodeId, NodeSetup, NodeTiming, DEFAULT_HORIZON};
@@ -323,13 +324,13 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
             None => None,
         };
         let (tx, rx) = mpsc::channel::<Event>(16 * 1024);
-        let peers = spawn_peers(&cfg, spec.idx, metrics.clone());
-        tokio::spawn(listen(
-            peer_listener,
+        let net = Net::new(
             cfg.clone(),
-            tx.clone(),
+            Local::new(&cfg, spec.idx, key.clone()),
             metrics.clone(),
-        ));
+        );
+        let peers = spawn_peers(&net);
+        tokio::spawn(listen(peer_listener, net, tx.clone()));
         if let Some(l) = http_listener {
             let app = router(ApiState {
                 events: tx.clone(),

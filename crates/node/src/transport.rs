@@ -1,6 +1,7 @@
 //! TCP transport between nodes: one outgoing connection per peer fed by a
-//! bounded queue, and a listener whose connection readers authenticate
-//! every frame before handing it to the driver.
+//! bounded queue (here), and a listener whose connection readers
+//! authenticate every frame before handing it to the driver
+//! ([`crate::inbound`]).
 //!
 //! Data flow (out): the driver seals a payload once and `try_send`s the
 //! frame bytes into each peer's bounded queue; a full queue drops the frame
@@ -12,24 +13,36 @@
 //! oversized ones before reading them, and closing the connection since
 //! framing is lost), verifies the Ed25519 signature against the claimed
 //! sender's configured key, checks that a 1b/2av/2b's `acc` is the acceptor
-//! the signing node runs, and only then queues an [`Event`] for the driver.
+//! the signing node runs, and only then queues an [`Event`](crate::driver::Event) for the driver.
 //! The driver queue is bounded too: a reader waits when it is full, which
 //! pushes back on the sending peer through TCP.
+//!
+//! Hardening: every connection starts with the handshake
+//! ([`crate::handshake`]); a peer counts as up (`hpaxos_peers_connected`,
+//! `hpaxos_peer_up{peer}`) only once it welcomed this node, and a node of
+//! another cluster is refused with the reason. Memory per connection is
+//! bounded: until its peer is authenticated a connection accepts frames of
+//! at most [`PREAUTH_MAX_FRAME`] bytes and must send its first frame within
+//! the handshake timeout; afterwards nothing may stall for [`STALL`]; at
+//! most [`max_inbound`] inbound connections are open at once, and
+//! [`PER_NODE_INBOUND`] authenticated ones per node. Warnings
+//! about bad input are rate-limited per peer and reason
+//! ([`crate::ratelimit`]); the counters count everything.
 
 use crate::config::{ClusterConfig, HostPort};
-use crate::driver::Event;
+use crate::handshake::{self, HandshakeError, Local};
 use crate::metrics::Metrics;
-use crate::wire::{open, open_frame, FrameReader, NodeIdx, Payload, WireError};
+use crate::ratelimit::RateLimit;
+use crate::wire::NodeIdx;
 use bytes::Bytes;
-use hpaxos_core::node::Control;
-use hpaxos_core::Message;
-use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use ed25519_dalek::VerifyingKey;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Semaphore};
+
+pub use crate::inbound::listen;
 
 /// A frame waiting for a peer, with when it was queued.
 pub type Outgoing = (Instant, Bytes);
@@ -42,22 +55,122 @@ pub type PeerQueues = Vec<Option<mpsc::Sender<Outgoing>>>;
 /// liveness needs (1a/1c, and acceptors re-send their 2av/2b on a repeated
 /// 1c) and learners catch up from decision certificates.
 pub const STALE: Duration = Duration::from_secs(2);
+/// An inbound connection that receives nothing for this long is closed: a
+/// frame started and not completed holds a buffer of up to
+/// `max_frame_bytes`, and a live peer sends a heartbeat at least every
+/// 250 ms, so an idle connection is a dead one (whose permit is given back).
+pub const STALL: Duration = Duration::from_secs(30);
+/// A peer unreachable this long (since start, or since it went down) is
+/// reported (then at most once per rate-limit period).
+const UNREACHABLE_GRACE: Duration = Duration::from_secs(5);
+
+/// What the transport's tasks share: the configuration, this node's
+/// identity, the metrics and the warning rate limit.
+pub struct Net {
+    pub cfg: Arc<ClusterConfig>,
+    pub local: Local,
+    pub metrics: Arc<Metrics>,
+    pub(crate) keys: Vec<VerifyingKey>,
+    warnings: RateLimit,
+    /// Inbound connections open at once at most (each may buffer a frame).
+    pub(crate) inbound: Arc<Semaphore>,
+    /// Authenticated inbound connections open per node.
+    per_node: std::sync::Mutex<Vec<usize>>,
+}
+
+/// Authenticated inbound connections one node may have open at once: a
+/// reconnect while an old connection lingers, but not so many that one
+/// (Byzantine) node holds the room of the others or much memory.
+pub const PER_NODE_INBOUND: usize = 4;
+
+/// One of a node's [`PER_NODE_INBOUND`] connections, given back on drop.
+pub struct NodeSlot {
+    net: Arc<Net>,
+    node: usize,
+}
+
+impl Drop for NodeSlot {
+    fn drop(&mut self) {
+        if let Ok(mut v) = self.net.per_node.lock() {
+            if let Some(n) = v.get_mut(self.node) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+}
+
+impl Net {
+    pub fn new(cfg: Arc<ClusterConfig>, local: Local, metrics: Arc<Metrics>) -> Arc<Net> {
+        let keys = cfg.keys();
+        let inbound = Arc::new(Semaphore::new(max_inbound(&cfg)));
+        let per_node = std::sync::Mutex::new(vec![0; cfg.nodes.len()]);
+        Arc::new(Net {
+            per_node,
+            cfg,
+            local,
+            metrics,
+            keys,
+            warnings: RateLimit::default(),
+            inbound,
+        })
+    }
+
+    /// Takes one of `node`'s inbound connections; `None` when it has
+    /// [`PER_NODE_INBOUND`] open already.
+    pub(crate) fn claim(self: &Arc<Self>, node: NodeIdx) -> Option<NodeSlot> {
+        let mut v = self.per_node.lock().ok()?;
+        let n = v.get_mut(node.index())?;
+        if *n >= PER_NODE_INBOUND {
+            return None;
+        }
+        *n += 1;
+        Some(NodeSlot {
+            net: self.clone(),
+            node: node.index(),
+        })
+    }
+
+    /// Counts a rejection and warns about it (rate-limited per peer and
+    /// reason; the next warning says how many were suppressed).
+    pub(crate) fn reject(&self, peer: &str, reason: &'static str, what: &str) {
+        self.metrics.rejected.inc(reason);
+        self.warn(peer, reason, what);
+    }
+
+    pub(crate) fn warn(&self, peer: &str, reason: &'static str, what: &str) {
+        if let Some(suppressed) = self.warnings.allow(peer, reason, Instant::now()) {
+            if suppressed > 0 {
+                tracing::warn!(
+                    peer,
+                    reason,
+                    suppressed,
+                    "{what} ({suppressed} more like it not logged)"
+                );
+            } else {
+                tracing::warn!(peer, reason, "{what}");
+            }
+        }
+    }
+}
+
+/// Inbound connections accepted at once: room for every peer to reconnect
+/// while its old connection is still open, and a few more.
+pub fn max_inbound(cfg: &ClusterConfig) -> usize {
+    4 * cfg.nodes.len() + 16
+}
 
 /// Spawns one writer task per peer and returns their queues.
-pub fn spawn_peers(cfg: &ClusterConfig, me: NodeIdx, metrics: Arc<Metrics>) -> PeerQueues {
-    cfg.nodes
+pub fn spawn_peers(net: &Arc<Net>) -> PeerQueues {
+    net.cfg
+        .nodes
         .iter()
         .map(|n| {
-            if n.idx == me {
+            if n.idx == net.local.me {
                 return None;
             }
-            let (tx, rx) = mpsc::channel(cfg.peer_queue);
-            tokio::spawn(outbound(
-                n.addr.clone(),
-                n.name.clone(),
-                rx,
-                metrics.clone(),
-            ));
+            let (tx, rx) = mpsc::channel(net.cfg.peer_queue);
+            net.metrics.peer_up.set(&n.name, 0);
+            tokio::spawn(outbound(net.clone(), n.idx, rx));
             Some(tx)
         })
         .collect()
@@ -82,45 +195,126 @@ async fn dial(addr: &HostPort) -> std::io::Result<TcpStream> {
     }))
 }
 
-async fn outbound(addr: HostPort, name: String, mut rx: mpsc::Receiver<Outgoing>, m: Arc<Metrics>) {
+/// The writer task of one peer: connect, handshake, then copy the queue
+/// to the connection; on any failure, back off and start again. Logs the
+/// peer going up and down (transitions only).
+async fn outbound(net: Arc<Net>, peer: NodeIdx, mut rx: mpsc::Receiver<Outgoing>) {
+    let Some(spec) = net.cfg.nodes.get(peer.index()) else {
+        return;
+    };
+    let (addr, name) = (spec.addr.clone(), spec.name.clone());
+    let m = net.metrics.clone();
     let mut backoff = Duration::from_millis(20);
+    // Since when the peer has been down (since start at first).
+    let mut down_since = Instant::now();
+    let mut was_up = false;
+    // The last handshake failure logged (cleared when the peer comes up).
+    let mut last_failure: Option<String> = None;
     loop {
-        let stream = match dial(&addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::trace!(peer = %name, %addr, "cannot connect: {e}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                if rx.is_closed() {
-                    return;
+        if rx.is_closed() {
+            return;
+        }
+        let failure = match dial(&addr).await {
+            Err(e) => Some((
+                "unreachable",
+                format!("peer {name} at {addr} is unreachable: {e}"),
+            )),
+            Ok(mut stream) => {
+                let _ = stream.set_nodelay(true);
+                match handshake::dial(&mut stream, &net.local, &net.cfg, &net.keys, peer).await {
+                    Err(e @ HandshakeError::NoAnswer) => {
+                        // An older node reads on without answering: its
+                        // frames are verified one by one there, so send
+                        // them, but do not count the peer as up.
+                        m.rejected.inc(e.label());
+                        net.warn(
+                            &name,
+                            e.label(),
+                            &format!("peer {name} at {addr}: {e}; sending to it without counting it as connected (an older node during a rolling upgrade?)"),
+                        );
+                        match write_queue(stream, &mut rx, &m).await {
+                            Ok(()) => return,
+                            Err(e) => Some((
+                                "unverified_lost",
+                                format!("peer {name} at {addr} (no handshake): {e}"),
+                            )),
+                        }
+                    }
+                    Err(e) => {
+                        m.rejected.inc(e.label());
+                        Some((
+                            e.label(),
+                            format!("peer {name} at {addr}: handshake failed: {e}"),
+                        ))
+                    }
+                    Ok(()) => {
+                        backoff = Duration::from_millis(20);
+                        m.peers_connected.inc();
+                        m.peer_up.set(&name, 1);
+                        if was_up {
+                            tracing::warn!(peer = %name, %addr, down_ms = down_since.elapsed().as_millis() as u64, "peer up again");
+                        } else {
+                            tracing::info!(peer = %name, %addr, "peer up");
+                        }
+                        was_up = true;
+                        last_failure = None;
+                        let closed = write_queue(stream, &mut rx, &m).await;
+                        m.peers_connected.dec();
+                        m.peer_up.set(&name, 0);
+                        match closed {
+                            Ok(()) => return, // queue closed: shutting down
+                            Err(e) => {
+                                tracing::warn!(peer = %name, %addr, "peer down: {e}; reconnecting");
+                                down_since = Instant::now();
+                            }
+                        }
+                        None
+                    }
                 }
-                continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        backoff = Duration::from_millis(20);
-        m.peers_connected.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(peer = %name, %addr, "connected");
-        let mut w = BufWriter::with_capacity(256 * 1024, stream);
-        // Some(()) when the queue closed (shutdown), None on a write error.
-        let ok: Option<()> = async {
-            loop {
-                let Some((at, f)) = rx.recv().await else {
-                    return Some(());
-                };
-                write_fresh(&mut w, at, &f, &m).await?;
-                while let Ok((at, f)) = rx.try_recv() {
-                    write_fresh(&mut w, at, &f, &m).await?;
+        if let Some((reason, what)) = failure {
+            tracing::trace!(peer = %name, "{what}");
+            let handshake = reason.starts_with("handshake");
+            if handshake {
+                // Logged once while it stays the same failure (counted
+                // every time in `hpaxos_rejected_total`).
+                if last_failure.as_deref() != Some(what.as_str()) {
+                    tracing::warn!(peer = %name, reason, "{what}");
+                    last_failure = Some(what);
                 }
-                w.flush().await.ok()?;
+            } else if down_since.elapsed() >= UNREACHABLE_GRACE {
+                net.warn(&name, reason, &what);
             }
+            tokio::time::sleep(backoff).await;
+            // A peer that answers but fails the handshake is retried slowly.
+            let cap = if handshake {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_secs(1)
+            };
+            backoff = (backoff * 2).min(cap);
         }
-        .await;
-        m.peers_connected.fetch_sub(1, Ordering::Relaxed);
-        if ok.is_some() {
-            return; // queue closed: shutting down
+    }
+}
+
+/// Copies queued frames to the connection until the queue closes
+/// (`Ok`) or a write fails (`Err`, with the cause).
+async fn write_queue(
+    stream: TcpStream,
+    rx: &mut mpsc::Receiver<Outgoing>,
+    m: &Metrics,
+) -> std::io::Result<()> {
+    let mut w = BufWriter::with_capacity(256 * 1024, stream);
+    loop {
+        let Some((at, f)) = rx.recv().await else {
+            return Ok(());
+        };
+        write_fresh(&mut w, at, &f, m).await?;
+        while let Ok((at, f)) = rx.try_recv() {
+            write_fresh(&mut w, at, &f, m).await?;
         }
-        tracing::debug!(peer = %name, "connection lost; reconnecting");
+        w.flush().await?;
     }
 }
 
@@ -129,194 +323,10 @@ async fn write_fresh(
     at: Instant,
     f: &[u8],
     m: &Metrics,
-) -> Option<()> {
+) -> std::io::Result<()> {
     if at.elapsed() > STALE {
-        m.send_stale.fetch_add(1, Ordering::Relaxed);
-        return Some(());
+        m.send_stale.inc();
+        return Ok(());
     }
-    w.write_all(f).await.ok()
-}
-
-/// Accepts peer connections forever.
-pub async fn listen(
-    listener: TcpListener,
-    cfg: Arc<ClusterConfig>,
-    events: mpsc::Sender<Event>,
-    metrics: Arc<Metrics>,
-) {
-    loop {
-        let Ok((s, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = s.set_nodelay(true);
-        tokio::spawn(read_conn(
-            s,
-            peer,
-            cfg.clone(),
-            events.clone(),
-            metrics.clone(),
-        ));
-    }
-}
-
-fn reject(m: &Metrics, peer: SocketAddr, e: &WireError) {
-    m.rejected.inc(e.label());
-    tracing::warn!(%peer, reason = e.label(), "rejected frame: {e}");
-}
-
-async fn read_conn(
-    mut s: TcpStream,
-    peer: SocketAddr,
-    cfg: Arc<ClusterConfig>,
-    events: mpsc::Sender<Event>,
-    m: Arc<Metrics>,
-) {
-    let keys = cfg.keys();
-    let mut fr = FrameReader::new(cfg.max_frame);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match s.read(&mut buf).await {
-            Ok(0) | Err(_) => {
-                if fr.buffered() > 0 {
-                    reject(&m, peer, &WireError::Truncated);
-                }
-                return;
-            }
-            Ok(n) => n,
-        };
-        fr.extend(&buf[..n]);
-        loop {
-            let body = match fr.next_frame() {
-                Ok(Some(b)) => b,
-                Ok(None) => break,
-                Err(e) => {
-                    // Framing is lost: drop the connection.
-                    reject(&m, peer, &e);
-                    return;
-                }
-            };
-            let ev = match open(&body, &keys) {
-                Ok((from, p)) => match admit(&cfg, &keys, from, p, &body) {
-                    Ok(ev) => ev,
-                    Err(why) => {
-                        m.rejected.inc(why);
-                        tracing::warn!(%peer, from = from.0, reason = why, "rejected message");
-                        continue;
-                    }
-                },
-                Err(e) => {
-                    reject(&m, peer, &e);
-                    continue;
-                }
-            };
-            if events.send(ev).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-/// Checks an authenticated payload against the configuration.
-fn admit(
-    cfg: &ClusterConfig,
-    keys: &[ed25519_dalek::VerifyingKey],
-    from: NodeIdx,
-    p: Payload,
-    body: &[u8],
-) -> Result<Event, &'static str> {
-    match p {
-        Payload::Protocol(msg) => {
-            check_acc(cfg, from, &msg)?;
-            let mut raw = Vec::with_capacity(body.len() + 4);
-            raw.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            raw.extend_from_slice(body);
-            Ok(Event::Net {
-                msg,
-                raw: Bytes::from(raw),
-            })
-        }
-        Payload::SyncRequest { lr, from: s, limit } => Ok(Event::Control {
-            from,
-            msg: Control::SyncRequest { lr, from: s, limit },
-        }),
-        Payload::Status(st) => Ok(Event::Control {
-            from,
-            msg: Control::Status(st),
-        }),
-        Payload::Forward { cmds } => Ok(Event::Control {
-            from,
-            msg: Control::Forward { cmds },
-        }),
-        Payload::VotesRequest { from: lo, to } => Ok(Event::Control {
-            from,
-            msg: Control::VotesRequest { from: lo, to },
-        }),
-        Payload::Votes { frames } => {
-            let votes = frames
-                .into_iter()
-                .map(|f| relayed_2b(cfg, keys, f, "bad_votes"))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Event::Control {
-                from,
-                msg: Control::Votes { votes },
-            })
-        }
-        Payload::SyncResponse { lr, certs } => {
-            let mut msgs = Vec::new();
-            for frame in certs.into_iter().flatten() {
-                let (m, raw) = relayed_2b(cfg, keys, frame, "bad_certificate")?;
-                if m.lr != lr {
-                    return Err("bad_certificate");
-                }
-                msgs.push((m, raw));
-            }
-            Ok(Event::Control {
-                from,
-                msg: Control::Certs {
-                    lr,
-                    certs: vec![msgs],
-                },
-            })
-        }
-    }
-}
-
-/// A 2b relayed by a peer (in a certificate or a vote answer): its frame
-/// must open as a 2b signed by the node that runs its acceptor; `err`
-/// names the failure.
-fn relayed_2b(
-    cfg: &ClusterConfig,
-    keys: &[ed25519_dalek::VerifyingKey],
-    frame: Vec<u8>,
-    err: &'static str,
-) -> Result<(hpaxos_core::Msg2b, Bytes), &'static str> {
-    let Ok((signer, Payload::Protocol(msg))) = open_frame(&frame, keys, cfg.max_frame) else {
-        return Err(err);
-    };
-    check_acc(cfg, signer, &msg).map_err(|_| err)?;
-    let Message::M2b(m) = msg else {
-        return Err(err);
-    };
-    Ok((m, Bytes::from(frame)))
-}
-
-/// A 1b, 2av or 2b must come from the node that runs its acceptor, and a
-/// 1a or 1c from a node configured as a proposer (the spec's
-/// `ProposerAction`: an acceptor node that is not one cannot push ballots
-/// up or announce values).
-fn check_acc(cfg: &ClusterConfig, from: NodeIdx, msg: &Message) -> Result<(), &'static str> {
-    if matches!(msg, Message::M1a(_) | Message::M1c(_))
-        && !cfg.nodes.get(from.index()).is_some_and(|n| n.proposer)
-    {
-        return Err("not_a_proposer");
-    }
-    match msg.acc() {
-        None => Ok(()),
-        Some(a) => match cfg.acceptor_node.get(a.index()) {
-            Some(Some(n)) if *n == from => Ok(()),
-            Some(_) => Err("acc_mismatch"),
-            None => Err("unknown_acceptor"),
-        },
-    }
+    w.write_all(f).await
 }

@@ -71,6 +71,26 @@ pub enum Payload {
         #[serde(with = "byte_strings")]
         frames: Vec<Vec<u8>>,
     },
+    // New variants go last: a variant's index is its postcard tag.
+    /// A sample of the signed 1b/2b frames (length prefix included) the
+    /// sender received directly from other nodes, relayed so that an
+    /// acceptor's conflicting messages meet (`crate::witness`).
+    Witness {
+        #[serde(with = "byte_strings")]
+        frames: Vec<Vec<u8>>,
+    },
+    /// The first frame on a connection: the dialling node names the
+    /// cluster (`crate::handshake::cluster_id`) and itself.
+    Hello {
+        cluster: String,
+        node: String,
+        version: String,
+    },
+    /// The listener's answer to a [`Payload::Hello`] it accepts.
+    Welcome { cluster: String, node: String },
+    /// The listener's answer to a [`Payload::Hello`] it refuses, and why
+    /// (it closes the connection after it).
+    Refused { reason: String },
 }
 
 /// The signed frame body.
@@ -196,6 +216,15 @@ pub fn open(body: &[u8], keys: &[VerifyingKey]) -> Result<(NodeIdx, Payload), Wi
     Ok((env.from, p))
 }
 
+/// Decodes a frame body **without** checking its signature: only to read
+/// why a peer of another cluster refused a handshake, or what a refused
+/// handshake claimed (never to act on).
+pub fn peek(body: &[u8]) -> Option<(NodeIdx, Payload)> {
+    let env: EnvelopeRef<'_> = postcard::from_bytes(body).ok()?;
+    let p: Payload = postcard::from_bytes(env.payload).ok()?;
+    Some((env.from, p))
+}
+
 /// [`Envelope`] as decoded from a frame, its byte fields borrowed.
 #[derive(Deserialize)]
 struct EnvelopeRef<'a> {
@@ -222,6 +251,9 @@ pub fn open_frame(
     }
 }
 
+/// A buffer above this is shrunk when it empties.
+const SHRINK_ABOVE: usize = 1 << 20;
+
 /// Incremental splitter of a byte stream into frame bodies.
 #[derive(Debug)]
 pub struct FrameReader {
@@ -240,12 +272,31 @@ impl FrameReader {
         }
     }
 
+    /// Appends received bytes. Memory stays bounded: the buffer holds at
+    /// most one partly received frame (at most the maximum, which
+    /// [`FrameReader::next_frame`] checks from its length prefix) plus what
+    /// one read returned, and the room a large frame needed is given back
+    /// once it has been returned.
     pub fn extend(&mut self, data: &[u8]) {
         if self.start > 0 && self.start * 2 >= self.buf.len() {
             self.buf.drain(..self.start);
             self.start = 0;
+            if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() < SHRINK_ABOVE / 4 {
+                self.buf.shrink_to(SHRINK_ABOVE / 4);
+            }
         }
         self.buf.extend_from_slice(data);
+    }
+
+    /// Changes the largest frame accepted from here on (a connection
+    /// accepts small frames only until its peer is authenticated).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    /// Bytes allocated for the buffer.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Bytes received but not yet returned as a frame.
@@ -430,6 +481,20 @@ mod tests {
                 max: 100
             })
         );
+    }
+
+    /// The room a large frame needed is given back after it.
+    #[test]
+    fn a_large_frame_does_not_keep_its_buffer() {
+        let mut r = FrameReader::new(DEFAULT_MAX_FRAME);
+        let body = vec![7u8; 3 << 20];
+        let mut f = (body.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(&body);
+        r.extend(&f);
+        assert_eq!(r.next_frame().unwrap().map(|b| b.len()), Some(body.len()));
+        r.extend(&[0, 0]);
+        assert!(r.capacity() <= SHRINK_ABOVE, "{}", r.capacity());
+        assert_eq!(r.buffered(), 2);
     }
 
     proptest! {

@@ -65,6 +65,34 @@ async fn four_acceptors_decide_and_serve_reads() {
         .unwrap();
     assert!(metric(&m.body, "hpaxos_fsyncs_total") > 0);
     assert!(metric(&m.body, "hpaxos_decisions_total{learner=\"alice\"}") > 0);
+    // The new families (docs/OPERATIONS.md, "Metrics"), on a busy node.
+    for line in [
+        "hpaxos_learner_decided_slots{learner=\"alice\"}",
+        "hpaxos_learner_applied_slots{learner=\"bob\"}",
+        "hpaxos_learner_live_quorum{learner=\"alice\"} 1",
+        "hpaxos_decision_latency_seconds_count{learner=\"alice\"}",
+        "hpaxos_current_ballot{learner=\"alice\"}",
+        "hpaxos_leader{node=\"n1\"} 1",
+        "hpaxos_peer_up{peer=\"n2\"} 1",
+        "hpaxos_queue_depth{queue=\"driver_events\"}",
+        "hpaxos_peer_queue_depth{peer=\"n4\"}",
+        "hpaxos_build_info{",
+        "hpaxos_view ",
+        "hpaxos_witness_frames_sent_total ",
+    ] {
+        assert!(
+            m.body.lines().any(|l| l.starts_with(line)),
+            "no {line} in\n{}",
+            m.body
+        );
+    }
+    assert!(metric(&m.body, "hpaxos_learner_applied_slots{learner=\"alice\"}") > 0);
+    // No node of an honest cluster finds evidence against anyone.
+    for a in &addrs {
+        let st = get_json(*a, "/v1/status").await.unwrap();
+        assert_eq!(st["evidence"], serde_json::json!({}), "{st}");
+    }
+    assert_eq!(metric(&m.body, "hpaxos_evidence_total"), 0);
     // Graceful stop on SIGTERM: every node exits 0.
     let bad = c.terminate_all(Duration::from_secs(10));
     assert!(bad.is_empty(), "nodes {bad:?} did not exit 0 on SIGTERM");
@@ -140,6 +168,12 @@ async fn kill9_of_an_acceptor_mid_load_loses_no_acknowledged_command() {
         "logs differ after restart:\n{logs:?}\n{}",
         node_logs(&c)
     );
+    // A restarted honest acceptor re-sends what it sent before (its log
+    // holds its votes): no node takes that for equivocation.
+    for a in &addrs {
+        let st = get_json(*a, "/v1/status").await.unwrap();
+        assert_eq!(st["evidence"], serde_json::json!({}), "{st}");
+    }
     // The restarted node caught up from decision certificates of its peers.
     let m = hpaxos_node::client::request(c.http("n4").unwrap(), "GET", "/metrics", None, T)
         .await
@@ -199,4 +233,49 @@ async fn equivocating_acceptor_cannot_split_entangled_learners() {
     // The liar's twins were sent: its peers saw conflicting values.
     let st = get_json(c.http("n4").unwrap(), "/v1/status").await.unwrap();
     assert_eq!(st["byzantine"], "Equivocate");
+    // Each honest node received only one of each pair; the relayed samples
+    // (`Payload::Witness`) make them meet: every honest node counts
+    // evidence against a4, shows it in its status and metrics, and logs
+    // it once.
+    for n in ["n1", "n2", "n3"] {
+        let http = c.http(n).unwrap();
+        let mut st = serde_json::Value::Null;
+        for _ in 0..100 {
+            st = get_json(http, "/v1/status").await.unwrap_or_default();
+            if st["evidence"]["a4"]["count"].as_u64().unwrap_or(0) >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            st["evidence"]["a4"]["count"].as_u64().unwrap_or(0) >= 1,
+            "{n} found no evidence against a4: {}\n{}",
+            st["evidence"],
+            node_logs(&c)
+        );
+        assert_eq!(
+            st["evidence"].as_object().map(|o| o.len()),
+            Some(1),
+            "{n}: {}",
+            st["evidence"]
+        );
+        let m = hpaxos_node::client::request(http, "GET", "/metrics", None, T)
+            .await
+            .unwrap();
+        assert!(
+            metric(&m.body, "hpaxos_acceptor_evidence_total{acceptor=\"a4\"}") >= 1,
+            "{n}:\n{}",
+            m.body
+        );
+        assert!(metric(&m.body, "hpaxos_evidence_total") >= 1);
+        let log = std::fs::read_to_string(c.log_path(n)).unwrap_or_default();
+        assert_eq!(
+            log.matches("equivocation: acceptor a4 signed two different")
+                .count(),
+            1,
+            "{n} should log the evidence against a4 once:\n{log}"
+        );
+    }
+    let bad = c.terminate_all(Duration::from_secs(10));
+    assert!(bad.is_empty(), "{bad:?}");
 }

@@ -166,6 +166,49 @@ async fn bob_commits_with_two_acceptors_down_and_alice_does_not() {
     assert_eq!(code, 503, "{body}");
     assert_eq!(live(&body, "alice"), Some(false), "{body}");
     assert_eq!(live(&body, "bob"), Some(true), "{body}");
+    // The operator is told: a warning that alice lost her last live quorum
+    // (not bob), peers n4 and n5 down, and the gauges agree.
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = std::fs::read_to_string(c.log_path("n2")).unwrap_or_default();
+        if log.contains("learner lost its last live quorum")
+            && log.matches("peer down").count() >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let lost: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("learner lost its last live quorum"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{log}");
+    assert!(
+        lost[0].contains("\"alice\"") && lost[0].contains("WARN"),
+        "{}",
+        lost[0]
+    );
+    for peer in ["n4", "n5"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("peer down") && l.contains(&format!("peer={peer}"))),
+            "no `peer down` for {peer}:\n{log}"
+        );
+    }
+    let m = hpaxos_node::client::request(n2, "GET", "/metrics", None, T)
+        .await
+        .unwrap()
+        .body;
+    assert_eq!(
+        common::metric(&m, "hpaxos_learner_live_quorum{learner=\"alice\"}"),
+        0,
+        "{m}"
+    );
+    assert_eq!(
+        common::metric(&m, "hpaxos_learner_live_quorum{learner=\"bob\"}"),
+        1,
+        "{m}"
+    );
     let t = Instant::now();
     let mut bob_ok = 0;
     for i in 0..10 {

@@ -1,7 +1,8 @@
 //! Operator errors are clear and exit 2 without a panic: a bad
 //! configuration, an unknown node name, a port in use, a data directory
 //! that belongs to another node, a corrupt write-ahead log (refused unless
-//! the operator asks to truncate it).
+//! the operator asks to truncate it), a log that cannot grow (the file and
+//! the cause in the last words).
 
 mod common;
 
@@ -124,6 +125,91 @@ fn usage_errors_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("unknown Byzantine mode \"lie\" (known: equivocate)"),
+        "{err}"
+    );
+}
+
+/// A write-ahead log that cannot grow (here: the file size limit, which
+/// the kernel enforces like a full disk) stops the node with the file and
+/// the cause in its last words, not just "write-ahead log failed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_cannot_grow_stops_the_node_with_the_file_and_the_cause() {
+    use std::os::unix::process::CommandExt;
+    const ONE: &str = "[acceptors]\na1 = {}\n[learners.alice]\nquorums = \"a1\"\n[[safety]]\nlearners = [\"alice\", \"alice\"]\nsafe = \"a1\"\n";
+    let c = cluster_of(
+        ONE,
+        &[hpaxos_node::cluster::NodePlan {
+            name: "n1".into(),
+            acceptor: Some("a1".into()),
+            learners: vec!["alice".into()],
+            proposer: true,
+        }],
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hpaxos-node"));
+    cmd.arg("node")
+        .arg("--config")
+        .arg(c.config_path())
+        .arg("--name")
+        .arg("n1")
+        .env("HPAXOS_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 16 * 1024,
+                rlim_max: 16 * 1024,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            // EFBIG instead of the SIGXFSZ that would kill it silently.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let http = c.http("n1").unwrap();
+    for _ in 0..200 {
+        let r = hpaxos_node::client::request(http, "GET", "/health", None, Duration::from_secs(1))
+            .await;
+        if matches!(r, Ok(ref x) if x.status == 200) || matches!(child.try_wait(), Ok(Some(_))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut exited = None;
+    for i in 0..400 {
+        if let Ok(Some(st)) = child.try_wait() {
+            exited = Some(st);
+            break;
+        }
+        let body =
+            serde_json::json!({"op": "put", "key": format!("k{i}"), "value": "v".repeat(200)});
+        let _ = hpaxos_node::client::request(
+            http,
+            "POST",
+            "/v1/commands",
+            Some(&body),
+            Duration::from_secs(2),
+        )
+        .await;
+    }
+    let Some(st) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the node kept running with a log that cannot grow");
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert_eq!(st.code(), Some(2), "{err}");
+    let wal = c.dir().join("data/n1/wal");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: driver stopped: write-ahead log ")
+            && last.contains(&wal.display().to_string())
+            && last.ends_with(": File too large (os error 27)"),
         "{err}"
     );
 }

@@ -1,0 +1,376 @@
+//! The inbound half of the transport: the listener and one reader task
+//! per peer connection.
+//!
+//! Data flow: [`listen`] accepts a connection (at most
+//! [`max_inbound`](crate::transport::max_inbound) at once) and spawns
+//! [`read_conn`], which splits the byte stream into frames, answers the
+//! handshake ([`crate::handshake::answer`]) on the first one, verifies the
+//! signature of every other one against the claimed sender's configured
+//! key, checks it against the configuration ([`admit`]: a 1b/2av/2b's
+//! `acc` is the acceptor the signing node runs, relayed 2b and witness
+//! frames likewise) and only then queues an [`Event`] for the driver
+//! (waiting when the driver's queue is full: backpressure through TCP).
+//! Rejections are counted and their warnings rate-limited
+//! ([`Net`]'s rate limit).
+
+use crate::config::ClusterConfig;
+use crate::driver::Event;
+use crate::handshake::{self, First, PREAUTH_MAX_FRAME};
+use crate::transport::{max_inbound, Net, NodeSlot, PER_NODE_INBOUND, STALL};
+use crate::wire::{open, open_frame, seal, FrameReader, NodeIdx, Payload, WireError};
+use bytes::Bytes;
+use hpaxos_core::node::Control;
+use hpaxos_core::Message;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+
+/// Accepts peer connections forever (at most [`max_inbound`] at once).
+pub async fn listen(listener: TcpListener, net: Arc<Net>, events: mpsc::Sender<Event>) {
+    loop {
+        let Ok((s, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let Ok(permit) = net.inbound.clone().try_acquire_owned() else {
+            net.reject(
+                &peer.ip().to_string(),
+                "too_many_connections",
+                &format!(
+                    "refused a connection from {peer}: {} peer connections are open already",
+                    max_inbound(&net.cfg)
+                ),
+            );
+            drop(s);
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        tokio::spawn(read_conn(s, peer, net.clone(), events.clone(), permit));
+    }
+}
+
+fn reject(net: &Net, peer: SocketAddr, e: &WireError) {
+    net.reject(
+        &peer.ip().to_string(),
+        e.label(),
+        &format!("rejected frame from {peer}: {e}"),
+    );
+}
+
+/// Reads `s` into `buf`, within `limit` if set; a timeout is an error of
+/// kind `TimedOut`.
+async fn read_within(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    limit: Option<Duration>,
+) -> std::io::Result<usize> {
+    match limit {
+        None => s.read(buf).await,
+        Some(d) => match tokio::time::timeout(d, s.read(buf)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        },
+    }
+}
+
+/// Tells a node that has [`PER_NODE_INBOUND`] connections open here
+/// already why this one is closed.
+async fn refuse_crowded(s: &mut TcpStream, net: &Net, peer: SocketAddr, from: NodeIdx) {
+    let name = net
+        .cfg
+        .nodes
+        .get(from.index())
+        .map_or("?", |n| n.name.as_str());
+    let reason = format!(
+        "node {name} has {PER_NODE_INBOUND} connections open to node {} already",
+        net.local.name
+    );
+    let reply = seal(
+        net.local.me,
+        &net.local.key,
+        &Payload::Refused {
+            reason: reason.clone(),
+        },
+    );
+    let _ = s.write_all(&reply).await;
+    let _ = s.flush().await;
+    net.reject(
+        &peer.ip().to_string(),
+        "too_many_node_connections",
+        &format!("refused a connection from {peer}: {reason}"),
+    );
+}
+
+async fn read_conn(
+    mut s: TcpStream,
+    peer: SocketAddr,
+    net: Arc<Net>,
+    events: mpsc::Sender<Event>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let cfg = &net.cfg;
+    let keys = &net.keys;
+    let ip = peer.ip().to_string();
+    // Small frames only until the peer is authenticated.
+    let mut fr = FrameReader::new(PREAUTH_MAX_FRAME);
+    let mut first = true;
+    // The authenticated peer's share of the inbound connections.
+    let mut slot: Option<NodeSlot> = None;
+    let hello_by = Instant::now() + handshake::TIMEOUT;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let limit = if first {
+            hello_by.saturating_duration_since(Instant::now())
+        } else {
+            STALL
+        };
+        let n = match read_within(&mut s, &mut buf, Some(limit)).await {
+            Ok(0) => {
+                if fr.buffered() > 0 {
+                    reject(&net, peer, &WireError::Truncated);
+                }
+                return;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                let (reason, what) = if first {
+                    (
+                        "handshake_timeout",
+                        format!(
+                            "closed the connection from {peer}: no complete first frame within {}s",
+                            handshake::TIMEOUT.as_secs()
+                        ),
+                    )
+                } else if fr.buffered() == 0 {
+                    tracing::debug!(%peer, "closed a connection idle for {}s", STALL.as_secs());
+                    return;
+                } else {
+                    (
+                        "stalled",
+                        format!(
+                            "closed the connection from {peer}: a frame stalled for {}s",
+                            STALL.as_secs()
+                        ),
+                    )
+                };
+                net.reject(&ip, reason, &what);
+                return;
+            }
+            Err(_) => {
+                if fr.buffered() > 0 {
+                    reject(&net, peer, &WireError::Truncated);
+                }
+                return;
+            }
+            Ok(n) => n,
+        };
+        fr.extend(&buf[..n]);
+        loop {
+            let body = match fr.next_frame() {
+                Ok(Some(b)) => b,
+                Ok(None) => break,
+                Err(e) => {
+                    // Framing is lost: drop the connection.
+                    reject(&net, peer, &e);
+                    return;
+                }
+            };
+            if std::mem::take(&mut first) {
+                match handshake::answer(&body, &net.local, cfg, keys) {
+                    First::Welcome { from, reply } => {
+                        slot = net.claim(from);
+                        if slot.is_none() {
+                            refuse_crowded(&mut s, &net, peer, from).await;
+                            return;
+                        }
+                        if s.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                        fr.set_max(cfg.max_frame);
+                        tracing::debug!(%peer, from = from.0, "handshake done");
+                        continue;
+                    }
+                    First::Refuse { reason, reply } => {
+                        let _ = s.write_all(&reply).await;
+                        let _ = s.flush().await;
+                        net.reject(
+                            &ip,
+                            "handshake_refused",
+                            &format!("refused the handshake of {peer}: {reason}"),
+                        );
+                        return;
+                    }
+                    // An older node, or garbage: handled frame by frame.
+                    First::NotHello => {}
+                }
+            }
+            let ev = match open(&body, keys) {
+                Ok((from, p)) => {
+                    if slot.is_none() {
+                        // An older node without the handshake.
+                        slot = net.claim(from);
+                        if slot.is_none() {
+                            refuse_crowded(&mut s, &net, peer, from).await;
+                            return;
+                        }
+                    }
+                    fr.set_max(cfg.max_frame);
+                    match admit(cfg, keys, from, p, &body) {
+                        Ok(ev) => ev,
+                        Err(why) => {
+                            net.reject(
+                                &ip,
+                                why,
+                                &format!(
+                                    "rejected a message of node #{} from {peer}: {why}",
+                                    from.0
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => {
+                    reject(&net, peer, &e);
+                    continue;
+                }
+            };
+            if events.send(ev).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Checks an authenticated payload against the configuration.
+fn admit(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    from: NodeIdx,
+    p: Payload,
+    body: &[u8],
+) -> Result<Event, &'static str> {
+    match p {
+        Payload::Protocol(msg) => {
+            check_acc(cfg, from, &msg)?;
+            let mut raw = Vec::with_capacity(body.len() + 4);
+            raw.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            raw.extend_from_slice(body);
+            Ok(Event::Net {
+                msg,
+                raw: Bytes::from(raw),
+            })
+        }
+        Payload::SyncRequest { lr, from: s, limit } => Ok(Event::Control {
+            from,
+            msg: Control::SyncRequest { lr, from: s, limit },
+        }),
+        Payload::Status(st) => Ok(Event::Control {
+            from,
+            msg: Control::Status(st),
+        }),
+        Payload::Forward { cmds } => Ok(Event::Control {
+            from,
+            msg: Control::Forward { cmds },
+        }),
+        Payload::VotesRequest { from: lo, to } => Ok(Event::Control {
+            from,
+            msg: Control::VotesRequest { from: lo, to },
+        }),
+        Payload::Votes { frames } => {
+            let votes = frames
+                .into_iter()
+                .map(|f| relayed_2b(cfg, keys, f, "bad_votes"))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Event::Control {
+                from,
+                msg: Control::Votes { votes },
+            })
+        }
+        Payload::Hello { .. } | Payload::Welcome { .. } | Payload::Refused { .. } => {
+            Err("handshake_out_of_place")
+        }
+        Payload::Witness { frames } => {
+            let msgs = frames
+                .into_iter()
+                .map(|f| relayed_1b_2b(cfg, keys, &f))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Event::Witness { msgs })
+        }
+        Payload::SyncResponse { lr, certs } => {
+            let mut msgs = Vec::new();
+            for frame in certs.into_iter().flatten() {
+                let (m, raw) = relayed_2b(cfg, keys, frame, "bad_certificate")?;
+                if m.lr != lr {
+                    return Err("bad_certificate");
+                }
+                msgs.push((m, raw));
+            }
+            Ok(Event::Control {
+                from,
+                msg: Control::Certs {
+                    lr,
+                    certs: vec![msgs],
+                },
+            })
+        }
+    }
+}
+
+/// A 2b relayed by a peer (in a certificate or a vote answer): its frame
+/// must open as a 2b signed by the node that runs its acceptor; `err`
+/// names the failure.
+fn relayed_2b(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    frame: Vec<u8>,
+    err: &'static str,
+) -> Result<(hpaxos_core::Msg2b, Bytes), &'static str> {
+    let Ok((signer, Payload::Protocol(msg))) = open_frame(&frame, keys, cfg.max_frame) else {
+        return Err(err);
+    };
+    check_acc(cfg, signer, &msg).map_err(|_| err)?;
+    let Message::M2b(m) = msg else {
+        return Err(err);
+    };
+    Ok((m, Bytes::from(frame)))
+}
+
+/// A 1b or 2b relayed for the equivocation cross-check: signed by the
+/// node that runs its acceptor.
+fn relayed_1b_2b(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    frame: &[u8],
+) -> Result<Message, &'static str> {
+    let Ok((signer, Payload::Protocol(msg))) = open_frame(frame, keys, cfg.max_frame) else {
+        return Err("bad_witness");
+    };
+    check_acc(cfg, signer, &msg).map_err(|_| "bad_witness")?;
+    match msg {
+        Message::M1b(_) | Message::M2b(_) => Ok(msg),
+        _ => Err("bad_witness"),
+    }
+}
+
+/// A 1b, 2av or 2b must come from the node that runs its acceptor, and a
+/// 1a or 1c from a node configured as a proposer (the spec's
+/// `ProposerAction`: an acceptor node that is not one cannot push ballots
+/// up or announce values).
+fn check_acc(cfg: &ClusterConfig, from: NodeIdx, msg: &Message) -> Result<(), &'static str> {
+    if matches!(msg, Message::M1a(_) | Message::M1c(_))
+        && !cfg.nodes.get(from.index()).is_some_and(|n| n.proposer)
+    {
+        return Err("not_a_proposer");
+    }
+    match msg.acc() {
+        None => Ok(()),
+        Some(a) => match cfg.acceptor_node.get(a.index()) {
+            Some(Some(n)) if *n == from => Ok(()),
+            Some(_) => Err("acc_mismatch"),
+            None => Err("unknown_acceptor"),
+        },
+    }
+}

@@ -35,6 +35,7 @@
 //! some seed's first dives. A seed's run is deterministic, so the seed
 //! printed with a violation replays it (`--search dfs --seed S`).
 
+use crate::intern::MsgId;
 use crate::model::{fingerprint, Action, CheckModel, SysState};
 use stateright::{Expectation, Model};
 use std::collections::HashMap;
@@ -111,6 +112,31 @@ fn pack(a: &Action) -> u64 {
 
 fn actor_of(p: u64) -> u64 {
     (p >> 8) & 0xFFFF
+}
+
+/// The message id of a packed delivery or drop (`None` for other kinds).
+fn msg_of(p: u64) -> Option<MsgId> {
+    (p & 0xFF <= 1).then_some(MsgId((p >> 24) as u32))
+}
+
+/// A packed action with its actor and message replaced.
+fn repack(p: u64, actor: usize, msg: Option<MsgId>) -> u64 {
+    (p & 0xFF) | ((actor as u64) << 8) | msg.map_or(0, |m| (m.0 as u64) << 24)
+}
+
+/// The images of packed actions under permutation `k` of the model's
+/// symmetry group (the identity, or no symmetry: unchanged).
+fn rename(model: &CheckModel, z: &[u64], k: usize) -> Vec<u64> {
+    let Some(sym) = model.sym.as_ref().filter(|_| k != 0) else {
+        return z.to_vec();
+    };
+    let parts: Vec<(usize, Option<MsgId>)> =
+        z.iter().map(|p| (actor_of(*p) as usize, msg_of(*p))).collect();
+    sym.rename_actions(model, &parts, k)
+        .into_iter()
+        .zip(z)
+        .map(|((a, m), p)| repack(*p, a, m))
+        .collect()
 }
 
 /// What the table keeps per state: the shallowest depth it was expanded at
@@ -190,25 +216,34 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                  sleep_bytes: &mut u64,
                  orbits: &mut HashSet<u64>|
      -> Option<(Vec<Action>, bool)> {
-        let fp = if count_orbits {
-            fingerprint(s)
+        // `k`: the permutation from `s` to its orbit's representative; the
+        // table keeps sleep sets renamed by it (the representative's
+        // actions), so that another member of the orbit compares its own
+        // sleep set renamed by its own permutation.
+        let (fp, k) = if count_orbits {
+            (fingerprint(s), 0)
         } else {
-            model.key(s)
+            model.key_with_perm(s)
         };
         let mut all = Vec::new();
         model.actions(s, &mut all);
         let d = depth as u32;
+        let zc = if z.is_empty() {
+            Vec::new()
+        } else {
+            rename(model, z, k)
+        };
         match table.get_mut(&fp) {
             None => {
                 if count_orbits {
                     orbits.insert(model.key(s));
                 }
-                *sleep_bytes += (z.len() * 8) as u64;
+                *sleep_bytes += (zc.len() * 8) as u64;
                 table.insert(
                     fp,
                     Seen {
                         depth: d,
-                        sleep: z.into(),
+                        sleep: zc.into(),
                     },
                 );
                 all.retain(|a| !z.contains(&pack(a)));
@@ -217,25 +252,26 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             Some(seen) if d < seen.depth => {
                 // Met again closer to the root (only with a depth bound):
                 // expand again with this path's sleep set.
-                *sleep_bytes = *sleep_bytes + (z.len() * 8) as u64 - (seen.sleep.len() * 8) as u64;
+                *sleep_bytes = *sleep_bytes + (zc.len() * 8) as u64 - (seen.sleep.len() * 8) as u64;
                 seen.depth = d;
-                seen.sleep = z.into();
+                seen.sleep = zc.into();
                 all.retain(|a| !z.contains(&pack(a)));
                 Some((all, false))
             }
             Some(seen) => {
-                if seen.sleep.iter().all(|p| z.contains(p)) {
+                if seen.sleep.iter().all(|p| zc.contains(p)) {
                     return None;
                 }
-                // Explore what slept then and is awake now; keep the intersection.
+                // Explore what slept then and is awake now; keep the
+                // intersection (both in the representative's names).
                 let old = std::mem::take(&mut seen.sleep);
-                let keep: Vec<u64> = old.iter().copied().filter(|p| z.contains(p)).collect();
+                let keep: Vec<u64> = old.iter().copied().filter(|p| zc.contains(p)).collect();
                 *sleep_bytes -= ((old.len() - keep.len()) * 8) as u64;
                 seen.sleep = keep.into();
-                all.retain(|a| {
-                    let p = pack(a);
-                    old.contains(&p) && !z.contains(&p)
-                });
+                let wake: Vec<u64> = old.iter().copied().filter(|p| !zc.contains(p)).collect();
+                // Back to the names of `s`.
+                let wake = rename(model, &wake, model.sym.as_ref().map_or(0, |y| y.inverse(k)));
+                all.retain(|a| wake.contains(&pack(a)));
                 Some((all, false))
             }
         }

@@ -87,7 +87,8 @@ pub struct CheckArgs {
     pub no_sleep_sets: bool,
     /// Symmetry reduction (dfs, swarm): on explores one state per orbit of
     /// the permutations of interchangeable safe acceptors the trust allows
-    /// (sleep sets are then off); off (the default) explores every state.
+    /// (sleep sets stay on unless --no-sleep-sets); off (the default)
+    /// explores every state.
     #[arg(long, default_value = "off", value_parser = ["on", "off"])]
     pub symmetry: String,
     /// dfs: one unbounded search instead of iterative deepening (depth
@@ -423,8 +424,9 @@ fn print_human(
         if r.symmetry > 1 {
             println!(
                 "  symmetry    {} permutations of the safe acceptors: one state per orbit \
-                 (sleep sets off; memo of images {:.1} MiB)",
+                 (sleep sets {}; memo of images {:.1} MiB)",
                 r.symmetry,
+                if r.sleep_sets { "on" } else { "off" },
                 r.memo_bytes as f64 / (1024.0 * 1024.0)
             );
         } else {

@@ -43,13 +43,10 @@
 //! instance: the number of orbits among the states of the full search equals
 //! the number of states the reduced search visits, and verdicts agree.
 //!
-//! **Sleep sets are off with symmetry** ([`crate::run`]): a sleep set is a
-//! set of actions of one representative; the state matched later is
-//! another member of the orbit, whose actions are renamed, and when the
-//! orbit has several permutations to it (a non-trivial stabiliser) the
-//! renaming is not unique. Rather than argue that case, the reduced search
-//! expands every action of each orbit once (it still visits one state per
-//! orbit, which is where the saving is).
+//! **Sleep sets compose with it** ([`crate::search`]): the table keeps a
+//! state's sleep set renamed by [`Symmetry::canonical_with`]'s permutation
+//! into the names of the orbit's representative ([`Symmetry::rename_actions`]),
+//! so that any member of the orbit can compare its own.
 
 use crate::instance::{Instance, SLOT};
 use crate::intern::{Bits, MsgId};

@@ -226,6 +226,7 @@ fn ci_instances_have_the_expected_groups() {
     assert_eq!(g("pair-split.toml", &["a2"], &[]), 1);
     assert_eq!(g("fake-quorum.toml", &["a2"], &[]), 1);
     assert_eq!(g("self-split.toml", &["a2"], &["a1"]), 1);
+    assert_eq!(g("self-solo.toml", &["a2"], &["a1"]), 1);
     assert_eq!(
         g("invalid-pair.toml", &[], &[]),
         1,

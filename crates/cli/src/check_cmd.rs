@@ -43,6 +43,13 @@ pub struct CheckArgs {
     /// one of each), top (one at the highest ballot, empty below).
     #[arg(long, default_value = "empty")]
     pub fake_1b: String,
+    /// Fake acceptors send no 2av (a smaller fake domain: fewer Byzantine
+    /// behaviours covered, not a reduction).
+    #[arg(long)]
+    pub no_fake_2av: bool,
+    /// Fake acceptors send no 2b (a smaller fake domain, as --no-fake-2av).
+    #[arg(long)]
+    pub no_fake_2b: bool,
     /// Also send every 1c(l, b, v) of the domain from the start (the spec's unguarded Phase1c).
     #[arg(long)]
     pub any_1c: bool,
@@ -152,6 +159,8 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
         proposers: a.proposers,
         fake,
         fake_1b,
+        fake_2av: !a.no_fake_2av,
+        fake_2b: !a.no_fake_2b,
         any_1c: a.any_1c,
         lossy: a.lossy,
         restart,

@@ -290,8 +290,13 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
         } else {
             model.key_with_perm(s)
         };
-        let mut all = Vec::new();
-        model.actions(s, &mut all);
+        // Computed only when the state is to be expanded (most visits are
+        // revisits that stop at the table).
+        let actions = || {
+            let mut all = Vec::new();
+            model.actions(s, &mut all);
+            all
+        };
         let d = depth as u32;
         let zc = if z.is_empty() {
             Vec::new()
@@ -305,6 +310,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                 }
                 let sleep = sets.intern(zc);
                 table.insert(fp, Seen { depth: d, sleep });
+                let mut all = actions();
                 all.retain(|a| !z.contains(&pack(a)));
                 Some((all, true))
             }
@@ -313,6 +319,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                 // expand again with this path's sleep set.
                 seen.depth = d;
                 seen.sleep = sets.intern(zc);
+                let mut all = actions();
                 all.retain(|a| !z.contains(&pack(a)));
                 Some((all, false))
             }
@@ -328,6 +335,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                 seen.sleep = sets.intern(keep);
                 // Back to the names of `s`.
                 let wake = rename(model, &wake, model.sym.as_ref().map_or(0, |y| y.inverse(k)));
+                let mut all = actions();
                 all.retain(|a| wake.contains(&pack(a)));
                 Some((all, false))
             }

@@ -271,10 +271,7 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
                 seeds,
             } => {
                 let per_seed = limits.max_states.unwrap_or(100_000);
-                let o = DfsOptions {
-                    sleep_sets,
-                    ..base
-                };
+                let o = DfsOptions { sleep_sets, ..base };
                 (
                     "swarm",
                     search::swarm(model, &o, first, seeds, per_seed, limits.threads, live_ref),

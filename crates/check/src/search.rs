@@ -153,8 +153,10 @@ fn rename(model: &CheckModel, z: &[u64], k: usize) -> Vec<u64> {
     let Some(sym) = model.sym.as_ref().filter(|_| k != 0) else {
         return z.to_vec();
     };
-    let parts: Vec<(usize, Option<MsgId>)> =
-        z.iter().map(|p| (actor_of(*p) as usize, msg_of(*p))).collect();
+    let parts: Vec<(usize, Option<MsgId>)> = z
+        .iter()
+        .map(|p| (actor_of(*p) as usize, msg_of(*p)))
+        .collect();
     sym.rename_actions(model, &parts, k)
         .into_iter()
         .zip(z)
@@ -378,8 +380,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
         if !out.failures.is_empty() || out.cut.is_some() {
             break;
         }
-        let Some((mut todo, fresh)) =
-            visit(&init, 0, &[], &mut table, &mut sets, &mut orbits)
+        let Some((mut todo, fresh)) = visit(&init, 0, &[], &mut table, &mut sets, &mut orbits)
         else {
             continue;
         };
@@ -429,9 +430,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                     out.cut = Some(Cut::Timeout);
                     break;
                 }
-                if o.max_bytes
-                    .is_some_and(|m| table_bytes(&table, &sets) >= m)
-                {
+                if o.max_bytes.is_some_and(|m| table_bytes(&table, &sets) >= m) {
                     out.cut = Some(Cut::Memory);
                     break;
                 }

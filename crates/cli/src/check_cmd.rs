@@ -165,7 +165,6 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
         lossy: a.lossy,
         restart,
         restarts: a.restarts,
-        ..Options::default()
     })
 }
 

@@ -300,11 +300,15 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             all
         };
         let d = depth as u32;
+        // Sorted, for the membership tests below.
         let zc = if z.is_empty() {
             Vec::new()
         } else {
-            rename(model, z, k)
+            let mut v = rename(model, z, k);
+            v.sort_unstable();
+            v
         };
+        let in_zc = |p: &u64| zc.binary_search(p).is_ok();
         match table.get_mut(&fp) {
             None => {
                 if count_orbits {
@@ -327,13 +331,13 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
             }
             Some(seen) => {
                 let old = sets.get(seen.sleep);
-                if old.iter().all(|p| zc.contains(p)) {
+                if old.iter().all(in_zc) {
                     return None;
                 }
                 // Explore what slept then and is awake now; keep the
                 // intersection (both in the representative's names).
-                let keep: Vec<u64> = old.iter().copied().filter(|p| zc.contains(p)).collect();
-                let wake: Vec<u64> = old.iter().copied().filter(|p| !zc.contains(p)).collect();
+                let keep: Vec<u64> = old.iter().copied().filter(in_zc).collect();
+                let wake: Vec<u64> = old.iter().copied().filter(|p| !in_zc(p)).collect();
                 seen.sleep = sets.intern(keep);
                 // Back to the names of `s`.
                 let wake = rename(model, &wake, model.sym.as_ref().map_or(0, |y| y.inverse(k)));

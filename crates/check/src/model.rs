@@ -338,6 +338,16 @@ impl CheckModel {
         }
     }
 
+    /// [`CheckModel::key`] and the index of the permutation of the
+    /// symmetry group that maps `s` to the state the key is the
+    /// fingerprint of (0, the identity, without symmetry).
+    pub fn key_with_perm(&self, s: &SysState) -> (u64, usize) {
+        match &self.sym {
+            Some(sym) => sym.canonical_with(self, s),
+            None => (fingerprint(s), 0),
+        }
+    }
+
     /// Index of the first learner actor.
     pub fn first_learner(&self) -> usize {
         self.first_learner

@@ -150,8 +150,7 @@ pub struct Report {
     pub unchanged_sends: u64,
     /// Permutations of the symmetry group the run reduced by (1: none).
     pub symmetry: usize,
-    /// Sleep sets were used (off with symmetry reduction, see
-    /// [`crate::symmetry`]).
+    /// Sleep sets were used (with or without symmetry reduction).
     pub sleep_sets: bool,
     /// With `Limits::count_orbits`: orbits among the states explored.
     pub orbits: Option<usize>,
@@ -248,10 +247,9 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
     } else {
         1
     };
-    // Sleep sets are not combined with symmetry (see `crate::symmetry`).
-    let sleep = |on: bool| on && !reduced;
+    // Sleep sets compose with symmetry (see `crate::search`).
     let used_sleep_sets = match limits.engine {
-        Engine::Dfs { sleep_sets, .. } | Engine::Swarm { sleep_sets, .. } => sleep(sleep_sets),
+        Engine::Dfs { sleep_sets, .. } | Engine::Swarm { sleep_sets, .. } => sleep_sets,
         Engine::Bfs => false,
     };
     let base = DfsOptions {
@@ -273,10 +271,7 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
                 seeds,
             } => {
                 let per_seed = limits.max_states.unwrap_or(100_000);
-                let o = DfsOptions {
-                    sleep_sets: sleep(sleep_sets),
-                    ..base
-                };
+                let o = DfsOptions { sleep_sets, ..base };
                 (
                     "swarm",
                     search::swarm(model, &o, first, seeds, per_seed, limits.threads, live_ref),
@@ -284,7 +279,7 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
             }
             Engine::Dfs { sleep_sets, seed } => {
                 let o = DfsOptions {
-                    sleep_sets: sleep(sleep_sets),
+                    sleep_sets,
                     seed,
                     ..base
                 };

@@ -25,6 +25,29 @@
 //! `tests/reductions.rs` compares verdicts, violations and state counts with
 //! the reduction off.
 //!
+//! **Sleep sets with symmetry.** With [`crate::symmetry`] the table is keyed
+//! by orbit, and a state met again may be another member `t = g(s)` of the
+//! orbit of the stored one. The table keeps each sleep set renamed into the
+//! names of the orbit's representative (the image with the least
+//! fingerprint, through the permutation that gives it: packed actions with
+//! their acceptor actor and message id renamed); a revisit renames its own
+//! sleep set the same way, compares, and renames the actions to wake back
+//! into its own names. Why this is exact: a step `s -a-> u` exists iff
+//! `g(s) -g(a)-> g(u)` does (the premise of symmetry reduction), two actions
+//! are independent iff their images are (different actors map to different
+//! actors), and the properties are invariant; so the search is the
+//! sleep-set search of the quotient system (orbits), where "the successors
+//! of `s` by `Z` are reached elsewhere" carries over to "those of `g(s)` by
+//! `g(Z)`". When a permutation fixes the state (a non-trivial stabiliser),
+//! the renaming is not unique, but each choice is a valid sleep set of the
+//! representative (if `h(s) = s` and `Z` is valid at `s`, so is `h(Z)`), and
+//! the table stores one choice and intersects later ones with it, as the
+//! plain algorithm does. This is an argument, not a proof; the evidence is
+//! `tests/symmetry.rs` and `tests/symmetry_teeth.rs`: with both reductions
+//! the search visits exactly the orbits of the full search's states, on
+//! every instance there and under every mutation, with the same verdicts,
+//! and computes fewer transitions than symmetry alone.
+//!
 //! **Fingerprints.** The visited table keeps a 64-bit hash per state (as
 //! stateright and TLC do), not the state: a collision could hide a state;
 //! the report gives the probability bound `n^2 / 2^65`.
@@ -35,6 +58,7 @@
 //! some seed's first dives. A seed's run is deterministic, so the seed
 //! printed with a violation replays it (`--search dfs --seed S`).
 
+use crate::intern::MsgId;
 use crate::model::{fingerprint, Action, CheckModel, SysState};
 use stateright::{Expectation, Model};
 use std::collections::HashMap;
@@ -113,11 +137,79 @@ fn actor_of(p: u64) -> u64 {
     (p >> 8) & 0xFFFF
 }
 
+/// The message id of a packed delivery or drop (`None` for other kinds).
+fn msg_of(p: u64) -> Option<MsgId> {
+    (p & 0xFF <= 1).then_some(MsgId((p >> 24) as u32))
+}
+
+/// A packed action with its actor and message replaced.
+fn repack(p: u64, actor: usize, msg: Option<MsgId>) -> u64 {
+    (p & 0xFF) | ((actor as u64) << 8) | msg.map_or(0, |m| (m.0 as u64) << 24)
+}
+
+/// The images of packed actions under permutation `k` of the model's
+/// symmetry group (the identity, or no symmetry: unchanged).
+fn rename(model: &CheckModel, z: &[u64], k: usize) -> Vec<u64> {
+    let Some(sym) = model.sym.as_ref().filter(|_| k != 0) else {
+        return z.to_vec();
+    };
+    let parts: Vec<(usize, Option<MsgId>)> = z
+        .iter()
+        .map(|p| (actor_of(*p) as usize, msg_of(*p)))
+        .collect();
+    sym.rename_actions(model, &parts, k)
+        .into_iter()
+        .zip(z)
+        .map(|((a, m), p)| repack(*p, a, m))
+        .collect()
+}
+
 /// What the table keeps per state: the shallowest depth it was expanded at
-/// and the sleep set it was explored with.
+/// and the sleep set it was explored with (an index into [`SleepSets`]).
 struct Seen {
     depth: u32,
-    sleep: Box<[u64]>,
+    sleep: u32,
+}
+
+/// The distinct sleep sets of a run, each stored once (sorted packed
+/// actions): most states share their sleep set with many others, so the
+/// table keeps a 4-byte index per state instead of a set.
+struct SleepSets {
+    index: HashMap<Box<[u64]>, u32, ahash::RandomState>,
+    list: Vec<Box<[u64]>>,
+    bytes: u64,
+}
+
+impl SleepSets {
+    fn new() -> SleepSets {
+        let mut s = SleepSets {
+            index: HashMap::default(),
+            list: Vec::new(),
+            bytes: 0,
+        };
+        s.intern(Vec::new());
+        s
+    }
+
+    /// The index of the set of `z`'s actions.
+    fn intern(&mut self, mut z: Vec<u64>) -> u32 {
+        z.sort_unstable();
+        z.dedup();
+        if let Some(i) = self.index.get(z.as_slice()) {
+            return *i;
+        }
+        let i = self.list.len() as u32;
+        let b: Box<[u64]> = z.into();
+        // The set twice (list and index key) and its entries' overhead.
+        self.bytes += (b.len() * 16 + 48) as u64;
+        self.list.push(b.clone());
+        self.index.insert(b, i);
+        i
+    }
+
+    fn get(&self, i: u32) -> &[u64] {
+        self.list.get(i as usize).map_or(&[], |b| b)
+    }
 }
 
 /// splitmix64: the explorer's own deterministic order shuffler.
@@ -162,8 +254,8 @@ pub struct Live {
 pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
     let props = model.properties();
     let mut shuffle = o.seed.map(Shuffle);
-    let mut table: HashMap<u64, Seen> = HashMap::new();
-    let mut sleep_bytes: u64 = 0;
+    let mut table: HashMap<u64, Seen, ahash::RandomState> = HashMap::default();
+    let mut sets = SleepSets::new();
     let mut out = Outcome {
         states: 0,
         transitions: 0,
@@ -178,64 +270,79 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
     let mut orbits: HashSet<u64> = HashSet::new();
     let count_orbits = o.count_orbits && model.sym.is_some();
     let entry_bytes = (std::mem::size_of::<(u64, Seen)>() + 1) as u64;
-    let table_bytes =
-        |t: &HashMap<u64, Seen>, sleep: u64| t.capacity() as u64 * entry_bytes + sleep;
+    let table_bytes = |t: &HashMap<u64, Seen, ahash::RandomState>, sets: &SleepSets| {
+        t.capacity() as u64 * entry_bytes + sets.bytes
+    };
 
     // Visits `s` reached at `depth` with sleep set `z`; returns the actions to
     // explore from it, or `None` when its stored exploration covers this one.
     let visit = |s: &SysState,
                  depth: usize,
                  z: &[u64],
-                 table: &mut HashMap<u64, Seen>,
-                 sleep_bytes: &mut u64,
+                 table: &mut HashMap<u64, Seen, ahash::RandomState>,
+                 sets: &mut SleepSets,
                  orbits: &mut HashSet<u64>|
      -> Option<(Vec<Action>, bool)> {
-        let fp = if count_orbits {
-            fingerprint(s)
+        // `k`: the permutation from `s` to its orbit's representative; the
+        // table keeps sleep sets renamed by it (the representative's
+        // actions), so that another member of the orbit compares its own
+        // sleep set renamed by its own permutation.
+        let (fp, k) = if count_orbits {
+            (fingerprint(s), 0)
         } else {
-            model.key(s)
+            model.key_with_perm(s)
         };
-        let mut all = Vec::new();
-        model.actions(s, &mut all);
+        // Computed only when the state is to be expanded (most visits are
+        // revisits that stop at the table).
+        let actions = || {
+            let mut all = Vec::new();
+            model.actions(s, &mut all);
+            all
+        };
         let d = depth as u32;
+        // Sorted, for the membership tests below.
+        let zc = if z.is_empty() {
+            Vec::new()
+        } else {
+            let mut v = rename(model, z, k);
+            v.sort_unstable();
+            v
+        };
+        let in_zc = |p: &u64| zc.binary_search(p).is_ok();
         match table.get_mut(&fp) {
             None => {
                 if count_orbits {
                     orbits.insert(model.key(s));
                 }
-                *sleep_bytes += (z.len() * 8) as u64;
-                table.insert(
-                    fp,
-                    Seen {
-                        depth: d,
-                        sleep: z.into(),
-                    },
-                );
+                let sleep = sets.intern(zc);
+                table.insert(fp, Seen { depth: d, sleep });
+                let mut all = actions();
                 all.retain(|a| !z.contains(&pack(a)));
                 Some((all, true))
             }
             Some(seen) if d < seen.depth => {
                 // Met again closer to the root (only with a depth bound):
                 // expand again with this path's sleep set.
-                *sleep_bytes = *sleep_bytes + (z.len() * 8) as u64 - (seen.sleep.len() * 8) as u64;
                 seen.depth = d;
-                seen.sleep = z.into();
+                seen.sleep = sets.intern(zc);
+                let mut all = actions();
                 all.retain(|a| !z.contains(&pack(a)));
                 Some((all, false))
             }
             Some(seen) => {
-                if seen.sleep.iter().all(|p| z.contains(p)) {
+                let old = sets.get(seen.sleep);
+                if old.iter().all(in_zc) {
                     return None;
                 }
-                // Explore what slept then and is awake now; keep the intersection.
-                let old = std::mem::take(&mut seen.sleep);
-                let keep: Vec<u64> = old.iter().copied().filter(|p| z.contains(p)).collect();
-                *sleep_bytes -= ((old.len() - keep.len()) * 8) as u64;
-                seen.sleep = keep.into();
-                all.retain(|a| {
-                    let p = pack(a);
-                    old.contains(&p) && !z.contains(&p)
-                });
+                // Explore what slept then and is awake now; keep the
+                // intersection (both in the representative's names).
+                let keep: Vec<u64> = old.iter().copied().filter(in_zc).collect();
+                let wake: Vec<u64> = old.iter().copied().filter(|p| !in_zc(p)).collect();
+                seen.sleep = sets.intern(keep);
+                // Back to the names of `s`.
+                let wake = rename(model, &wake, model.sym.as_ref().map_or(0, |y| y.inverse(k)));
+                let mut all = actions();
+                all.retain(|a| wake.contains(&pack(a)));
                 Some((all, false))
             }
         }
@@ -277,8 +384,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
         if !out.failures.is_empty() || out.cut.is_some() {
             break;
         }
-        let Some((mut todo, fresh)) =
-            visit(&init, 0, &[], &mut table, &mut sleep_bytes, &mut orbits)
+        let Some((mut todo, fresh)) = visit(&init, 0, &[], &mut table, &mut sets, &mut orbits)
         else {
             continue;
         };
@@ -328,9 +434,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                     out.cut = Some(Cut::Timeout);
                     break;
                 }
-                if o.max_bytes
-                    .is_some_and(|m| table_bytes(&table, sleep_bytes) >= m)
-                {
+                if o.max_bytes.is_some_and(|m| table_bytes(&table, &sets) >= m) {
                     out.cut = Some(Cut::Memory);
                     break;
                 }
@@ -357,7 +461,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
                 depth,
                 &child_sleep,
                 &mut table,
-                &mut sleep_bytes,
+                &mut sets,
                 &mut orbits,
             ) else {
                 continue;
@@ -388,7 +492,7 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
     }
     live.states
         .fetch_add(out.states - reported, Ordering::Relaxed);
-    out.table_bytes = table_bytes(&table, sleep_bytes);
+    out.table_bytes = table_bytes(&table, &sets);
     if count_orbits {
         out.orbits = Some(orbits.len());
     }

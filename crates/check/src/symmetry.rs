@@ -43,13 +43,10 @@
 //! instance: the number of orbits among the states of the full search equals
 //! the number of states the reduced search visits, and verdicts agree.
 //!
-//! **Sleep sets are off with symmetry** ([`crate::run`]): a sleep set is a
-//! set of actions of one representative; the state matched later is
-//! another member of the orbit, whose actions are renamed, and when the
-//! orbit has several permutations to it (a non-trivial stabiliser) the
-//! renaming is not unique. Rather than argue that case, the reduced search
-//! expands every action of each orbit once (it still visits one state per
-//! orbit, which is where the saving is).
+//! **Sleep sets compose with it** ([`crate::search`]): the table keeps a
+//! state's sleep set renamed by [`Symmetry::canonical_with`]'s permutation
+//! into the names of the orbit's representative ([`Symmetry::rename_actions`]),
+//! so that any member of the orbit can compare its own.
 
 use crate::instance::{Instance, SLOT};
 use crate::intern::{Bits, MsgId};
@@ -208,14 +205,31 @@ const MAX_MEMO: usize = 1 << 22;
 #[derive(Debug)]
 pub struct Symmetry {
     pub perms: Vec<Perm>,
+    /// `inverses[k]`: the index of the inverse of `perms[k]`.
+    inverses: Vec<usize>,
     cache: Mutex<Cache>,
 }
 
 impl Symmetry {
     pub fn new(perms: Vec<Perm>) -> Symmetry {
         let n = perms.len();
+        let inverses = perms
+            .iter()
+            .map(|p| {
+                perms
+                    .iter()
+                    .position(|q| {
+                        p.img
+                            .iter()
+                            .enumerate()
+                            .all(|(x, px)| q.apply(*px).index() == x)
+                    })
+                    .unwrap_or(0)
+            })
+            .collect();
         Symmetry {
             perms,
+            inverses,
             cache: Mutex::new(Cache {
                 ids: vec![Vec::new(); n],
                 nodes: HashMap::default(),
@@ -241,12 +255,55 @@ impl Symmetry {
 
     /// The least fingerprint of the images of `s`.
     pub fn canonical(&self, model: &CheckModel, s: &SysState) -> u64 {
-        let mut best = crate::model::fingerprint(s);
+        self.canonical_with(model, s).0
+    }
+
+    /// The least fingerprint of the images of `s`, and the index of the
+    /// first permutation (in group order, the identity first) whose image
+    /// of `s` has it: the map from `s` to its orbit's representative.
+    pub fn canonical_with(&self, model: &CheckModel, s: &SysState) -> (u64, usize) {
+        let mut best = (crate::model::fingerprint(s), 0);
         let mut c = self.cache();
         for k in 1..self.perms.len() {
-            best = best.min(self.image_fingerprint(&mut c, model, s, k));
+            let f = self.image_fingerprint(&mut c, model, s, k);
+            if f < best.0 {
+                best = (f, k);
+            }
         }
         best
+    }
+
+    /// The index of the inverse of permutation `k` (the group is closed
+    /// under inverses: the conditions of [`group`] are).
+    pub fn inverse(&self, k: usize) -> usize {
+        self.inverses.get(k).copied().unwrap_or(0)
+    }
+
+    /// The images of actions under permutation `k`, each given by its
+    /// actor (an index of [`SysState::nodes`]) and message, if any: an
+    /// acceptor actor goes to the actor of its image acceptor, learners and
+    /// proposers are fixed, a message id goes to its image's id.
+    pub fn rename_actions(
+        &self,
+        model: &CheckModel,
+        acts: &[(usize, Option<MsgId>)],
+        k: usize,
+    ) -> Vec<(usize, Option<MsgId>)> {
+        let safe = &model.inst.safe_ids;
+        let p = &self.perms[k.min(self.perms.len() - 1)];
+        let mut c = self.cache();
+        acts.iter()
+            .map(|&(i, m)| {
+                let to = match safe.get(i) {
+                    Some(a) => {
+                        let img = p.apply(*a);
+                        safe.iter().position(|x| *x == img).unwrap_or(i)
+                    }
+                    None => i,
+                };
+                (to, m.map(|id| self.id(&mut c, model, id, k)))
+            })
+            .collect()
     }
 
     /// The fingerprint of the image of `s` under permutation `k`, hashed

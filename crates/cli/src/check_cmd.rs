@@ -43,6 +43,13 @@ pub struct CheckArgs {
     /// one of each), top (one at the highest ballot, empty below).
     #[arg(long, default_value = "empty")]
     pub fake_1b: String,
+    /// Fake acceptors send no 2av (a smaller fake domain: fewer Byzantine
+    /// behaviours covered, not a reduction).
+    #[arg(long)]
+    pub no_fake_2av: bool,
+    /// Fake acceptors send no 2b (a smaller fake domain, as --no-fake-2av).
+    #[arg(long)]
+    pub no_fake_2b: bool,
     /// Also send every 1c(l, b, v) of the domain from the start (the spec's unguarded Phase1c).
     #[arg(long)]
     pub any_1c: bool,
@@ -87,7 +94,8 @@ pub struct CheckArgs {
     pub no_sleep_sets: bool,
     /// Symmetry reduction (dfs, swarm): on explores one state per orbit of
     /// the permutations of interchangeable safe acceptors the trust allows
-    /// (sleep sets are then off); off (the default) explores every state.
+    /// (sleep sets stay on unless --no-sleep-sets); off (the default)
+    /// explores every state.
     #[arg(long, default_value = "off", value_parser = ["on", "off"])]
     pub symmetry: String,
     /// dfs: one unbounded search instead of iterative deepening (depth
@@ -151,11 +159,12 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
         proposers: a.proposers,
         fake,
         fake_1b,
+        fake_2av: !a.no_fake_2av,
+        fake_2b: !a.no_fake_2b,
         any_1c: a.any_1c,
         lossy: a.lossy,
         restart,
         restarts: a.restarts,
-        ..Options::default()
     })
 }
 
@@ -423,8 +432,9 @@ fn print_human(
         if r.symmetry > 1 {
             println!(
                 "  symmetry    {} permutations of the safe acceptors: one state per orbit \
-                 (sleep sets off; memo of images {:.1} MiB)",
+                 (sleep sets {}; memo of images {:.1} MiB)",
                 r.symmetry,
+                if r.sleep_sets { "on" } else { "off" },
                 r.memo_bytes as f64 / (1024.0 * 1024.0)
             );
         } else {

@@ -119,7 +119,7 @@ fn swarm_search_finds_the_invalid_graphs_disagreement_and_its_replay_line_too() 
 /// `--symmetry on` (issue 12, item 2) on the classic cluster's smallest
 /// instance: a complete run over one state per orbit of the 6 permutations
 /// of a1..a3, fewer states than `--symmetry off` with the same verdict; the
-/// JSON gives the group, that sleep sets were off, states/s and bytes per
+/// JSON gives the group, that sleep sets were on, states/s and bytes per
 /// state. BFS refuses it (exit 2).
 #[test]
 fn symmetry_reduces_the_classic_cluster_and_reports_its_group() {
@@ -151,7 +151,8 @@ fn symmetry_reduces_the_classic_cluster_and_reports_its_group() {
     assert_eq!(on["violations"], 0);
     assert_eq!(off["symmetry_group"], 1);
     assert_eq!(on["symmetry_group"], 6);
-    assert_eq!(on["sleep_sets"], false);
+    // Sleep sets compose with symmetry (crates/check/src/search.rs).
+    assert_eq!(on["sleep_sets"], true);
     assert_eq!(off["sleep_sets"], true);
     // The orbits of the full search's states (tests/symmetry.rs).
     assert_eq!(off["states"], 15968);
@@ -169,4 +170,45 @@ fn symmetry_reduces_the_classic_cluster_and_reports_its_group() {
         "on",
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `--no-fake-2av --no-fake-2b` take the fake's 2av and 2b out of its
+/// domain: on self-solo.toml (a1 alone is alice's quorum) the run still
+/// completes and decides, with fewer messages; on self-split.toml, where
+/// alice's quorum needs the fake, nothing can be decided any more and the
+/// run reports the vacuous model (exit 1).
+#[test]
+fn no_fake_2av_2b_shrink_the_fake_domain() {
+    let run = |file: &str, extra: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let f = data(file);
+        let mut args = vec![
+            "check",
+            &f,
+            "--fake",
+            "a2",
+            "--ballots",
+            "1",
+            "--values",
+            "1",
+            "--no-deepening",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = hpaxos(&args);
+        let v = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+        (o.status.code(), v)
+    };
+    let (rc, full) = run("self-solo.toml", &[]);
+    assert_eq!(rc, Some(0), "{full}");
+    let (rc, small) = run("self-solo.toml", &["--no-fake-2av", "--no-fake-2b"]);
+    assert_eq!(rc, Some(0), "{small}");
+    assert_eq!(small["complete"], true);
+    assert_eq!(small["decided"], true);
+    assert!(
+        small["messages"].as_u64() < full["messages"].as_u64(),
+        "{small} / {full}"
+    );
+    let (rc, vacuous) = run("self-split.toml", &["--no-fake-2av", "--no-fake-2b"]);
+    assert_eq!(rc, Some(1), "{vacuous}");
+    assert_eq!(vacuous["decided"], false);
 }

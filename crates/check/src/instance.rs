@@ -52,6 +52,20 @@ pub struct Options {
     pub restart: AccSet,
     /// Restarts each of them may take.
     pub restarts: u8,
+    /// Safe acceptors take late `Phase1b`/`Phase2av` (`AcceptorOptions::late`,
+    /// `spec/HPaxosLate.tla`); the refinement monitor then checks against
+    /// HPaxosLate.
+    pub late: bool,
+}
+
+impl Options {
+    /// The options the instance's safe acceptors run with.
+    pub fn acceptor_options(&self) -> hpaxos_core::AcceptorOptions {
+        hpaxos_core::AcceptorOptions {
+            late: self.late,
+            ..hpaxos_core::AcceptorOptions::default()
+        }
+    }
 }
 
 impl Default for Options {
@@ -68,6 +82,7 @@ impl Default for Options {
             lossy: false,
             restart: AccSet::EMPTY,
             restarts: 1,
+            late: false,
         }
     }
 }

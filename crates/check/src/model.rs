@@ -39,8 +39,7 @@ use crate::intern::{Bits, Interner, MsgId};
 use crate::monitor::{Monitor, MonitorFactory};
 use crate::symmetry::Symmetry;
 use hpaxos_core::{
-    Acceptor, AcceptorDurable, AcceptorOptions, Effects, Learner, LearnerId, Message, Proposer,
-    Value,
+    Acceptor, AcceptorDurable, Effects, Learner, LearnerId, Message, Proposer, Value,
 };
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -596,7 +595,7 @@ impl CheckModel {
         let acc = Acceptor::restore(
             old.id(),
             self.inst.trust.clone(),
-            AcceptorOptions::default(),
+            self.inst.opts.acceptor_options(),
             (**dur).clone(),
         );
         let role = Role::Acceptor(acc);
@@ -635,7 +634,7 @@ impl stateright::Model for CheckModel {
         let t = &self.inst.trust;
         let mut nodes = Vec::with_capacity(self.n_nodes());
         for &a in &self.inst.safe_ids {
-            let acc = Acceptor::new(a, t.clone(), AcceptorOptions::default());
+            let acc = Acceptor::new(a, t.clone(), self.inst.opts.acceptor_options());
             let role = Role::Acceptor(acc);
             let h = Node::role_hash(&role);
             let node = if self.inst.opts.restart.contains(a) {

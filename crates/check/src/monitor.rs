@@ -190,7 +190,7 @@ pub struct RefinementCheck;
 impl MonitorFactory for RefinementCheck {
     fn start(&self, inst: &Instance) -> Box<dyn Monitor> {
         Box::new(RefinementMonitor {
-            r: Refinement::new(&inst.trust, inst.opts.fake),
+            r: Refinement::new(&inst.trust, inst.opts.fake).with_late(inst.opts.late),
             error: None,
         })
     }

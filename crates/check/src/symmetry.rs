@@ -51,9 +51,7 @@
 use crate::instance::{Instance, SLOT};
 use crate::intern::{Bits, MsgId};
 use crate::model::{CheckModel, Ev, Node, Role, SysState};
-use hpaxos_core::{
-    AccSet, Acceptor, AcceptorId, AcceptorOptions, Effects, Learner, Message, Proposer,
-};
+use hpaxos_core::{AccSet, Acceptor, AcceptorId, Effects, Learner, Message, Proposer};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -418,10 +416,10 @@ impl Symmetry {
                     Some(Ev::Restored(d)) => Role::Acceptor(Acceptor::restore(
                         id,
                         t.clone(),
-                        AcceptorOptions::default(),
+                        inst.opts.acceptor_options(),
                         (**d).clone(),
                     )),
-                    _ => Role::Acceptor(Acceptor::new(id, t.clone(), AcceptorOptions::default())),
+                    _ => Role::Acceptor(Acceptor::new(id, t.clone(), inst.opts.acceptor_options())),
                 }
             }
             Role::Learner(_) => {

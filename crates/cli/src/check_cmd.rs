@@ -56,6 +56,11 @@ pub struct CheckArgs {
     /// The network may also lose messages (it always reorders and duplicates).
     #[arg(long)]
     pub lossy: bool,
+    /// Safe acceptors also take Phase1b and Phase2av below their maxBal
+    /// (spec/HPaxosLate.tla, as the node runs them); refinement is then
+    /// checked against HPaxosLate.
+    #[arg(long)]
+    pub late: bool,
     /// Also run the refinement check (hpaxos-spec) on every explored step.
     #[arg(long)]
     pub refinement: bool,
@@ -165,6 +170,7 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
         lossy: a.lossy,
         restart,
         restarts: a.restarts,
+        late: a.late,
     })
 }
 

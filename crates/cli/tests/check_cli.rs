@@ -212,3 +212,41 @@ fn no_fake_2av_2b_shrink_the_fake_domain() {
     assert_eq!(rc, Some(1), "{vacuous}");
     assert_eq!(vacuous["decided"], false);
 }
+
+/// `--late` (spec/HPaxosLate.tla): the safe acceptors take late Phase1b and
+/// Phase2av, as the node runs them, and refinement is checked against
+/// HPaxosLate. On an instance with two ballots the search is complete, finds
+/// no violation, and explores a different space than the seed's acceptors
+/// (late 1b replace the ones they contain).
+#[test]
+fn late_steps_are_checked_against_hpaxos_late() {
+    let run = |extra: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let f = data("one-safe.toml");
+        let mut args = vec![
+            "check",
+            &f,
+            "--fake",
+            "a2",
+            "--values",
+            "1",
+            "--fake-1b",
+            "one",
+            "--proposers",
+            "1",
+            "--refinement",
+            "--no-deepening",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = hpaxos(&args);
+        let v = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+        (o.status.code(), v)
+    };
+    let (rc, seed) = run(&[]);
+    assert_eq!(rc, Some(0), "{seed}");
+    let (rc, late) = run(&["--late"]);
+    assert_eq!(rc, Some(0), "{late}");
+    assert_eq!(late["complete"], true, "{late}");
+    assert_eq!(late["decided"], true, "{late}");
+    assert_ne!(late["states"], seed["states"], "{late} / {seed}");
+}

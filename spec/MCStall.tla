@@ -21,8 +21,9 @@
 (*  - MCStallWitness.tla/.cfg (HPaxosLate): a 45-step behaviour in which A  *)
 (*    decides v1, every step an action of NextLate (must fail on           *)
 (*    AUndecided; part of `scripts/tlc.sh --teeth`);                       *)
-(*  - MCStallSafety.cfg: HPaxosLate from Init on this trust, Safety and    *)
-(*    every conjunct of FullSafetyInvariant (MsgInv1bLate).                *)
+(*  - MCStallSafety.cfg: HPaxosLate from Init on this trust (ballots 0..1, *)
+(*    both learners' 1a at both, v1 announced at 0 and v2 at 1), Safety    *)
+(*    and every conjunct of FullSafetyInvariant (MsgInv1bLate).            *)
 (***************************************************************************)
 EXTENDS HPaxosLate, FiniteSets
 
@@ -93,8 +94,15 @@ MCInit ==
 StallConstraint ==
     /\ Cardinality(msgs \ StuckMsgs) =< MaxNew
     /\ \A a \in Acceptor : \A m \in received[a] : m.type \in {"1b", "2av"}
+\* For the safety check from Init: both learners' 1a at every ballot, and
+\* one value per ballot (v1 at even ballots, v2 at odd ones), for both.
+SafetyProposerMsgs ==
+    {[type |-> "1a", lr |-> L, bal |-> b] : L \in MCLearner, b \in MCBallot} \cup
+    {[type |-> "1c", lr |-> L, bal |-> b, val |-> IF b % 2 = 0 THEN v1 ELSE v2] :
+        L \in MCLearner, b \in MCBallot}
 SafetyConstraint ==
     /\ Cardinality(msgs) =< MaxMsgs
+    /\ \A m \in msgs : m.type \in {"1a", "1c"} => m \in SafetyProposerMsgs
     /\ \A a \in Acceptor : \A m \in received[a] : m.type \in {"1b", "2av"}
 
 \* For the seed's impossibility check: every acceptor receives every 1b and

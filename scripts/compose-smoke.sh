@@ -29,7 +29,11 @@ trap cleanup EXIT
 "$H" testnet --nodes 5 --compose --out "$dir/net" >/dev/null
 cd "$dir/net"
 t0=$(date +%s)
-timeout 120 "${dc[@]}" -p "$proj" up -d >/dev/null 2>&1
+if ! timeout 120 "${dc[@]}" -p "$proj" up -d >"$dir/up.log" 2>&1; then
+    echo "compose-smoke: '${dc[*]} up' failed (a port of 127.0.0.1:8101-8105 in use?):" >&2
+    tail -20 "$dir/up.log" >&2
+    exit 1
+fi
 for i in $(seq 1 60); do
     healthy=$(docker ps --filter "label=com.docker.compose.project=$proj" --filter health=healthy -q | wc -l)
     [ "$healthy" -eq 5 ] && break

@@ -47,10 +47,11 @@ pub struct SimArgs {
     /// No crashes and restarts.
     #[arg(long)]
     pub no_crashes: bool,
-    /// Safe acceptors run the seed's Phase1b/Phase2av only (no late steps,
-    /// spec/HPaxosLate.tla): for comparing the two.
+    /// Safe acceptors also take Phase1b and Phase2av below their maxBal
+    /// (spec/HPaxosLate.tla; refinement is then checked against
+    /// HPaxosLate). Off by default, as in the node.
     #[arg(long)]
-    pub no_late: bool,
+    pub late: bool,
     /// Do not check liveness after GST.
     #[arg(long)]
     pub no_liveness: bool,
@@ -105,7 +106,7 @@ fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams>
     p.attacks = !a.no_attacks;
     p.net_faults = !a.no_net_faults;
     p.crashes = !a.no_crashes;
-    p.late = !a.no_late;
+    p.late = a.late;
     p.liveness = !a.no_liveness;
     p.judge_all = a.judge_all;
     p.refine = match a.refine.as_str() {
@@ -152,7 +153,7 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_attacks, "--no-attacks");
     flag(a.no_net_faults, "--no-net-faults");
     flag(a.no_crashes, "--no-crashes");
-    flag(a.no_late, "--no-late");
+    flag(a.late, "--late");
     flag(a.no_liveness, "--no-liveness");
     flag(a.judge_all, "--judge-all");
     flag(a.quick, "--quick");

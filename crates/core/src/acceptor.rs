@@ -137,6 +137,13 @@ pub struct AcceptorOptions {
     /// ballot where another learner voted before it had its own proposals
     /// there can never decide the slot (`spec/MCStall.tla`). The refinement
     /// checker must then run with `Refinement::with_late(true)`.
+    ///
+    /// Off in [`AcceptorOptions::live`] for now: the simulator (`hpaxos sim
+    /// --late`) and the model checker (`hpaxos check --late`) run it, but
+    /// in two container runs of the fault harness (schedule ci, seed 3) a
+    /// cluster whose nodes ran it left alice undecided from the first slot
+    /// while bob decided, which the seed's acceptors did not; until that is
+    /// understood the node runs the seed's steps.
     pub late: bool,
 }
 
@@ -151,12 +158,13 @@ impl Default for AcceptorOptions {
 }
 
 impl AcceptorOptions {
-    /// What the node and the simulator run: every option on.
+    /// What the node and the simulator run: every option on but `late`
+    /// (see there).
     pub fn live() -> Self {
         AcceptorOptions {
             disconnect: true,
             defer_1b: true,
-            late: true,
+            late: false,
         }
     }
 }

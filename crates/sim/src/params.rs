@@ -74,7 +74,8 @@ pub struct SimParams {
     pub judge_all: bool,
     /// Safe acceptors take late `Phase1b`/`Phase2av` (HPaxosLate,
     /// `AcceptorOptions::late`; the refinement checker then checks
-    /// against HPaxosLate). Off: the seed's acceptors.
+    /// against HPaxosLate). Off (the default, as in the node): the seed's
+    /// acceptors.
     pub late: bool,
 }
 
@@ -99,7 +100,7 @@ impl Default for SimParams {
             stop_at_first: true,
             unsafe_send_before_persist: false,
             judge_all: false,
-            late: true,
+            late: false,
         }
     }
 }

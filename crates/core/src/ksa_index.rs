@@ -142,19 +142,26 @@ impl OneBBucket {
         if m.lr != self.l || m.bal != self.b || self.distinct.contains(&m) {
             return false;
         }
-        let dominated: Vec<Msg1b> = self
+        let dominated =
+            |o: &Msg1b| o.acc == m.acc && o.votes == m.votes && within(&o.proposals, &m.proposals);
+        // The cap counts the sender's messages that stay; nothing is
+        // dropped unless `m` goes in.
+        let staying = self
             .msgs
             .iter()
-            .filter(|o| o.acc == m.acc && o.votes == m.votes && within(&o.proposals, &m.proposals))
-            .cloned()
-            .collect();
-        for o in &dominated {
-            self.distinct.remove(o);
-        }
-        self.msgs.retain(|o| !dominated.contains(o));
-        if self.msgs.iter().filter(|o| o.acc == m.acc).count() >= MAX_PER_SENDER {
+            .filter(|o| o.acc == m.acc && !dominated(o))
+            .count();
+        if staying >= MAX_PER_SENDER {
             return false;
         }
+        let distinct = &mut self.distinct;
+        self.msgs.retain(|o| {
+            let drop = dominated(o);
+            if drop {
+                distinct.remove(o);
+            }
+            !drop
+        });
         self.distinct.insert(m.clone());
         self.index(&m, conn);
         self.msgs.push(m);
@@ -248,5 +255,57 @@ impl OneBBucket {
 
     pub fn has_sender(&self, a: AcceptorId) -> bool {
         self.msgs.iter().any(|m| m.acc == a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::Vote;
+    use crate::Slot;
+
+    fn one_b(acc: u16, proposals: &[(u64, &str)]) -> Msg1b {
+        let mut m = Msg1b {
+            slot: Slot(0),
+            lr: LearnerId(0),
+            acc: AcceptorId(acc),
+            bal: Ballot(5),
+            votes: Vec::new(),
+            proposals: proposals
+                .iter()
+                .map(|(b, v)| Vote {
+                    lr: LearnerId(0),
+                    bal: Ballot(*b),
+                    val: Value::new(v.as_bytes().to_vec()),
+                })
+                .collect(),
+        };
+        m.canonicalize();
+        m
+    }
+
+    /// HPaxosLate: a 1b sent again with more proposals replaces the one it
+    /// contains and is no evidence; incompatible ones are evidence and
+    /// count against the per-sender cap, and a refused 1b drops nothing.
+    #[test]
+    fn a_grown_1b_replaces_the_one_it_contains_and_the_cap_drops_nothing() {
+        let conn = Connected::all(1);
+        let mut b = OneBBucket::new(LearnerId(0), Ballot(5));
+        assert!(b.insert(one_b(1, &[(1, "x")]), &conn));
+        let grown = one_b(1, &[(1, "x"), (2, "y")]);
+        assert!(b.conflicting(&grown).is_none());
+        assert!(b.insert(grown.clone(), &conn));
+        assert_eq!(b.msgs(), std::slice::from_ref(&grown));
+        let other = one_b(1, &[(3, "z")]);
+        assert!(b.conflicting(&other).is_some());
+        assert!(b.insert(other.clone(), &conn));
+        // A third that contains neither: refused (two of the sender's
+        // messages stay), and nothing is dropped.
+        assert!(!b.insert(one_b(1, &[(4, "w")]), &conn));
+        assert_eq!(b.msgs(), &[grown.clone(), other.clone()][..]);
+        // One that contains `other` replaces it, under the cap.
+        let other_grown = one_b(1, &[(3, "z"), (4, "w")]);
+        assert!(b.insert(other_grown.clone(), &conn));
+        assert_eq!(b.msgs(), &[grown, other_grown][..]);
     }
 }

@@ -60,9 +60,23 @@ async fn four_acceptors_decide_and_serve_reads() {
     assert_eq!(r.status, 413);
     let st = get_json(n1, "/v1/status").await.unwrap();
     assert_eq!(st["learners"][0]["name"], "alice");
-    let m = hpaxos_node::client::request(n1, "GET", "/metrics", None, T)
+    // The gauges are refreshed by the driver every 100 ms or so: poll
+    // (bounded) until the live-quorum gauge has caught up with the peers.
+    let mut m = hpaxos_node::client::request(n1, "GET", "/metrics", None, T)
         .await
         .unwrap();
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < T
+        && !m
+            .body
+            .lines()
+            .any(|l| l.starts_with("hpaxos_learner_live_quorum{learner=\"alice\"} 1"))
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        m = hpaxos_node::client::request(n1, "GET", "/metrics", None, T)
+            .await
+            .unwrap();
+    }
     assert!(metric(&m.body, "hpaxos_fsyncs_total") > 0);
     assert!(metric(&m.body, "hpaxos_decisions_total{learner=\"alice\"}") > 0);
     // The new families (docs/OPERATIONS.md, "Metrics"), on a busy node.

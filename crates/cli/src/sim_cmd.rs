@@ -52,6 +52,10 @@ pub struct SimArgs {
     /// HPaxosLate). Off by default, as in the node.
     #[arg(long)]
     pub late: bool,
+    /// The nodes take 1a/1c at any ballot (no ballot ceiling), to show what
+    /// a fake's 1a at ballot u64::MAX does to a slot.
+    #[arg(long)]
+    pub no_ballot_ceiling: bool,
     /// Do not check liveness after GST.
     #[arg(long)]
     pub no_liveness: bool,
@@ -107,6 +111,7 @@ fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams>
     p.net_faults = !a.no_net_faults;
     p.crashes = !a.no_crashes;
     p.late = a.late;
+    p.ballot_ceiling = !a.no_ballot_ceiling;
     p.liveness = !a.no_liveness;
     p.judge_all = a.judge_all;
     p.refine = match a.refine.as_str() {
@@ -154,6 +159,7 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_net_faults, "--no-net-faults");
     flag(a.no_crashes, "--no-crashes");
     flag(a.late, "--late");
+    flag(a.no_ballot_ceiling, "--no-ballot-ceiling");
     flag(a.no_liveness, "--no-liveness");
     flag(a.judge_all, "--judge-all");
     flag(a.quick, "--quick");

@@ -425,7 +425,13 @@ impl Acceptor {
     /// the vote is being cast). Since `l` may be unable to get proposals
     /// there for other reasons, that case defers only the first
     /// [`OWN_VOTE_DEFERRALS`] 1a of `l` in the slot, so no acceptor holds a
-    /// learner back for ever on its own.
+    /// learner back for ever on its own. Nor does a vote whose proposals
+    /// for `l` can no longer form: once the acceptors not known to have sent
+    /// a 2av at `c` for another value to a learner connected to `l` (and
+    /// those that proposed this value) are no quorum of `l`, `l` cannot get
+    /// its proposals there, so waiting for them would stall `l` for ever
+    /// (a Byzantine acceptor's value proposed to `l` at the ballot where
+    /// another learner voted a safe one did that in the simulator).
     pub fn defers_1b(&self, slot: Slot, l: LearnerId, b: Ballot) -> bool {
         self.deferring_votes(slot, l, b, true)
     }
@@ -475,7 +481,29 @@ impl Acceptor {
                 proposers.insert(self.id);
             }
             let proposed = self.trust.is_quorum(l, &proposers);
-            (unavoidable || (own_counts && *own)) && !proposed
+            // Proposals that can no longer form are not worth waiting for:
+            // an acceptor that sent a 2av at `c` for another value to a
+            // learner connected to `l` can never send `l`'s 2av for this
+            // one there (Phase2av's "every 2av already sent at `b` to a
+            // connected learner is for `v`"). If the others cannot make a
+            // quorum of `l`, deferring would hold `l` back for ever.
+            let mut blocked = AccSet::default();
+            for ((l2, c2, d2), senders) in &st.idx.two_av {
+                if c2 == c && d2 != d && self.connected.contains(*l2, l) {
+                    blocked = blocked.union(senders);
+                }
+            }
+            if st
+                .d
+                .two_av_sent
+                .iter()
+                .any(|p| p.bal == *c && p.val.digest() != *d && self.connected.contains(p.lr, l))
+            {
+                blocked.insert(self.id);
+            }
+            let possible = all.difference(&blocked).union(&proposers);
+            let formable = self.trust.is_quorum(l, &possible);
+            (unavoidable || (own_counts && *own)) && !proposed && formable
         })
     }
 

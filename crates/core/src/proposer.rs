@@ -46,6 +46,10 @@ struct Round {
     /// slot, if any: announced again when safe (see [`Proposer::start_for`]).
     earlier: Option<Value>,
     one_b: BTreeMap<LearnerId, OneBBucket>,
+    /// The same 1b indexed with every learner connected to itself only
+    /// (the most lenient view an acceptor can reach by `Disconnect`), for
+    /// the fallback of [`Proposer::announce`].
+    one_b_own: BTreeMap<LearnerId, OneBBucket>,
     /// The 1c message sent per learner, once a value was found for it.
     announced: BTreeMap<LearnerId, Msg1c>,
 }
@@ -55,6 +59,8 @@ struct Round {
 pub struct Proposer {
     trust: Trust,
     all_connected: Connected,
+    /// Each learner connected to itself only.
+    own_connected: Connected,
     rounds: BTreeMap<Slot, Round>,
     /// Learners whose 1b quorum did not answer a round in time: rounds do
     /// not wait for them (until one of their quorums answers again).
@@ -63,10 +69,20 @@ pub struct Proposer {
 
 impl Proposer {
     pub fn new(trust: Trust) -> Proposer {
-        let all_connected = Connected::all(trust.n_learners());
+        let n = trust.n_learners();
+        let all_connected = Connected::all(n);
+        let mut own_connected = Connected::all(n);
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    own_connected.remove(LearnerId(i as u16), LearnerId(j as u16));
+                }
+            }
+        }
         Proposer {
             trust,
             all_connected,
+            own_connected,
             rounds: BTreeMap::new(),
             suspected: BTreeSet::new(),
         }
@@ -145,6 +161,7 @@ impl Proposer {
                 pinned,
                 earlier,
                 one_b: BTreeMap::new(),
+                one_b_own: BTreeMap::new(),
                 announced: BTreeMap::new(),
             },
         );
@@ -287,6 +304,10 @@ impl Proposer {
         let mut m = m.clone();
         m.canonicalize();
         let (lr, bal, slot) = (m.lr, m.bal, m.slot);
+        r.one_b_own
+            .entry(lr)
+            .or_insert_with(|| OneBBucket::new(lr, bal))
+            .insert(m.clone(), &self.own_connected);
         let bucket = r
             .one_b
             .entry(lr)
@@ -334,6 +355,9 @@ impl Proposer {
             .filter(|l| !r.announced.contains_key(l))
             .collect();
         if pending.is_empty() || (waiting && r.announced.is_empty()) {
+            if anyway && !r.pinned && r.announced.is_empty() && quorate.is_empty() {
+                self.announce_own_view(slot, fx);
+            }
             return;
         }
         let bal = r.bal;
@@ -343,6 +367,9 @@ impl Proposer {
             None => self.choose_value(slot, &quorate),
         };
         let Some(v) = chosen else {
+            if anyway && !r.pinned && r.announced.is_empty() {
+                self.announce_own_view(slot, fx);
+            }
             return;
         };
         for l in pending {
@@ -354,6 +381,56 @@ impl Proposer {
             if safe {
                 self.phase_1c(slot, l, bal, v.clone(), fx);
             }
+        }
+    }
+
+    /// The fallback of a round that found no value safe with every pair
+    /// connected, at its timeout: a value safe for the round's learners
+    /// with each learner connected only to itself. Acceptors that took
+    /// `Disconnect` (evidence that a pair is not entangled, for instance a
+    /// Byzantine acceptor's two 1b) see exactly that; the others will not
+    /// send a 2av for it, which costs nothing (`Phase1c` has no guard, and
+    /// the round's ballot could announce nothing else). Without it, a
+    /// learner whose 1b report another learner's votes for two values at
+    /// one ballot (a Byzantine acceptor's split) is never announced a
+    /// value again, although every acceptor has disconnected the pair.
+    fn announce_own_view(&mut self, slot: Slot, fx: &mut Effects) {
+        let Some(r) = self.rounds.get(&slot) else {
+            return;
+        };
+        let bal = r.bal;
+        let quorate: Vec<LearnerId> = r
+            .learners
+            .iter()
+            .copied()
+            .filter(|l| {
+                r.one_b_own.get(l).is_some_and(|b| {
+                    b.knows_safe_at1(&self.trust) || !b.safe_by_proposals(&self.trust).is_empty()
+                })
+            })
+            .collect();
+        let safe = |l: &LearnerId, v: &Value| {
+            r.one_b_own
+                .get(l)
+                .is_some_and(|b| b.knows_safe_at(&self.trust, v))
+        };
+        let by_proposals = quorate
+            .iter()
+            .filter_map(|l| r.one_b_own.get(l))
+            .flat_map(|b| b.safe_by_proposals(&self.trust));
+        let Some(v) = r
+            .earlier
+            .clone()
+            .into_iter()
+            .chain(by_proposals)
+            .chain(std::iter::once(r.own.clone()))
+            .find(|v| quorate.iter().all(|l| safe(l, v)))
+        else {
+            return;
+        };
+        let to: Vec<LearnerId> = quorate.iter().copied().filter(|l| safe(l, &v)).collect();
+        for l in to {
+            self.phase_1c(slot, l, bal, v.clone(), fx);
         }
     }
 

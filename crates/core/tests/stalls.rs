@@ -22,7 +22,8 @@
 
 use hpaxos_core::{
     graph, AccSet, Acceptor, AcceptorId, AcceptorOptions, Ballot, Effects, Family, Learner,
-    LearnerGraph, LearnerId, LearnerSpec, Message, Msg1a, Msg1c, SafetyEdge, Slot, Trust, Value,
+    LearnerGraph, LearnerId, LearnerSpec, Message, Msg1a, Msg1c, Msg2av, Msg2b, SafetyEdge, Slot,
+    Trust, Value,
 };
 use std::collections::VecDeque;
 
@@ -273,4 +274,61 @@ fn late_steps_let_alice_decide_over_a_raised_vote() {
     n.run(m1c(ALICE, 3, v()));
     n.run(m1a(ALICE, 3));
     assert_eq!(n.alice.decided(S), Some(&v()));
+}
+
+/// Deferral (`Acceptor::defers_1b`) must not wait for proposals that can
+/// no longer form. Bob's vote for `v` at 2 by a2, a3, a4 meets every quorum
+/// of alice, so a1 defers alice's 1a above 2 until alice's proposals at 2
+/// are in. But a4 and a5 already sent alice's 2av for `w` at 2 (a Byzantine
+/// value a proposer announced there, as in `hpaxos sim crates/node/src/demo.toml
+/// --no-net-faults --no-crashes --late --judge-all --seeds 1 --seed 3`):
+/// Phase2av's "every 2av already sent at `b` to a connected learner is for
+/// `v`" bars them from proposing `v` for alice at 2, and a1, a2, a3 are no
+/// quorum of alice (4 of 5). Deferring then held alice back for ever; the
+/// 1a must be answered at its ballot.
+#[test]
+fn no_deferral_for_proposals_that_cannot_form() {
+    let m2b = |acc: u16| {
+        Message::M2b(Msg2b {
+            slot: S,
+            lr: BOB,
+            acc: AcceptorId(acc),
+            bal: Ballot(2),
+            val: v(),
+        })
+    };
+    let m2av = |acc: u16, val: Value| {
+        Message::M2av(Msg2av {
+            slot: S,
+            lr: ALICE,
+            acc: AcceptorId(acc),
+            bal: Ballot(2),
+            val,
+        })
+    };
+    let w = Value::new(b"w".to_vec());
+    for blocked in [false, true] {
+        let mut a1 = Acceptor::new(AcceptorId(0), trust(), AcceptorOptions::live());
+        let mut fx = Effects::default();
+        for acc in 1..=3 {
+            a1.handle(&m2b(acc), &mut fx);
+        }
+        if blocked {
+            for acc in 3..=4 {
+                a1.handle(&m2av(acc, w.clone()), &mut fx);
+            }
+        }
+        assert_eq!(
+            a1.defers_1b(S, ALICE, Ballot(5)),
+            !blocked,
+            "blocked proposals: {blocked}"
+        );
+        let mut fx = Effects::default();
+        a1.handle(&m1a(ALICE, 5), &mut fx);
+        let answered_at_5 = fx
+            .send
+            .iter()
+            .any(|m| matches!(m, Message::M1b(b) if b.bal == Ballot(5)));
+        assert_eq!(answered_at_5, blocked, "blocked proposals: {blocked}");
+    }
 }

@@ -52,12 +52,32 @@ pub struct ClusterSpec<'a> {
     /// Index (0-based) of the node started with `--byzantine equivocate`.
     pub byzantine: Option<usize>,
     pub dir: &'a Path,
+    /// `[cluster]` keys to set, `KEY=VALUE` (VALUE in TOML).
+    pub set: &'a [String],
 }
 
 /// Rewrites the compose cluster file for the harness: every node's HTTP API
 /// listens on all of its interfaces (the client network too).
-fn harness_config(text: &str) -> anyhow::Result<String> {
+fn harness_config(text: &str, set: &[String]) -> anyhow::Result<String> {
     let mut doc: toml::Table = text.parse().context("testnet's cluster file")?;
+    for kv in set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--set {kv:?}: expected KEY=VALUE"))?;
+        let v: toml::Table = format!("v = {v}")
+            .parse()
+            .with_context(|| format!("--set {kv:?}: VALUE is not a TOML value"))?;
+        let v = v
+            .get("v")
+            .cloned()
+            .ok_or_else(|| anyhow!("--set {kv:?}: no value"))?;
+        let cluster = doc
+            .entry("cluster")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| anyhow!("testnet's [cluster] is not a table"))?;
+        cluster.insert(k.trim().to_string(), v);
+    }
     let nodes = doc
         .get_mut("nodes")
         .and_then(|n| n.as_table_mut())
@@ -126,6 +146,7 @@ impl Cluster {
             .ok_or_else(|| anyhow!("testnet wrote no compose cluster file"))?;
         let text = harness_config(
             &std::fs::read_to_string(&cpath).with_context(|| cpath.display().to_string())?,
+            spec.set,
         )?;
         let hpath: PathBuf = tn.dir.join("cluster.harness.toml");
         std::fs::write(&hpath, &text).with_context(|| hpath.display().to_string())?;
@@ -269,5 +290,33 @@ impl Cluster {
         }
         let _ = d;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::harness_config;
+
+    const FILE: &str = "[nodes.n1]\nhttp = \"n1:8101\"\npublic_key = \"00\"\n";
+
+    #[test]
+    fn set_puts_keys_in_cluster_and_http_on_all_interfaces() {
+        let t = harness_config(
+            FILE,
+            &["late_steps=true".to_string(), "window = 16".to_string()],
+        )
+        .unwrap();
+        let doc: toml::Table = t.parse().unwrap();
+        assert_eq!(doc["cluster"]["late_steps"].as_bool(), Some(true));
+        assert_eq!(doc["cluster"]["window"].as_integer(), Some(16));
+        assert_eq!(doc["nodes"]["n1"]["http"].as_str(), Some("0.0.0.0:8101"));
+    }
+
+    #[test]
+    fn set_refuses_what_is_not_key_equals_toml() {
+        let e = harness_config(FILE, &["late_steps".to_string()]).unwrap_err();
+        assert!(e.to_string().contains("expected KEY=VALUE"), "{e}");
+        let e = harness_config(FILE, &["late_steps=yes please".to_string()]).unwrap_err();
+        assert!(e.to_string().contains("not a TOML value"), "{e}");
     }
 }

@@ -28,6 +28,7 @@ mod nemesis;
 mod plot;
 mod report;
 mod run;
+mod sampler;
 mod workload;
 
 use anyhow::Context;
@@ -83,6 +84,11 @@ pub struct Args {
     /// Fail (exit 2) instead of skipping when no Docker daemon answers.
     #[arg(long)]
     pub require_docker: bool,
+    /// A `[cluster]` key of the nodes' configuration, `KEY=VALUE` with VALUE
+    /// in TOML (`--set late_steps=true --set window=16`); repeatable. The
+    /// node refuses unknown keys, so a typo fails the start.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 fn main() -> ExitCode {

@@ -9,6 +9,7 @@ use crate::history::{Kind, OpRecord, Outcome};
 use crate::lincheck;
 use crate::nemesis;
 use crate::report::{self, Verdict};
+use crate::sampler;
 use crate::workload::{self, Ctx};
 use crate::Args;
 use anyhow::{bail, Context};
@@ -56,6 +57,7 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
         image: &args.image,
         byzantine,
         dir: &args.out,
+        set: &args.set,
     };
     let t_setup = Instant::now();
     let c = Cluster::start(d, &spec, args.seed).await?;
@@ -131,6 +133,12 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
         schedule.heal_ms as f64 / 1000.0,
         schedule.windows.len()
     );
+    let sampler = tokio::spawn(sampler::sample(
+        c.nodes.clone(),
+        t0,
+        ctx.deadline,
+        args.out.join("status.jsonl"),
+    ));
     let mut applied = nemesis::execute(d, &c, &schedule, t0).await;
     applied.extend(nemesis::heal_all(d, &c, t0).await);
     let heal_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -146,6 +154,11 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
         }
     }
     let load_end_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    match sampler.await {
+        Ok(Ok(n)) => eprintln!("  {n} status samples in status.jsonl"),
+        Ok(Err(e)) => eprintln!("  (status sampling stopped: {e})"),
+        Err(e) => eprintln!("  (status sampler failed: {e})"),
+    }
 
     let conv = checks::converge(&c, Duration::from_secs(30)).await;
     history.extend(final_reads(&ctx, &learners, args.keys).await);
@@ -197,8 +210,16 @@ pub async fn run(d: &Docker, args: &Args, run: &str) -> anyhow::Result<u8> {
         linearizability: lin,
         counts: report::counts(&history, &learners),
         replay: format!(
-            "hpaxos-harness --schedule {} --seed {} --nodes {} --clients {} --keys {} --out DIR",
-            args.schedule, args.seed, args.nodes, args.clients, args.keys
+            "hpaxos-harness --schedule {} --seed {} --nodes {} --clients {} --keys {}{} --out DIR",
+            args.schedule,
+            args.seed,
+            args.nodes,
+            args.clients,
+            args.keys,
+            args.set
+                .iter()
+                .map(|kv| format!(" --set {kv}"))
+                .collect::<String>()
         ),
     };
     let mut v = v;

@@ -13,6 +13,7 @@
 //! takeover_grace_ms = 20          # wait for the votes before a new ballot
 //! retain_slots = 4096             # decided slots kept before compaction
 //! witness_frames = 16             # 1b/2b relayed per 500 ms (0: off)
+//! late_steps = false              # late Phase1b/Phase2av (spec/HPaxosLate.tla)
 //!
 //! [nodes.n1]
 //! addr = "127.0.0.1:7101"         # peer-to-peer TCP (default: its acceptor's addr)
@@ -74,6 +75,7 @@ struct RawCluster {
     takeover_grace_ms: Option<u64>,
     retain_slots: Option<u64>,
     witness_frames: Option<usize>,
+    late_steps: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -213,10 +215,16 @@ pub struct ClusterConfig {
     /// Signed 1b/2b relayed to every peer per period for the equivocation
     /// cross-check (`crate::witness`); 0 turns the relay off.
     pub witness_frames: usize,
+    /// The acceptor takes late `Phase1b`/`Phase2av` (`AcceptorOptions::late`,
+    /// `spec/HPaxosLate.tla`).
+    pub late_steps: bool,
     /// What loads but is probably a mistake (`hpaxos_config::Warning`s),
     /// logged at start and printed by `node --check`.
     pub warnings: Vec<String>,
 }
+
+/// Default of `[cluster] late_steps`.
+pub const DEFAULT_LATE_STEPS: bool = false;
 
 /// Default of `[cluster] retain_slots`.
 pub const DEFAULT_RETAIN_SLOTS: u64 = 4096;
@@ -385,6 +393,7 @@ impl ClusterConfig {
             witness_frames: cluster
                 .witness_frames
                 .unwrap_or(crate::witness::DEFAULT_RELAY_FRAMES),
+            late_steps: cluster.late_steps.unwrap_or(DEFAULT_LATE_STEPS),
             warnings,
         })
     }
@@ -436,6 +445,19 @@ mod tests {
         assert!(parse(&format!("[cluster]\nwitness_frames = -1\n{n}"))
             .unwrap_err()
             .starts_with("[cluster]: invalid value"));
+    }
+
+    #[test]
+    fn late_steps_default_and_flag() {
+        let n = node("n1", "localhost:7101", "acceptor = \"a1\"");
+        assert_eq!(parse(&n).unwrap().late_steps, super::DEFAULT_LATE_STEPS);
+        let c = parse(&format!("[cluster]\nlate_steps = true\n{n}")).unwrap();
+        assert!(c.late_steps);
+        let c = parse(&format!("[cluster]\nlate_steps = false\n{n}")).unwrap();
+        assert!(!c.late_steps);
+        assert!(parse(&format!("[cluster]\nlate_steps = 1\n{n}"))
+            .unwrap_err()
+            .starts_with("[cluster]: invalid type"));
     }
 
     #[test]

@@ -250,6 +250,7 @@ impl Driver {
 
     fn step(&mut self, input: Input<Bytes>) {
         let now = self.now();
+        self.core.set_ballot_ceiling(ballot_ceiling());
         let mut ready = std::mem::take(&mut self.ready);
         self.core.step(now, input, &mut ready);
         self.ready = ready;
@@ -506,6 +507,13 @@ impl Driver {
                 Note::Horizon { slot } => {
                     tracing::warn!(slot = slot.0, "dropped messages beyond the slot horizon");
                 }
+                Note::Ceiling { slot, bal } => {
+                    tracing::warn!(
+                        slot = slot.0,
+                        ballot = bal.0,
+                        "dropped a 1a/1c above the ballot ceiling (a proposer far ahead of this node's clock, or Byzantine)"
+                    );
+                }
             }
         }
     }
@@ -753,6 +761,7 @@ impl Driver {
             "sync_requests": ns.sync_requests,
             "certificates_served": ns.certs_served,
             "beyond_horizon": ns.beyond_horizon,
+            "above_ballot_ceiling": ns.above_ceiling,
             "byzantine": self.byz.map(|b| format!("{b:?}")),
             "evidence": self.witness.status(&self.cfg.trust),
             "cluster_id": crate::handshake::cluster_id(&self.cfg),
@@ -803,4 +812,19 @@ fn equivocate(m: &Message) -> Message {
         }
         other => other,
     }
+}
+
+/// How far ahead of this node's clock a proposer's ballot may be: honest
+/// proposers start above their own clock's seconds `<< 16` (the ballot
+/// floor in `run.rs`), so this is the clock skew tolerated between nodes.
+pub const BALLOT_CEILING_SLACK_SECS: u64 = 600;
+
+/// The ballot ceiling now (the core's "Ballot ceiling"): 1a and 1c above
+/// it are dropped, so a 1a at `u64::MAX` cannot end a slot.
+pub fn ballot_ceiling() -> hpaxos_core::Ballot {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    hpaxos_core::Ballot(secs.saturating_add(BALLOT_CEILING_SLACK_SECS) << 16)
 }

@@ -234,7 +234,15 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         for r in &records {
             d.apply(r);
         }
-        Acceptor::restore(a, trust.clone(), AcceptorOptions::live(), d)
+        Acceptor::restore(
+            a,
+            trust.clone(),
+            AcceptorOptions {
+                late: cfg.late_steps,
+                ..AcceptorOptions::live()
+            },
+            d,
+        )
     });
     if let Some(n) = rec.removed_tmp {
         tracing::warn!(

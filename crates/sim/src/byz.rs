@@ -8,7 +8,8 @@
 //! own old messages, and random well-typed messages. Before GST it also
 //! forges proposer messages, which carry no sender in the spec: a
 //! competing 1c for the other side as soon as it sees a 1a, ballot
-//! inflation, and hijacks (a higher ballot with another value right after
+//! inflation (some of it to ballot `u64::MAX`, which the node layer's
+//! ballot ceiling drops), and hijacks (a higher ballot with another value right after
 //! a slot's first 2b). The fakes collude: they share the side assignment
 //! and the per-slot alternative value (`evil:<slot>`).
 //!
@@ -105,7 +106,12 @@ impl World<'_> {
                 }
                 if self.brng.chance(at.inflate) {
                     self.stats.byz_attacks += 1;
-                    let bal = Ballot(m.bal.0 + self.brng.range(2, 60));
+                    let to_max = self.brng.chance(at.max_ballot);
+                    let bal = if to_max {
+                        Ballot(u64::MAX)
+                    } else {
+                        Ballot(m.bal.0 + self.brng.range(2, 60))
+                    };
                     let a = Message::M1a(Msg1a {
                         slot: m.slot,
                         lr: m.lr,
@@ -113,6 +119,32 @@ impl World<'_> {
                     });
                     self.fake_sent(&a);
                     self.broadcast(node, Packet::Proto(a), cause);
+                    if to_max {
+                        // And values there: with no ballot above, a slot
+                        // whose acceptors took the 1a could only ever
+                        // decide at this ballot.
+                        // Two values, one per side, so that it cannot.
+                        let vals = [
+                            self.evil(m.slot),
+                            hpaxos_core::Value::new(format!("evil2:{}", m.slot.0).into_bytes()),
+                        ];
+                        for (k, val) in vals.into_iter().enumerate() {
+                            let c = Message::M1c(Msg1c {
+                                slot: m.slot,
+                                lr: m.lr,
+                                bal,
+                                val,
+                            });
+                            self.fake_sent(&c);
+                            let id = self.store(node, Packet::Proto(c), cause);
+                            for j in 0..self.to_acceptors.len() {
+                                let to = self.to_acceptors[j];
+                                if self.sc.side[to as usize] == (k == 0) {
+                                    self.send_one(id, to);
+                                }
+                            }
+                        }
+                    }
                 }
             }
             Message::M2b(m) if fresh_2b_slot => {

@@ -77,6 +77,10 @@ pub struct SimParams {
     /// against HPaxosLate). Off (the default, as in the node): the seed's
     /// acceptors.
     pub late: bool,
+    /// The nodes drop 1a/1c above [`crate::world::SIM_BALLOT_CEILING`]
+    /// (the node layer's ballot ceiling). Off only to show what a 1a at
+    /// `u64::MAX` does without it.
+    pub ballot_ceiling: bool,
 }
 
 impl Default for SimParams {
@@ -101,6 +105,7 @@ impl Default for SimParams {
             unsafe_send_before_persist: false,
             judge_all: false,
             late: false,
+            ballot_ceiling: true,
         }
     }
 }

@@ -113,6 +113,11 @@ pub struct Attack {
     pub hijack: f64,
     /// Before GST, on a 1a: send a 1a at a much higher ballot.
     pub inflate: f64,
+    /// Of those inflated 1a, the share sent at ballot `u64::MAX` (and a 1c
+    /// there): what one 1a does to a slot whose acceptors take it (no
+    /// ballot above for any proposer), which the node's ballot ceiling
+    /// (`NodeCore::set_ballot_ceiling`) must prevent.
+    pub max_ballot: f64,
     /// Per Byzantine tick: a random well-typed message in its own name.
     pub random: f64,
     /// Per Byzantine tick: re-send one of its own old messages.
@@ -299,6 +304,7 @@ impl Scenario {
                     compete_1c: 1.0,
                     hijack: 0.3,
                     inflate: 0.05,
+                    max_ballot: 0.5,
                     random: 0.3,
                     replay: 0.3,
                 }
@@ -311,6 +317,7 @@ impl Scenario {
                     compete_1c: lvl(),
                     hijack: lvl(),
                     inflate: lvl() * 0.2,
+                    max_ballot: 0.0,
                     random: lvl(),
                     replay: lvl(),
                 }
@@ -318,6 +325,10 @@ impl Scenario {
         } else {
             Attack::default()
         };
+        let mut attack = attack;
+        if attack.inflate > 0.0 && attack.max_ballot == 0.0 {
+            attack.max_ballot = Rng::new(seed ^ 0xba11_07c3_11e6).unit();
+        }
         // Sides of a split: the safe acceptors in two halves, a learner's
         // replicas alternating, everything else at random.
         let mut side: Vec<bool> = (0..n).map(|_| rng.chance(0.5)).collect();

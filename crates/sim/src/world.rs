@@ -721,6 +721,7 @@ impl<'a> World<'a> {
     /// the oracle, records to the disk, and sends once they are durable.
     fn step_node(&mut self, n: u16, input: Input<()>, cause: u32) {
         let now = self.now;
+        let ballot_ceiling = self.p.ballot_ceiling;
         let mut ready = Ready::default();
         {
             let Some(sn) = self.node_mut(n) else {
@@ -730,6 +731,9 @@ impl<'a> World<'a> {
                 self.stats.to_down += 1;
                 return;
             };
+            if ballot_ceiling {
+                core.set_ballot_ceiling(SIM_BALLOT_CEILING);
+            }
             core.step(Tick(now), input, &mut ready);
         }
         self.stats.evidence += ready.evidence.len() as u64;
@@ -1114,3 +1118,8 @@ fn acceptor_options(p: &SimParams) -> AcceptorOptions {
         ..AcceptorOptions::live()
     }
 }
+
+/// The simulated nodes' ballot ceiling (`NodeCore::set_ballot_ceiling`):
+/// far above any honest ballot of a run (a proposer's floor is its boot
+/// count `<< 24`), far below the fakes' `u64::MAX`.
+pub const SIM_BALLOT_CEILING: hpaxos_core::Ballot = hpaxos_core::Ballot(1 << 48);

@@ -42,6 +42,15 @@
 //!   above the decided prefix are dropped before any role sees them (a
 //!   receive that does not happen, which the spec allows), so a Byzantine
 //!   sender cannot grow an acceptor's state without bound.
+//! - **Ballot ceiling**: a 1a or 1c above [`NodeCore::set_ballot_ceiling`]
+//!   is dropped in the same way (a receive that does not happen). Without
+//!   it one 1a at ballot `u64::MAX` (a Byzantine proposer's, or a fake
+//!   acceptor's forgery) ends a slot for good: honest acceptors' `maxBal`
+//!   would sit at the largest ballot, no proposer could go above it, and
+//!   `Phase2b` needs `maxBal[L, a] =< b`. The tokio node sets the ceiling
+//!   from its wall clock a little above the ballots honest proposers use
+//!   (their floor is the clock's seconds `<< 16`), so an inflated ballot
+//!   costs at most about a second of the ceiling moving up, not the slot.
 
 pub mod catchup;
 pub mod certs;
@@ -52,7 +61,7 @@ pub use types::{Control, Input, NodeId, NodeTiming, Note, Ready, Status, Token};
 
 use crate::acceptor::Acceptor;
 use crate::effects::{Durable, Effects};
-use crate::ids::{LearnerId, Slot};
+use crate::ids::{Ballot, LearnerId, Slot};
 use crate::learner::Learner;
 use crate::msg::{Kind, Message};
 use crate::pacemaker::{Action, Pacemaker, Tick};
@@ -149,6 +158,7 @@ pub struct NodeStats {
     pub certs_served: u64,
     pub certs_received: u64,
     pub beyond_horizon: u64,
+    pub above_ceiling: u64,
     pub compactions: u64,
 }
 
@@ -165,6 +175,7 @@ pub struct NodeCore<P> {
     timing: NodeTiming,
     retain_slots: u64,
     horizon: u64,
+    ballot_ceiling: Ballot,
     certs: CertStore<P>,
     leader: leader::LeaderState,
     /// Commands submitted here and not done: token -> (command, last sent).
@@ -243,6 +254,7 @@ impl<P: Clone> NodeCore<P> {
             timing: s.timing,
             retain_slots: s.retain_slots.max(1),
             horizon: s.horizon.max(16),
+            ballot_ceiling: Ballot(u64::MAX),
             certs: CertStore::new(n_followed),
             leader: leader::LeaderState::default(),
             pending: BTreeMap::new(),
@@ -258,6 +270,12 @@ impl<P: Clone> NodeCore<P> {
 
     pub fn me(&self) -> NodeId {
         self.me
+    }
+
+    /// 1a and 1c messages above `b` are dropped from now on (see the module
+    /// doc, "Ballot ceiling"); `u64::MAX` (the default) drops none.
+    pub fn set_ballot_ceiling(&mut self, b: Ballot) {
+        self.ballot_ceiling = b;
     }
 
     pub fn trust(&self) -> &Trust {
@@ -380,6 +398,16 @@ impl<P: Clone> NodeCore<P> {
             }
             return;
         }
+        if matches!(msg.kind(), Kind::K1a | Kind::K1c) && msg.bal() > self.ballot_ceiling {
+            self.stats.above_ceiling += 1;
+            if self.stats.above_ceiling.is_power_of_two() {
+                out.notes.push(Note::Ceiling {
+                    slot: msg.slot(),
+                    bal: msg.bal(),
+                });
+            }
+            return;
+        }
         if let Message::M2b(b) = &msg {
             let done = self
                 .learners
@@ -430,7 +458,7 @@ impl<P: Clone> NodeCore<P> {
                     pm.observe(now, m.slot(), m.bal());
                     match &m {
                         Message::M2b(b) => pm.observe_vote(b.slot, b.bal, &b.val, b.acc),
-                        Message::M2av(p) => pm.observe_proposal(p.slot, p.lr, p.bal, p.acc),
+                        Message::M2av(p) => pm.observe_proposal(p.slot, p.lr, p.bal, p.acc, &p.val),
                         // A 1b reports its sender's own votes: a new leader
                         // that missed the 2b learns where to pin from them.
                         // And its own proposals: the pacemaker counts them
@@ -440,7 +468,7 @@ impl<P: Clone> NodeCore<P> {
                                 pm.observe_vote(b.slot, v.bal, &v.val, b.acc);
                             }
                             for p in &b.proposals {
-                                pm.observe_proposal(b.slot, p.lr, p.bal, b.acc);
+                                pm.observe_proposal(b.slot, p.lr, p.bal, b.acc, &p.val);
                             }
                         }
                         _ => {}

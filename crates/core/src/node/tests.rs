@@ -330,6 +330,71 @@ fn messages_beyond_the_slot_horizon_are_dropped_before_any_role() {
     );
 }
 
+/// Issue 8 item 6 (a Byzantine proposer's 1a at ballot `u64::MAX`): with
+/// the ballot ceiling the node drops it before its acceptor sees it, so
+/// `maxBal` stays where honest proposers can go above it and the slot is
+/// decided; without the ceiling the acceptor takes `Phase1b` at
+/// `u64::MAX` (its `maxBal` for bob is the largest ballot), after which no
+/// proposer can start a ballot it would vote in (`Phase2b` needs
+/// `maxBal[L, a] =< b`), and with two values announced there to two pairs
+/// of acceptors that ballot cannot decide either: bob stops at slot 0.
+#[test]
+fn a_1a_above_the_ballot_ceiling_is_dropped_before_the_acceptor() {
+    for ceiling in [true, false] {
+        let mut c = Cluster::new(1);
+        let top = Message::M1a(crate::msg::Msg1a {
+            slot: Slot(0),
+            lr: BOB,
+            bal: crate::ids::Ballot(u64::MAX),
+        });
+        // And two values there, to two pairs of acceptors: neither can get
+        // bob's quorum (3 of 5), and the pairs' 2av bar them from any other
+        // value at that ballot.
+        let split = |v: &str| {
+            Message::M1c(crate::msg::Msg1c {
+                slot: Slot(0),
+                lr: BOB,
+                bal: crate::ids::Ballot(u64::MAX),
+                val: crate::value::Value::new(v.as_bytes().to_vec()),
+            })
+        };
+        for i in 0..c.nodes.len() {
+            if ceiling {
+                c.nodes[i].set_ballot_ceiling(crate::ids::Ballot(1 << 40));
+            }
+            let mut msgs = vec![top.clone()];
+            match i {
+                0 | 1 => msgs.push(split("x")),
+                2 | 3 => msgs.push(split("y")),
+                _ => {}
+            }
+            for msg in msgs {
+                c.step(i, Input::Protocol { msg, proof: () });
+            }
+        }
+        let raised = c.nodes[1]
+            .acceptor
+            .as_ref()
+            .and_then(|a| a.slot_durable(Slot(0)))
+            .is_some_and(|d| d.max_bal.get(&BOB) == Some(&crate::ids::Ballot(u64::MAX)));
+        assert_eq!(raised, !ceiling, "ceiling {ceiling}");
+        assert_eq!(
+            c.nodes[1].stats.above_ceiling,
+            2 * u64::from(ceiling),
+            "ceiling {ceiling}"
+        );
+        c.run(5);
+        c.submit(0, "k");
+        c.run(300);
+        let slot0 = c.decided[2].contains_key(&(BOB, Slot(0)));
+        assert_eq!(slot0, ceiling, "ceiling {ceiling}");
+        if ceiling {
+            assert!(c.has(2, BOB, "k"));
+        }
+        c.assert_agreement();
+    }
+}
+
 #[test]
 fn decided_slots_are_served_as_certificates() {
     let mut c = Cluster::new(1);

@@ -157,6 +157,8 @@ pub enum Note {
     },
     /// A message beyond the slot horizon was dropped.
     Horizon { slot: Slot },
+    /// A 1a or 1c above the ballot ceiling was dropped.
+    Ceiling { slot: Slot, bal: crate::ids::Ballot },
 }
 
 /// Timing of the node layer, in the driver's [`Tick`] units.

@@ -561,14 +561,21 @@ impl Pacemaker {
     /// Reports a 2av of `acc` for learner `lr` at `ballot` in `slot`: once
     /// a quorum of `lr` proposed at a pinned ballot, `lr` may be retried
     /// above it (see [`pins`]).
-    pub fn observe_proposal(&mut self, slot: Slot, lr: LearnerId, ballot: Ballot, acc: AcceptorId) {
+    pub fn observe_proposal(
+        &mut self,
+        slot: Slot,
+        lr: LearnerId,
+        ballot: Ballot,
+        acc: AcceptorId,
+        val: &Value,
+    ) {
         if self.is_complete(slot) {
             return;
         }
         self.evidence
             .entry(slot)
             .or_default()
-            .proposal(lr, ballot, acc);
+            .proposal(lr, ballot, acc, val);
     }
 
     /// The learners' quorums (the node layer sets them): without them a

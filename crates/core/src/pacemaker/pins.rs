@@ -49,13 +49,16 @@
 use crate::accset::AccSet;
 use crate::ids::{AcceptorId, Ballot, LearnerId};
 use crate::trust::Trust;
-use crate::value::Value;
+use crate::value::{Digest, Value};
 use std::collections::BTreeMap;
 
 /// Vote ballots remembered per slot (a Byzantine acceptor cannot grow it).
 pub(super) const VOTE_BALLOTS_KEPT: usize = 8;
 /// (ballot, learner) proposal sets remembered per slot.
 const PROPOSAL_KEYS_KEPT: usize = 32;
+/// Values whose proposers are remembered per (ballot, learner): more than
+/// one only with competing 1c (or a Byzantine acceptor's 2av).
+const VALUES_KEPT: usize = 4;
 
 /// A vote (2b) ballot seen in a slot: its value and voters.
 #[derive(Clone, Debug)]
@@ -70,8 +73,8 @@ pub(super) struct SlotEvidence {
     /// The highest vote ballots, with the value and voters.
     votes: BTreeMap<Ballot, Voted>,
     /// The highest (ballot, learner) pairs at which 2av were seen, with
-    /// the acceptors that sent them.
-    proposals: BTreeMap<(Ballot, LearnerId), AccSet>,
+    /// the acceptors that sent them, per value.
+    proposals: BTreeMap<(Ballot, LearnerId), BTreeMap<Digest, AccSet>>,
 }
 
 /// Where a retry is pinned: `Phase1a(l, ballot)` and a 1c of `value`.
@@ -111,14 +114,10 @@ impl SlotEvidence {
         }
     }
 
-    /// A 2av of `acc` for learner `lr` at `ballot`.
-    pub fn proposal(&mut self, lr: LearnerId, ballot: Ballot, acc: AcceptorId) {
+    /// A 2av of `acc` for learner `lr` at `ballot` for `val`.
+    pub fn proposal(&mut self, lr: LearnerId, ballot: Ballot, acc: AcceptorId, val: &Value) {
         let key = (ballot, lr);
-        if let Some(s) = self.proposals.get_mut(&key) {
-            s.insert(acc);
-            return;
-        }
-        if self.proposals.len() >= PROPOSAL_KEYS_KEPT {
+        if !self.proposals.contains_key(&key) && self.proposals.len() >= PROPOSAL_KEYS_KEPT {
             match self.proposals.keys().next().copied() {
                 Some(lowest) if lowest < key => {
                     self.proposals.remove(&lowest);
@@ -126,16 +125,53 @@ impl SlotEvidence {
                 _ => return,
             }
         }
-        self.proposals.insert(key, AccSet::singleton(acc));
+        let by_value = self.proposals.entry(key).or_default();
+        if !by_value.contains_key(&val.digest()) && by_value.len() >= VALUES_KEPT {
+            return;
+        }
+        by_value.entry(val.digest()).or_default().insert(acc);
     }
 
-    /// Were 2av of `lr` at `c` seen from a quorum of `lr`? (Without a
-    /// trust to tell quorums: never.)
-    fn has_proposals(&self, trust: Option<&Trust>, lr: LearnerId, c: Ballot) -> bool {
-        match (trust, self.proposals.get(&(c, lr))) {
-            (Some(t), Some(s)) => t.is_quorum(lr, s),
-            _ => false,
+    /// Were 2av of `lr` at `c` for `val` seen from a quorum of `lr`? (What
+    /// `KnowsSafeAt2`'s `WQ` needs at `c`; without a trust to tell quorums:
+    /// never.)
+    fn has_proposals(&self, trust: Option<&Trust>, lr: LearnerId, c: Ballot, val: &Value) -> bool {
+        let for_val = self
+            .proposals
+            .get(&(c, lr))
+            .and_then(|m| m.get(&val.digest()))
+            .copied()
+            .unwrap_or_default();
+        trust.is_some_and(|t| t.is_quorum(lr, &for_val))
+    }
+
+    /// Can `lr` still get 2av for `val` at `c` from one of its quorums? No
+    /// once the acceptors seen proposing another value for `lr` there
+    /// leave too few: `Phase2av`'s "every 2av already sent at `b` to a
+    /// connected learner is for `v`" bars them from `val` at `c` for good
+    /// (a learner is connected to itself). Pinning `lr` there could then
+    /// never end; a fake's equivocating 2av split the demo's alice that way
+    /// in the simulator. (Without a trust: yes.)
+    fn proposals_can_form(
+        &self,
+        trust: Option<&Trust>,
+        lr: LearnerId,
+        c: Ballot,
+        val: &Value,
+    ) -> bool {
+        let (Some(t), Some(m)) = (trust, self.proposals.get(&(c, lr))) else {
+            return true;
+        };
+        let mut blocked = AccSet::default();
+        let mut for_val = AccSet::default();
+        for (d, s) in m {
+            if *d == val.digest() {
+                for_val = *s;
+            } else {
+                blocked = blocked.union(s);
+            }
         }
+        t.is_quorum(lr, &t.all_acceptors().difference(&blocked).union(&for_val))
     }
 
     /// Every vote ballot seen, with its value.
@@ -168,7 +204,8 @@ fn unavoidable(trust: Option<&Trust>, voters: &AccSet, missing: &[LearnerId]) ->
 /// The ballot the `missing` learners of a slot are retried at, if any:
 /// the lowest ballot among the votes seen and the ballots some learner
 /// decided in at which some missing learner has no proposals from one of
-/// its quorums yet, skipping avoidable votes already tried `pin_tries`
+/// its quorums yet but can still get them for the value voted there,
+/// skipping avoidable votes already tried `pin_tries`
 /// times (`tries`: pinned attempts so far, per ballot). `None`: a fresh
 /// ballot may be run.
 pub(super) fn choose(
@@ -190,10 +227,11 @@ pub(super) fn choose(
         pins.insert(b, (v, true));
     }
     pins.into_iter()
-        .find(|(c, (_, sticky))| {
-            let open = missing
-                .iter()
-                .any(|l| !ev.is_some_and(|e| e.has_proposals(trust, *l, *c)));
+        .find(|(c, (value, sticky))| {
+            let open = missing.iter().any(|l| {
+                !ev.is_some_and(|e| e.has_proposals(trust, *l, *c, value))
+                    && ev.is_none_or(|e| e.proposals_can_form(trust, *l, *c, value))
+            });
             open && (*sticky || tries.get(c).copied().unwrap_or(0) < pin_tries.max(1))
         })
         .map(|(ballot, (value, _))| Pin { ballot, value })
@@ -232,17 +270,52 @@ mod tests {
         };
         assert_eq!(pick(&ev), Some(Ballot(3)));
         for a in [0, 1, 2] {
-            ev.proposal(ALICE, Ballot(3), AcceptorId(a));
+            ev.proposal(ALICE, Ballot(3), AcceptorId(a), &v("x"));
         }
         assert_eq!(pick(&ev), Some(Ballot(3)), "three 2av are no alice quorum");
-        ev.proposal(BOB, Ballot(3), AcceptorId(4));
+        ev.proposal(BOB, Ballot(3), AcceptorId(4), &v("x"));
         assert_eq!(pick(&ev), Some(Ballot(3)), "bob's 2av are not alice's");
-        ev.proposal(ALICE, Ballot(3), AcceptorId(4));
+        ev.proposal(ALICE, Ballot(3), AcceptorId(4), &v("x"));
         assert_eq!(pick(&ev), Some(Ballot(7)));
         for a in [0, 1, 2, 3] {
-            ev.proposal(ALICE, Ballot(7), AcceptorId(a));
+            ev.proposal(ALICE, Ballot(7), AcceptorId(a), &v("x"));
         }
         assert_eq!(pick(&ev), None);
+    }
+
+    /// A pin is dropped once the learner's proposals for the value voted
+    /// there cannot form: bob's vote for `x` at 2 (a1, a2, a5) meets every
+    /// alice quorum, but a3 and a4 proposed `w` for alice at 2, so only
+    /// a1, a2, a5 can still propose `x` for her there: no quorum of four.
+    /// (`hpaxos sim crates/node/src/demo.toml --no-net-faults --no-crashes
+    /// --late --judge-all --seed 3`: the proposer retried alice at 2 for
+    /// ever.) One such proposer is not enough to give up.
+    #[test]
+    fn a_pin_whose_proposals_cannot_form_is_dropped() {
+        let t = demo_trust();
+        let mut ev = SlotEvidence::default();
+        for a in [0, 1, 4] {
+            ev.vote(Ballot(2), &v("x"), AcceptorId(a));
+            ev.proposal(ALICE, Ballot(2), AcceptorId(a), &v("x"));
+        }
+        let none = BTreeMap::new();
+        let pick = |ev: &SlotEvidence| {
+            choose(Some(ev), std::iter::empty(), Some(&t), &[ALICE], &none, 2).map(|p| p.ballot)
+        };
+        assert_eq!(pick(&ev), Some(Ballot(2)));
+        ev.proposal(ALICE, Ballot(2), AcceptorId(3), &v("w"));
+        assert_eq!(pick(&ev), Some(Ballot(2)), "a2, a3 may still propose x");
+        ev.proposal(ALICE, Ballot(2), AcceptorId(2), &v("w"));
+        assert_eq!(pick(&ev), None);
+        // Bob's proposals of `w` at 2 do not bar alice's.
+        let mut ev2 = SlotEvidence::default();
+        for a in [0, 1, 4] {
+            ev2.vote(Ballot(2), &v("x"), AcceptorId(a));
+        }
+        for a in [2, 3] {
+            ev2.proposal(BOB, Ballot(2), AcceptorId(a), &v("w"));
+        }
+        assert_eq!(pick(&ev2), Some(Ballot(2)));
     }
 
     /// A lone vote is avoidable for alice (a quorum of four avoids it; it
@@ -273,7 +346,7 @@ mod tests {
         let mut ev = SlotEvidence::default();
         for b in 0..100u64 {
             ev.vote(Ballot(b), &v("y"), AcceptorId(0));
-            ev.proposal(BOB, Ballot(b), AcceptorId(0));
+            ev.proposal(BOB, Ballot(b), AcceptorId(0), &v("x"));
         }
         assert_eq!(ev.votes.len(), VOTE_BALLOTS_KEPT);
         assert_eq!(ev.proposals.len(), PROPOSAL_KEYS_KEPT);

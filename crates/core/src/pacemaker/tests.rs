@@ -38,7 +38,7 @@ fn stays_pinned_at(p: &mut Pacemaker, c: Ballot, n: usize) {
 /// `B` (bob, any 3 of 5) proposed at `c` in slot 0, seen from three acceptors.
 fn bob_proposed(p: &mut Pacemaker, c: Ballot) {
     for a in 0..3 {
-        p.observe_proposal(Slot(0), B, c, AcceptorId(a));
+        p.observe_proposal(Slot(0), B, c, AcceptorId(a), &Value::new(b"x".to_vec()));
     }
 }
 

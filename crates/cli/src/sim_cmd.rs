@@ -49,9 +49,14 @@ pub struct SimArgs {
     pub no_crashes: bool,
     /// Safe acceptors also take Phase1b and Phase2av below their maxBal
     /// (spec/HPaxosLate.tla; refinement is then checked against
-    /// HPaxosLate). Off by default, as in the node.
-    #[arg(long)]
+    /// HPaxosLate). The default, as in the node (kept for old replay
+    /// lines).
+    #[arg(long, conflicts_with = "no_late")]
     pub late: bool,
+    /// The seed's acceptors: no late Phase1b/Phase2av (refinement against
+    /// HPaxos itself).
+    #[arg(long)]
+    pub no_late: bool,
     /// The nodes take 1a/1c at any ballot (no ballot ceiling), to show what
     /// a fake's 1a at ballot u64::MAX does to a slot.
     #[arg(long)]
@@ -110,7 +115,7 @@ fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams>
     p.attacks = !a.no_attacks;
     p.net_faults = !a.no_net_faults;
     p.crashes = !a.no_crashes;
-    p.late = a.late;
+    p.late = !a.no_late;
     p.ballot_ceiling = !a.no_ballot_ceiling;
     p.liveness = !a.no_liveness;
     p.judge_all = a.judge_all;
@@ -158,7 +163,7 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_attacks, "--no-attacks");
     flag(a.no_net_faults, "--no-net-faults");
     flag(a.no_crashes, "--no-crashes");
-    flag(a.late, "--late");
+    flag(a.no_late, "--no-late");
     flag(a.no_ballot_ceiling, "--no-ballot-ceiling");
     flag(a.no_liveness, "--no-liveness");
     flag(a.judge_all, "--judge-all");

@@ -13,7 +13,7 @@
 //! takeover_grace_ms = 20          # wait for the votes before a new ballot
 //! retain_slots = 4096             # decided slots kept before compaction
 //! witness_frames = 16             # 1b/2b relayed per 500 ms (0: off)
-//! late_steps = false              # late Phase1b/Phase2av (spec/HPaxosLate.tla)
+//! late_steps = true               # late Phase1b/Phase2av (spec/HPaxosLate.tla)
 //!
 //! [nodes.n1]
 //! addr = "127.0.0.1:7101"         # peer-to-peer TCP (default: its acceptor's addr)
@@ -224,7 +224,7 @@ pub struct ClusterConfig {
 }
 
 /// Default of `[cluster] late_steps`.
-pub const DEFAULT_LATE_STEPS: bool = false;
+pub const DEFAULT_LATE_STEPS: bool = true;
 
 /// Default of `[cluster] retain_slots`.
 pub const DEFAULT_RETAIN_SLOTS: u64 = 4096;

@@ -110,7 +110,7 @@ impl World<'_> {
                     let bal = if to_max {
                         Ballot(u64::MAX)
                     } else {
-                        Ballot(m.bal.0 + self.brng.range(2, 60))
+                        Ballot(m.bal.0.saturating_add(self.brng.range(2, 60)))
                     };
                     let a = Message::M1a(Msg1a {
                         slot: m.slot,
@@ -164,7 +164,7 @@ impl World<'_> {
     fn hijack(&mut self, node: u16, slot: Slot, seen: Ballot, cause: u32) {
         self.stats.byz_attacks += 1;
         let top = self.fake_mut(node).map_or(seen, |f| f.max_bal.max(seen));
-        let bal = Ballot(top.0 + self.brng.range(1, 4));
+        let bal = Ballot(top.0.saturating_add(self.brng.range(1, 4)));
         let n = self.trust.n_learners() as u64;
         let mut learners: Vec<LearnerId> = self
             .trust
@@ -351,7 +351,7 @@ impl World<'_> {
         let slot = Slot(self.brng.below(self.max_slot.0 + 2));
         let lr = LearnerId(self.brng.below(self.trust.n_learners() as u64) as u16);
         let top = self.fake_mut(node).map_or(Ballot::ZERO, |f| f.max_bal);
-        let bal = Ballot(self.brng.below(top.0 + 3));
+        let bal = Ballot(self.brng.below(top.0.saturating_add(3)));
         let val = if self.brng.chance(0.5) {
             self.evil(slot)
         } else {

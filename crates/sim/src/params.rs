@@ -74,7 +74,7 @@ pub struct SimParams {
     pub judge_all: bool,
     /// Safe acceptors take late `Phase1b`/`Phase2av` (HPaxosLate,
     /// `AcceptorOptions::late`; the refinement checker then checks
-    /// against HPaxosLate). Off (the default, as in the node): the seed's
+    /// against HPaxosLate). On by default, as in the node; off: the seed's
     /// acceptors.
     pub late: bool,
     /// The nodes drop 1a/1c above [`crate::world::SIM_BALLOT_CEILING`]
@@ -104,7 +104,7 @@ impl Default for SimParams {
             stop_at_first: true,
             unsafe_send_before_persist: false,
             judge_all: false,
-            late: false,
+            late: true,
             ballot_ceiling: true,
         }
     }

@@ -453,7 +453,11 @@ impl<P: Clone> NodeCore<P> {
                 if let Message::M1b(_) = &m {
                     p.handle(&m, &mut self.fx);
                 }
-                let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b);
+                // Above the ceiling only a Byzantine acceptor's messages
+                // can be (no safe acceptor's `maxBal` gets there): they must
+                // not lead the proposer's ballots where acceptors drop them.
+                let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b)
+                    && m.bal() <= self.ballot_ceiling;
                 if used && admitted {
                     pm.observe(now, m.slot(), m.bal());
                     match &m {
@@ -464,10 +468,12 @@ impl<P: Clone> NodeCore<P> {
                         // And its own proposals: the pacemaker counts them
                         // towards a pinned learner's quorum of 2av.
                         Message::M1b(b) => {
-                            for v in &b.votes {
+                            pm.observe_1b(b.slot, b.lr, b.bal, b.acc);
+                            let ceiling = self.ballot_ceiling;
+                            for v in b.votes.iter().filter(|v| v.bal <= ceiling) {
                                 pm.observe_vote(b.slot, v.bal, &v.val, b.acc);
                             }
-                            for p in &b.proposals {
+                            for p in b.proposals.iter().filter(|p| p.bal <= ceiling) {
                                 pm.observe_proposal(b.slot, p.lr, p.bal, b.acc, &p.val);
                             }
                         }

@@ -312,6 +312,12 @@ struct InFlight {
     pins: u32,
     /// Pinned attempts per ballot (the pinned ballots of this slot only).
     tries: BTreeMap<Ballot, u32>,
+    /// Pinned attempts per ballot that a quorum of every missing learner
+    /// answered with its 1b there and still no proposals followed (see
+    /// [`pins::choose`]).
+    answered: BTreeMap<Ballot, u32>,
+    /// The ballot of the last pinned attempt, while it is the current one.
+    pinned_at: Option<Ballot>,
     /// The votes were asked for since the last ballot started here.
     probed: bool,
     /// Vote and decision ballots below the current (fresh) ballot, with
@@ -542,6 +548,17 @@ impl Pacemaker {
         }
     }
 
+    /// Reports a 1b of `acc` for learner `lr` at `ballot` in `slot`: a
+    /// pinned retry there was answered (see [`pins::choose`]).
+    pub fn observe_1b(&mut self, slot: Slot, lr: LearnerId, ballot: Ballot, acc: AcceptorId) {
+        if self.is_complete(slot) {
+            return;
+        }
+        if let Some(e) = self.evidence.get_mut(&slot) {
+            e.answer(lr, ballot, acc);
+        }
+    }
+
     /// Reports a vote (2b) of `acc` seen at `ballot` for `value` in
     /// `slot`: a ballot a missing learner's retry is pinned to (see
     /// [`pins`]): a vote whose voters meet every quorum of the learner, or
@@ -691,6 +708,8 @@ impl Pacemaker {
             retransmits_left: self.cfg.retransmits,
             pins: 0,
             tries: BTreeMap::new(),
+            answered: BTreeMap::new(),
+            pinned_at: None,
             probed: false,
             refresh: Vec::new(),
             started: false,
@@ -845,6 +864,25 @@ impl Pacemaker {
             }
             return;
         }
+        // A pinned attempt that every missing learner's quorum answered
+        // (its 1b at the pinned ballot) without the proposals following.
+        if let Some(c) = f.pinned_at {
+            let answered = self
+                .evidence
+                .get(&slot)
+                .is_some_and(|e| e.answered(self.trust.as_ref(), &missing, c));
+            if let Some(e) = self.evidence.get_mut(&slot) {
+                e.forget_answers(c);
+            }
+            if answered {
+                if let Some(f) = self.slots.get_mut(&slot) {
+                    *f.answered.entry(c).or_insert(0) += 1;
+                }
+            }
+        }
+        let Some(f) = self.slots.get(&slot) else {
+            return;
+        };
         // Rule (a) (see `pins`): the lowest vote or decision ballot where a
         // missing learner has no proposals yet, if any.
         let ev = self.evidence.get(&slot);
@@ -859,6 +897,7 @@ impl Pacemaker {
             self.trust.as_ref(),
             &missing,
             &f.tries,
+            &f.answered,
             self.cfg.pin_tries,
         );
         let mut refresh: Vec<(Ballot, Value)> = ev.map(|e| e.ballots()).unwrap_or_default();
@@ -894,6 +933,7 @@ impl Pacemaker {
         };
         f.started = true;
         f.probed = false;
+        f.pinned_at = None;
         f.refresh.clear();
         f.level = level;
         f.retransmits_left = retransmits;
@@ -904,6 +944,7 @@ impl Pacemaker {
                 // Pinned tries stay at the first timeout, without
                 // retransmissions: each is a retransmission at the ballot.
                 *f.tries.entry(p.ballot).or_insert(0) += 1;
+                f.pinned_at = Some(p.ballot);
                 f.pins += 1;
                 f.level = level.saturating_sub(1);
                 f.retransmits_left = 0;

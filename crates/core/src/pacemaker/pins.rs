@@ -45,12 +45,29 @@
 //! acceptor's 2b at a made-up ballot, which must not hold the slot for
 //! ever. It pins for `pin_tries` attempts only. A decision at `c` pins like
 //! a vote that meets every quorum.
+//!
+//! Two ways a pin cannot be served end it: once the acceptors seen
+//! proposing another value for the learner at `c` leave too few to form
+//! one of its quorums for the pinned value, and once [`STUCK_AFTER`] times
+//! `pin_tries` pinned attempts were answered by a quorum of every missing
+//! learner (1b at `c`) without the proposals following.
 
 use crate::accset::AccSet;
 use crate::ids::{AcceptorId, Ballot, LearnerId};
 use crate::trust::Trust;
 use crate::value::{Digest, Value};
 use std::collections::BTreeMap;
+
+/// A pin that meets every quorum is given up after this many times
+/// `pin_tries` attempts that a quorum of every missing learner answered
+/// (its 1b at the pinned ballot came) with no proposals following. Their
+/// acceptors are up and took the 1a and 1c, so the proposals are not
+/// coming: `KnowsSafeAt` fails for the value there, as when a Byzantine
+/// acceptor broke the other learner's trust and the acceptors
+/// disconnected the pair (its votes no longer bind this learner). A pin
+/// whose acceptors are away (paused, partitioned) is never answered and
+/// holds, which is what the rule is for.
+pub(super) const STUCK_AFTER: u32 = 4;
 
 /// Vote ballots remembered per slot (a Byzantine acceptor cannot grow it).
 pub(super) const VOTE_BALLOTS_KEPT: usize = 8;
@@ -75,6 +92,9 @@ pub(super) struct SlotEvidence {
     /// The highest (ballot, learner) pairs at which 2av were seen, with
     /// the acceptors that sent them, per value.
     proposals: BTreeMap<(Ballot, LearnerId), BTreeMap<Digest, AccSet>>,
+    /// Senders of 1b per (ballot, learner) since the last pinned attempt
+    /// there, at pinned ballots only (those with votes).
+    answers: BTreeMap<(Ballot, LearnerId), AccSet>,
 }
 
 /// Where a retry is pinned: `Phase1a(l, ballot)` and a 1c of `value`.
@@ -130,6 +150,32 @@ impl SlotEvidence {
             return;
         }
         by_value.entry(val.digest()).or_default().insert(acc);
+    }
+
+    /// A 1b of `acc` for `lr` at `ballot`, kept only at vote ballots (the
+    /// ones a retry can be pinned to), so a Byzantine sender cannot grow it.
+    pub fn answer(&mut self, lr: LearnerId, ballot: Ballot, acc: AcceptorId) {
+        if self.votes.contains_key(&ballot) {
+            self.answers.entry((ballot, lr)).or_default().insert(acc);
+        }
+    }
+
+    /// Did a quorum of every learner of `ls` answer at `c` since the last
+    /// [`SlotEvidence::forget_answers`]? (Without a trust: no.)
+    pub fn answered(&self, trust: Option<&Trust>, ls: &[LearnerId], c: Ballot) -> bool {
+        let Some(t) = trust else {
+            return false;
+        };
+        !ls.is_empty()
+            && ls.iter().all(|l| {
+                self.answers
+                    .get(&(c, *l))
+                    .is_some_and(|s| t.is_quorum(*l, s))
+            })
+    }
+
+    pub fn forget_answers(&mut self, c: Ballot) {
+        self.answers.retain(|(b, _), _| *b != c);
     }
 
     /// Were 2av of `lr` at `c` for `val` seen from a quorum of `lr`? (What
@@ -214,6 +260,7 @@ pub(super) fn choose(
     trust: Option<&Trust>,
     missing: &[LearnerId],
     tries: &BTreeMap<Ballot, u32>,
+    answered: &BTreeMap<Ballot, u32>,
     pin_tries: u32,
 ) -> Option<Pin> {
     // ballot -> (value, pins until the proposals are seen)
@@ -232,7 +279,8 @@ pub(super) fn choose(
                 !ev.is_some_and(|e| e.has_proposals(trust, *l, *c, value))
                     && ev.is_none_or(|e| e.proposals_can_form(trust, *l, *c, value))
             });
-            open && (*sticky || tries.get(c).copied().unwrap_or(0) < pin_tries.max(1))
+            let stuck = answered.get(c).copied().unwrap_or(0) >= STUCK_AFTER * pin_tries.max(1);
+            open && ((*sticky && !stuck) || tries.get(c).copied().unwrap_or(0) < pin_tries.max(1))
         })
         .map(|(ballot, (value, _))| Pin { ballot, value })
 }
@@ -266,7 +314,16 @@ mod tests {
         let n = 1000;
         let many: BTreeMap<Ballot, u32> = [(Ballot(3), n), (Ballot(7), n)].into();
         let pick = |ev: &SlotEvidence| {
-            choose(Some(ev), std::iter::empty(), Some(&t), &[ALICE], &many, 2).map(|p| p.ballot)
+            choose(
+                Some(ev),
+                std::iter::empty(),
+                Some(&t),
+                &[ALICE],
+                &many,
+                &BTreeMap::new(),
+                2,
+            )
+            .map(|p| p.ballot)
         };
         assert_eq!(pick(&ev), Some(Ballot(3)));
         for a in [0, 1, 2] {
@@ -300,7 +357,16 @@ mod tests {
         }
         let none = BTreeMap::new();
         let pick = |ev: &SlotEvidence| {
-            choose(Some(ev), std::iter::empty(), Some(&t), &[ALICE], &none, 2).map(|p| p.ballot)
+            choose(
+                Some(ev),
+                std::iter::empty(),
+                Some(&t),
+                &[ALICE],
+                &none,
+                &BTreeMap::new(),
+                2,
+            )
+            .map(|p| p.ballot)
         };
         assert_eq!(pick(&ev), Some(Ballot(2)));
         ev.proposal(ALICE, Ballot(2), AcceptorId(3), &v("w"));
@@ -318,6 +384,49 @@ mod tests {
         assert_eq!(pick(&ev2), Some(Ballot(2)));
     }
 
+    /// A vote meeting every quorum pins until `STUCK_AFTER * pin_tries`
+    /// pinned attempts were answered by a quorum without the proposals
+    /// following; attempts nobody answered (acceptors away) never end it.
+    #[test]
+    fn a_pin_answered_without_proposals_is_given_up() {
+        let t = demo_trust();
+        let mut ev = SlotEvidence::default();
+        for a in [0, 1] {
+            ev.vote(Ballot(3), &v("x"), AcceptorId(a));
+        }
+        let tries: BTreeMap<Ballot, u32> = [(Ballot(3), 1000)].into();
+        let pick = |answered: u32| {
+            let a: BTreeMap<Ballot, u32> = [(Ballot(3), answered)].into();
+            choose(
+                Some(&ev),
+                std::iter::empty(),
+                Some(&t),
+                &[ALICE],
+                &tries,
+                &a,
+                2,
+            )
+            .map(|p| p.ballot)
+        };
+        assert_eq!(pick(0), Some(Ballot(3)));
+        assert_eq!(pick(STUCK_AFTER * 2 - 1), Some(Ballot(3)));
+        assert_eq!(pick(STUCK_AFTER * 2), None);
+        // Answers are counted per attempt, from a quorum of the learner,
+        // and only at vote ballots.
+        let mut ev = ev.clone();
+        for a in [0, 1, 2] {
+            ev.answer(ALICE, Ballot(3), AcceptorId(a));
+        }
+        ev.answer(ALICE, Ballot(9), AcceptorId(4));
+        assert!(!ev.answered(Some(&t), &[ALICE], Ballot(3)));
+        ev.answer(ALICE, Ballot(3), AcceptorId(4));
+        assert!(ev.answered(Some(&t), &[ALICE], Ballot(3)));
+        assert!(!ev.answered(Some(&t), &[ALICE, BOB], Ballot(3)));
+        ev.forget_answers(Ballot(3));
+        assert!(!ev.answered(Some(&t), &[ALICE], Ballot(3)));
+        assert!(ev.answers.is_empty());
+    }
+
     /// A lone vote is avoidable for alice (a quorum of four avoids it; it
     /// may be a Byzantine acceptor's made-up 2b): it pins `pin_tries` times.
     /// For bob (3 of 5) even two voters are avoidable.
@@ -328,7 +437,16 @@ mod tests {
         ev.vote(Ballot(1 << 30), &v("w"), AcceptorId(3));
         let tries = |n: u32| -> BTreeMap<Ballot, u32> { [(Ballot(1 << 30), n)].into() };
         let pick = |ev: &SlotEvidence, ls: &[LearnerId], n: u32| {
-            choose(Some(ev), std::iter::empty(), Some(&t), ls, &tries(n), 2).map(|p| p.ballot)
+            choose(
+                Some(ev),
+                std::iter::empty(),
+                Some(&t),
+                ls,
+                &tries(n),
+                &BTreeMap::new(),
+                2,
+            )
+            .map(|p| p.ballot)
         };
         assert_eq!(pick(&ev, &[ALICE], 1), Some(Ballot(1 << 30)));
         assert_eq!(pick(&ev, &[ALICE], 2), None);
@@ -356,7 +474,15 @@ mod tests {
         );
         let none = BTreeMap::new();
         let decided = [(Ballot(2), v("d"))];
-        let p = choose(None, decided.into_iter(), Some(&t), &[BOB], &none, 2);
+        let p = choose(
+            None,
+            decided.into_iter(),
+            Some(&t),
+            &[BOB],
+            &none,
+            &BTreeMap::new(),
+            2,
+        );
         assert_eq!(
             p,
             Some(Pin {
@@ -366,7 +492,15 @@ mod tests {
         );
         let busy: BTreeMap<Ballot, u32> = [(Ballot(2), 1000)].into();
         let decided = [(Ballot(2), v("d"))];
-        let p = choose(None, decided.into_iter(), Some(&t), &[BOB], &busy, 2);
+        let p = choose(
+            None,
+            decided.into_iter(),
+            Some(&t),
+            &[BOB],
+            &busy,
+            &BTreeMap::new(),
+            2,
+        );
         assert_eq!(p.map(|p| p.ballot), Some(Ballot(2)));
     }
 }

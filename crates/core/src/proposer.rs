@@ -437,8 +437,9 @@ impl Proposer {
     /// A value `KnowsSafeAt` accepts for every learner of `ls` from the
     /// round's 1b messages: the value of the highest vote any 1b of the
     /// round reports first (a value that may have been chosen), then
-    /// proposals at the highest ballots, then the proposer's own value (a
-    /// pinned round: its own value only).
+    /// proposals at the highest ballots (safe by `KnowsSafeAt2`, then the
+    /// highest reported at all), then the proposer's own value (a pinned
+    /// round: its own value only).
     fn choose_value(&self, slot: Slot, ls: &[LearnerId]) -> Option<Value> {
         let r = self.rounds.get(&slot)?;
         let safe = |v: &Value| {
@@ -466,10 +467,24 @@ impl Proposer {
             .one_b
             .values()
             .flat_map(|b| b.safe_by_proposals(&self.trust));
+        // Then the value of the highest proposal (2av) any 1b of the round
+        // reports, for any learner: where `KnowsSafeAt1` holds any value is
+        // safe, and a round run for some learners only (the others
+        // suspected down) that announced a new value there would leave the
+        // others, whose quorums may hold votes for the proposed value at
+        // that ballot, unable to decide (their 1b then report votes for two
+        // values: the fault harness's schedule ci, seed 1, stalled alice so).
+        let highest_proposal = r
+            .one_b
+            .values()
+            .flat_map(|b| b.msgs().iter().flat_map(|m| m.proposals.iter()))
+            .max_by_key(|p| p.bal)
+            .map(|p| p.val.clone());
         highest_vote
             .into_iter()
             .chain(r.earlier.clone())
             .chain(by_proposals)
+            .chain(highest_proposal)
             .chain(std::iter::once(r.own.clone()))
             .find(|v| safe(v))
     }

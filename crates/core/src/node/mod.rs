@@ -38,6 +38,11 @@
 //!   weakens no guard: the acceptor then rejects their messages
 //!   (`Rejection::CompactedSlot`), an acceptor that stops taking steps in
 //!   them, which the spec allows.
+//! - **State transfer** ([`snapshot`]): nodes that run a learner and an
+//!   acceptor attest the digest of the learner's replica state at every
+//!   checkpoint slot; a node too far behind for certificates (its peers
+//!   compacted the slots it needs) installs a peer's snapshot authenticated
+//!   by attestations from a quorum of that learner, and jumps its prefix.
 //! - **Slot horizon**: protocol messages for slots further than `horizon`
 //!   above the decided prefix are dropped before any role sees them (a
 //!   receive that does not happen, which the spec allows), so a Byzantine
@@ -46,9 +51,12 @@
 pub mod catchup;
 pub mod certs;
 pub mod leader;
+pub mod snapshot;
 pub mod types;
 
-pub use types::{Control, Input, NodeId, NodeTiming, Note, Ready, Status, Token};
+pub use types::{
+    Attestation, Control, Input, Install, NodeId, NodeTiming, Note, Ready, Status, Token,
+};
 
 use crate::acceptor::Acceptor;
 use crate::effects::{Durable, Effects};
@@ -109,6 +117,20 @@ impl Followed {
         }
     }
 
+    /// Jumps the prefix to `to` (a verified snapshot: every slot below is
+    /// decided), keeping the slots above decided here.
+    fn jump(&mut self, to: Slot) {
+        if to <= self.next {
+            return;
+        }
+        self.next = to;
+        self.decided = self.decided.split_off(&to);
+        while self.decided.remove(&self.next) {
+            self.next = Slot(self.next.0 + 1);
+        }
+        self.sync = None;
+    }
+
     /// Highest slot decided here, if any.
     pub fn highest(&self) -> Option<Slot> {
         self.decided
@@ -150,6 +172,13 @@ pub struct NodeStats {
     pub certs_received: u64,
     pub beyond_horizon: u64,
     pub compactions: u64,
+    /// Checkpoint attestations this node signed ([`snapshot`]).
+    pub attestations_sent: u64,
+    pub snapshots_served: u64,
+    pub snapshots_installed: u64,
+    /// Snapshots refused: attestations not a quorum, or a state that does
+    /// not match the attested digest.
+    pub snapshots_refused: u64,
 }
 
 /// One node's protocol state above the roles. See the module doc.
@@ -166,6 +195,7 @@ pub struct NodeCore<P> {
     retain_slots: u64,
     horizon: u64,
     certs: CertStore<P>,
+    snaps: snapshot::SnapStore<P>,
     leader: leader::LeaderState,
     /// Commands submitted here and not done: token -> (command, last sent).
     pending: BTreeMap<Token, (Vec<u8>, Option<Tick>)>,
@@ -243,7 +273,8 @@ impl<P: Clone> NodeCore<P> {
             timing: s.timing,
             retain_slots: s.retain_slots.max(1),
             horizon: s.horizon.max(16),
-            certs: CertStore::new(n_followed),
+            certs: CertStore::new(n_followed).keeping(snapshot::certs_kept(s.retain_slots)),
+            snaps: snapshot::SnapStore::new(snapshot::checkpoint_every(s.retain_slots)),
             leader: leader::LeaderState::default(),
             pending: BTreeMap::new(),
             last_status: None,
@@ -327,6 +358,7 @@ impl<P: Clone> NodeCore<P> {
                 self.pending.remove(&token);
             }
             Input::Tick => {}
+            input @ Input::Checkpoint { .. } => self.snapshot_input(input, out),
         }
         self.timers(now, out);
         self.poll_proposer(now, out);

@@ -119,16 +119,16 @@ impl Followed {
 
     /// Jumps the prefix to `to` (a verified snapshot: every slot below is
     /// decided), keeping the slots above decided here.
+    /// Never marks `to` itself decided (it may not be).
     fn jump(&mut self, to: Slot) {
-        if to <= self.next {
-            return;
+        if to > self.next {
+            self.next = to;
+            self.sync = None;
         }
-        self.next = to;
-        self.decided = self.decided.split_off(&to);
+        self.decided = self.decided.split_off(&self.next);
         while self.decided.remove(&self.next) {
             self.next = Slot(self.next.0 + 1);
         }
-        self.sync = None;
     }
 
     /// Highest slot decided here, if any.
@@ -604,11 +604,9 @@ impl<P: Clone> NodeCore<P> {
         }
         for f in &mut self.learners {
             f.core.compact(below, &mut fx);
-            if f.next < below {
-                f.next = below;
-            }
-            f.decided = f.decided.split_off(&below);
-            f.mark(below);
+            // Not `mark(below)`: after a snapshot install `below` is the
+            // first slot not decided.
+            f.jump(below);
         }
         if let Some((p, pm)) = &mut self.proposer {
             pm.resume_from(below);

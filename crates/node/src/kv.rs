@@ -193,7 +193,7 @@ impl Replica {
         while let Some((b, v)) = self.waiting.remove(&self.next) {
             self.apply(self.next, b, &v, &mut out);
             self.next = Slot(self.next.0 + 1);
-            if self.every > 0 && self.next.0 % self.every == 0 {
+            if self.every > 0 && self.next.0.is_multiple_of(self.every) {
                 let st = self.canonical();
                 self.checkpoints.push((self.next, st));
             }

@@ -147,12 +147,15 @@ pub fn certs_kept(retain_slots: u64) -> usize {
     (retain_slots.saturating_mul(2)).clamp(64, super::certs::CERTS_KEPT as u64) as usize
 }
 
+/// Per signer of one checkpoint: the digest it attested and its proof.
+type Signers<P> = BTreeMap<NodeId, (Digest, Option<P>)>;
+
 /// Attestations received and own checkpoint states. Part of [`NodeCore`].
 #[derive(Clone, Debug)]
 pub(crate) struct SnapStore<P> {
     every: u64,
     /// Per (learner, checkpoint slot), per signer: digest and proof.
-    atts: BTreeMap<(LearnerId, Slot), BTreeMap<NodeId, (Digest, Option<P>)>>,
+    atts: BTreeMap<(LearnerId, Slot), Signers<P>>,
     /// Own states of local learners at their latest checkpoints.
     states: BTreeMap<(LearnerId, Slot), (Digest, Vec<u8>)>,
 }
@@ -169,7 +172,7 @@ impl<P: Clone> SnapStore<P> {
     /// Keeps an attestation (the first digest of a signer for a checkpoint
     /// wins; a proof fills a missing one). Bounded per learner and signer.
     pub(crate) fn add(&mut self, att: Attestation, proof: Option<P>) {
-        if att.slot.0 == 0 || att.slot.0 % self.every != 0 {
+        if att.slot.0 == 0 || !att.slot.0.is_multiple_of(self.every) {
             return;
         }
         let per = self.atts.entry((att.lr, att.slot)).or_default();
@@ -275,7 +278,7 @@ impl<P: Clone> NodeCore<P> {
         state: Vec<u8>,
         out: &mut Ready<P>,
     ) {
-        if !self.learner(lr).is_some_and(|f| f.local) || slot.0 % self.snaps.every != 0 {
+        if !self.learner(lr).is_some_and(|f| f.local) || !slot.0.is_multiple_of(self.snaps.every) {
             return;
         }
         let digest = state_digest(&state);

@@ -55,7 +55,7 @@ impl Rep {
                 self.hash = (self.hash ^ b as u64).wrapping_mul(0x100000001b3);
             }
             self.next += 1;
-            if self.next % every == 0 {
+            if self.next.is_multiple_of(every) {
                 cps.push((self.next, self.bytes()));
             }
         }
@@ -64,12 +64,15 @@ impl Rep {
 }
 
 type Tamper = Box<dyn FnMut(NodeId, NodeId, &mut Control<()>)>;
+/// A message in flight: due tick, from, to, control message, or a protocol
+/// message (then the control message is a placeholder).
+type Hop = (u64, NodeId, NodeId, Control<()>, Option<Message>);
 
 struct Net {
     nodes: Vec<NodeCore<()>>,
     up: Vec<bool>,
     now: u64,
-    q: VecDeque<(u64, NodeId, NodeId, Control<()>, Option<Message>)>,
+    q: VecDeque<Hop>,
     reps: Vec<BTreeMap<LearnerId, Rep>>,
     token: u64,
     tamper: Option<Tamper>,

@@ -437,6 +437,17 @@ impl Driver {
         if let Some(pm) = self.core.pacemaker() {
             Metrics::set_counter(&self.metrics.ballots_started, pm.stats().ballots_started);
         }
+        let ns = self.core.stats;
+        for (event, v) in [
+            ("attested", ns.attestations_sent),
+            ("served", ns.snapshots_served),
+            ("installed", ns.snapshots_installed),
+            ("refused", ns.snapshots_refused),
+        ] {
+            if v > 0 {
+                Metrics::set_counter(&self.metrics.state_transfer.with(event), v);
+            }
+        }
         let mut ready = std::mem::take(&mut self.ready);
         for d in ready.persist.drain(..) {
             self.wal.append(&d);

@@ -146,6 +146,14 @@ async fn a_node_down_while_its_peers_compacted_catches_up_from_a_snapshot() {
     assert_eq!(reads(n4).await, reads(n1).await, "n4 serves other reads");
     let log = std::fs::read_to_string(c.log_path("n4")).unwrap();
     assert!(log.contains("caught up from a snapshot"), "{log}");
+    let m = hpaxos_node::client::request(n4, "GET", "/metrics", None, T)
+        .await
+        .unwrap();
+    assert!(
+        metric(&m.body, "hpaxos_state_transfer_total{event=\"installed\"}") >= 1,
+        "{}",
+        m.body
+    );
 
     // Durable: a kill -9 now resumes from the installed state.
     let before = learners(&status(n4).await);
@@ -265,6 +273,14 @@ async fn forged_snapshots_are_refused_and_counted() {
     );
     assert_eq!(st["snapshots_installed"].as_u64(), Some(0), "{st}");
     assert_eq!(learners(&st)[0].0, 0, "n4's replica moved: {st}");
+    let m = hpaxos_node::client::request(n4, "GET", "/metrics", None, T)
+        .await
+        .unwrap();
+    assert!(
+        metric(&m.body, "hpaxos_state_transfer_total{event=\"refused\"}") >= 2,
+        "{}",
+        m.body
+    );
     let log = std::fs::read_to_string(c.log_path("n4")).unwrap();
     assert!(
         log.contains("refused a snapshot: the attesting acceptors are not a quorum of the learner")

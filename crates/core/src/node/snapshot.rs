@@ -305,7 +305,11 @@ impl<P: Clone> NodeCore<P> {
 
     /// An attestation gossiped by `from` (its signer).
     pub(crate) fn on_attest(&mut self, from: NodeId, att: Attestation, proof: Option<P>) {
-        self.snaps.add(Attestation { node: from, ..att }, proof);
+        // Only learners followed here: a Byzantine signer cannot fill the
+        // store with made-up learner ids.
+        if self.learner(att.lr).is_some() {
+            self.snaps.add(Attestation { node: from, ..att }, proof);
+        }
     }
 
     /// Answers a `SyncRequest` of `lr` from slot `from` that certificates

@@ -517,6 +517,28 @@ mod tests {
         assert!(!tmp_path(&p).exists());
     }
 
+    /// An installed peer snapshot is a record of its own, committed with
+    /// the others and read back in order (after the log's own snapshot,
+    /// whose replicas it supersedes on replay: `run`).
+    #[test]
+    fn installed_snapshots_survive_reopen_and_a_rewrite_drops_them() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("wal");
+        write_n(&p, 2);
+        let (mut w, _, _) = Wal::open(&p, false).unwrap();
+        w.append_installed(LearnerId(1), b"state at 40").unwrap();
+        w.append(&rec(7));
+        w.commit().unwrap();
+        let (mut w, got, r) = Wal::open(&p, false).unwrap();
+        assert_eq!(got, vec![rec(0), rec(1), rec(7)]);
+        assert_eq!(r.installed, vec![(LearnerId(1), b"state at 40".to_vec())]);
+        w.rewrite(&snap(40), &[Durable::Compacted { below: Slot(40) }])
+            .unwrap();
+        let (_, _, r) = Wal::open(&p, false).unwrap();
+        assert!(r.installed.is_empty());
+        assert_eq!(r.snapshot, Some(snap(40)));
+    }
+
     /// A crash after the snapshot file was written (completely or in part)
     /// but before its rename: the old log is used as it was and the
     /// unfinished snapshot is removed.

@@ -16,6 +16,13 @@
 //! decisions applied to the key-value replicas and clients answered; last,
 //! a compaction the core asked for rewrites the log as a snapshot.
 //!
+//! State transfer (`hpaxos_core::node::snapshot`): each replica captures
+//! its canonical state at every checkpoint slot and the driver hands it to
+//! the core (which attests it); a verified peer snapshot the core asks to
+//! install is appended to the log (`WalRecord::Installed`) in the same
+//! group commit and replaces the replica before the iteration's decisions
+//! are applied.
+//!
 //! Client acknowledgements are per learner: a command waits for the
 //! learner its client named (or the node's first learner), whatever the
 //! other learners can do.
@@ -30,7 +37,7 @@ use crate::wire::{seal, NodeIdx, Payload};
 use crate::witness::Witness;
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
-use hpaxos_core::node::{Control, Input, NodeCore, NodeId, Note, Ready};
+use hpaxos_core::node::{Control, Input, Install, NodeCore, NodeId, Note, Ready};
 use hpaxos_core::pacemaker::Tick;
 use hpaxos_core::{Decision, Kind, Learner, LearnerId, Message, Slot, Value};
 use serde::Serialize;
@@ -160,6 +167,10 @@ impl Driver {
             .unwrap_or(0)
             << 8;
         let witness = Witness::new(cfg.witness_frames);
+        let mut replicas = replicas;
+        for r in &mut replicas {
+            r.replica.set_checkpoints(core.checkpoint_every());
+        }
         Driver {
             cfg,
             me,
@@ -401,6 +412,22 @@ impl Driver {
                 }
                 Payload::Votes { frames }
             }
+            Control::Attest { att, .. } => Payload::Attest {
+                lr: att.lr,
+                slot: att.slot,
+                digest: att.digest,
+            },
+            Control::Snapshot {
+                lr,
+                slot,
+                state,
+                atts,
+            } => Payload::Snapshot {
+                lr,
+                slot,
+                state,
+                atts: atts.into_iter().map(|(_, f)| f.to_vec()).collect(),
+            },
         }
     }
 
@@ -411,9 +438,31 @@ impl Driver {
         if let Some(pm) = self.core.pacemaker() {
             Metrics::set_counter(&self.metrics.ballots_started, pm.stats().ballots_started);
         }
+        let ns = self.core.stats;
+        for (event, v) in [
+            ("attested", ns.attestations_sent),
+            ("served", ns.snapshots_served),
+            ("installed", ns.snapshots_installed),
+            ("refused", ns.snapshots_refused),
+        ] {
+            if v > 0 {
+                Metrics::set_counter(&self.metrics.state_transfer.with(event), v);
+            }
+        }
         let mut ready = std::mem::take(&mut self.ready);
         for d in ready.persist.drain(..) {
             self.wal.append(&d);
+            self.metrics.wal_records.inc();
+        }
+        // A verified snapshot is durable before anything depends on it.
+        let installs: Vec<Install> = ready.install.drain(..).collect();
+        for ins in &installs {
+            if let Err(e) = self.wal.append_installed(ins.lr, &ins.state) {
+                let e = crate::error_chain(&e);
+                tracing::error!("cannot record an installed snapshot: {e}");
+                self.failed = Some(e);
+                return;
+            }
             self.metrics.wal_records.inc();
         }
         if self.wal.has_pending() {
@@ -442,11 +491,28 @@ impl Driver {
             self.broadcast(&m);
         }
         for c in ready.send_all.drain(..) {
+            let own = match &c {
+                Control::Attest { att, .. } => Some(*att),
+                _ => None,
+            };
             let f = seal(self.me, &self.key, &Self::payload(c, self.cfg.max_frame));
+            if let Some(att) = own {
+                // Its signed frame is the proof served in snapshots.
+                self.core.own_attestation(&att, f.clone());
+            }
             self.send_all(&f);
         }
         for (to, c) in ready.send.drain(..) {
+            let snapshot = matches!(c, Control::Snapshot { .. });
             let f = seal(self.me, &self.key, &Self::payload(c, self.cfg.max_frame));
+            if snapshot && f.len() > self.cfg.max_frame {
+                tracing::warn!(
+                    bytes = f.len(),
+                    max_frame = self.cfg.max_frame,
+                    "a snapshot does not fit in a frame: not sent (raise max_frame_bytes)"
+                );
+                continue;
+            }
             self.send_to(NodeIdx(to.0), f);
         }
         self.report(&mut ready);
@@ -459,14 +525,26 @@ impl Driver {
         }
         let decisions: Vec<Decision> = ready.decided.drain(..).collect();
         let mut done = Vec::new();
+        for ins in installs {
+            self.install(ins, &mut done);
+        }
         for d in decisions {
             self.apply_decision(d, &mut done);
+        }
+        let mut checkpoints = Vec::new();
+        for r in &mut self.replicas {
+            for (slot, state) in r.replica.take_checkpoints() {
+                checkpoints.push((r.lr, slot, state));
+            }
         }
         let compact = ready.compact.take();
         ready.clear();
         self.ready = ready;
         for token in done {
             self.step(Input::Done { token });
+        }
+        for (lr, slot, state) in checkpoints {
+            self.step(Input::Checkpoint { lr, slot, state });
         }
         if let Some(below) = compact {
             self.compact(below);
@@ -513,6 +591,43 @@ impl Driver {
                         ballot = bal.0,
                         "dropped a 1a/1c above the ballot ceiling (a proposer far ahead of this node's clock, or Byzantine)"
                     );
+                }
+                Note::SnapshotInstalled {
+                    lr,
+                    slot,
+                    peer,
+                    local,
+                } => {
+                    let name = self.cfg.nodes.get(peer.index()).map(|n| n.name.as_str());
+                    tracing::info!(
+                        learner = self.cfg.trust.learner_name(lr),
+                        peer = name,
+                        slot = slot.0,
+                        "behind what peers compacted: caught up from a snapshot{}",
+                        if local {
+                            ""
+                        } else {
+                            " (followed learner: prefix only)"
+                        }
+                    );
+                }
+                Note::SnapshotRefused {
+                    lr,
+                    slot,
+                    peer,
+                    why,
+                } => {
+                    // Rate-limited: a Byzantine peer may answer every request.
+                    if self.core.stats.snapshots_refused.is_power_of_two() {
+                        let name = self.cfg.nodes.get(peer.index()).map(|n| n.name.as_str());
+                        tracing::warn!(
+                            learner = self.cfg.trust.learner_name(lr),
+                            peer = name,
+                            slot = slot.0,
+                            refused = self.core.stats.snapshots_refused,
+                            "refused a snapshot: {why}"
+                        );
+                    }
                 }
             }
         }
@@ -591,6 +706,29 @@ impl Driver {
             if q.try_send((now, frame)).is_err() {
                 self.metrics.send_dropped.inc();
             }
+        }
+    }
+
+    /// Replaces a local replica by a verified snapshot (already durable),
+    /// answering the commands of the slots it then applies.
+    fn install(&mut self, ins: Install, done: &mut Vec<u64>) {
+        let name = self.cfg.trust.learner_name(ins.lr).to_string();
+        let Some(r) = self.replicas.iter_mut().find(|r| r.lr == ins.lr) else {
+            return;
+        };
+        match r.replica.install(&ins.state) {
+            Ok(results) => {
+                tracing::info!(
+                    learner = %name,
+                    slot = ins.slot.0,
+                    bytes = ins.state.len(),
+                    "installed a peer's snapshot (attested by a quorum)"
+                );
+                for (id, res) in results {
+                    self.command_applied(ins.lr, &name, id, res, done);
+                }
+            }
+            Err(e) => tracing::debug!(learner = %name, "snapshot not installed: {e}"),
         }
     }
 
@@ -773,6 +911,10 @@ impl Driver {
             "low_water": self.low_water().map(|s| s.0),
             "snapshots": self.snapshots,
             "certificates_held": self.core.certs_held(),
+            "attestations_sent": ns.attestations_sent,
+            "snapshots_served": ns.snapshots_served,
+            "snapshots_installed": ns.snapshots_installed,
+            "snapshots_refused": ns.snapshots_refused,
             "wal_bytes": self.wal.len_bytes(),
         })
     }

@@ -8,7 +8,8 @@
 //! signature of every other one against the claimed sender's configured
 //! key, checks it against the configuration ([`admit`]: a 1b/2av/2b's
 //! `acc` is the acceptor the signing node runs, relayed 2b and witness
-//! frames likewise) and only then queues an [`Event`] for the driver
+//! frames likewise; a snapshot's attestation frames each open under
+//! their signer's key) and only then queues an [`Event`] for the driver
 //! (waiting when the driver's queue is full: backpressure through TCP).
 //! Rejections are counted and their warnings rate-limited
 //! ([`Net`]'s rate limit).
@@ -19,7 +20,7 @@ use crate::handshake::{self, First, PREAUTH_MAX_FRAME};
 use crate::transport::{max_inbound, Net, NodeSlot, PER_NODE_INBOUND, STALL};
 use crate::wire::{open, open_frame, seal, FrameReader, NodeIdx, Payload, WireError};
 use bytes::Bytes;
-use hpaxos_core::node::Control;
+use hpaxos_core::node::{Attestation, Control, NodeId};
 use hpaxos_core::Message;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -255,12 +256,9 @@ fn admit(
     match p {
         Payload::Protocol(msg) => {
             check_acc(cfg, from, &msg)?;
-            let mut raw = Vec::with_capacity(body.len() + 4);
-            raw.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            raw.extend_from_slice(body);
             Ok(Event::Net {
                 msg,
-                raw: Bytes::from(raw),
+                raw: framed(body),
             })
         }
         Payload::SyncRequest { lr, from: s, limit } => Ok(Event::Control {
@@ -299,6 +297,38 @@ fn admit(
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Event::Witness { msgs })
         }
+        Payload::Attest { lr, slot, digest } => Ok(Event::Control {
+            from,
+            msg: Control::Attest {
+                att: Attestation {
+                    lr,
+                    slot,
+                    digest,
+                    node: NodeId(from.0),
+                },
+                proof: Some(framed(body)),
+            },
+        }),
+        Payload::Snapshot {
+            lr,
+            slot,
+            state,
+            atts,
+        } => {
+            let atts = atts
+                .into_iter()
+                .map(|f| relayed_attestation(cfg, keys, f))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Event::Control {
+                from,
+                msg: Control::Snapshot {
+                    lr,
+                    slot,
+                    state,
+                    atts,
+                },
+            })
+        }
         Payload::SyncResponse { lr, certs } => {
             let mut msgs = Vec::new();
             for frame in certs.into_iter().flatten() {
@@ -317,6 +347,37 @@ fn admit(
             })
         }
     }
+}
+
+/// The complete frame (length prefix included) of a frame body.
+fn framed(body: &[u8]) -> Bytes {
+    let mut raw = Vec::with_capacity(body.len() + 4);
+    raw.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    raw.extend_from_slice(body);
+    Bytes::from(raw)
+}
+
+/// An attestation relayed in a snapshot: its frame must open as an
+/// [`Payload::Attest`] under its signer's key; the signer, not anything
+/// the relaying peer says, is the attestation's node (the core then
+/// counts the signers' acceptors against the learner's quorums).
+fn relayed_attestation(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    frame: Vec<u8>,
+) -> Result<(Attestation, Bytes), &'static str> {
+    let Ok((signer, Payload::Attest { lr, slot, digest })) =
+        open_frame(&frame, keys, cfg.max_frame)
+    else {
+        return Err("bad_attestation");
+    };
+    let att = Attestation {
+        lr,
+        slot,
+        digest,
+        node: NodeId(signer.0),
+    };
+    Ok((att, Bytes::from(frame)))
 }
 
 /// A 2b relayed by a peer (in a certificate or a vote answer): its frame

@@ -100,6 +100,27 @@ pub struct Replica {
     commands_applied: u64,
     /// FNV-1a over (slot, digest) of every applied entry, compacted or not.
     hash: u64,
+    /// Checkpoint interval (0: none): the state is captured whenever the
+    /// first unapplied slot becomes a multiple of it.
+    every: u64,
+    /// Checkpoints captured and not yet taken: (slot, canonical state).
+    checkpoints: Vec<(Slot, Vec<u8>)>,
+}
+
+/// The state a checkpoint attests (`hpaxos_core::node::snapshot`): what
+/// every correct replica of a learner holds once it applied every slot
+/// below `next`, and nothing that differs between replicas (the applied
+/// log entries and ballots a replica kept depend on when it compacted).
+/// Encoded with postcard, whose encoding of ordered maps and sets is
+/// canonical, so equal states have equal bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonicalState {
+    pub next: Slot,
+    pub kv: BTreeMap<String, String>,
+    pub applied_ids: BTreeSet<CmdId>,
+    pub invalid_values: u64,
+    pub commands_applied: u64,
+    pub hash: u64,
 }
 
 impl Default for Replica {
@@ -113,6 +134,8 @@ impl Default for Replica {
             invalid_values: 0,
             commands_applied: 0,
             hash: HASH_INIT,
+            every: 0,
+            checkpoints: Vec::new(),
         }
     }
 }
@@ -161,12 +184,71 @@ impl Replica {
         if slot >= self.next {
             self.waiting.entry(slot).or_insert((bal, val));
         }
+        self.apply_contiguous()
+    }
+
+    /// Applies every waiting slot that is now contiguous.
+    fn apply_contiguous(&mut self) -> Vec<(CmdId, CmdResult)> {
         let mut out = Vec::new();
         while let Some((b, v)) = self.waiting.remove(&self.next) {
             self.apply(self.next, b, &v, &mut out);
             self.next = Slot(self.next.0 + 1);
+            if self.every > 0 && self.next.0.is_multiple_of(self.every) {
+                let st = self.canonical();
+                self.checkpoints.push((self.next, st));
+            }
         }
         out
+    }
+
+    /// Captures the state at every multiple of `every` from now on (0:
+    /// never).
+    pub fn set_checkpoints(&mut self, every: u64) {
+        self.every = every;
+    }
+
+    /// The checkpoints captured since the last call.
+    pub fn take_checkpoints(&mut self) -> Vec<(Slot, Vec<u8>)> {
+        std::mem::take(&mut self.checkpoints)
+    }
+
+    /// The canonical encoding of the state here ([`CanonicalState`]).
+    pub fn canonical(&self) -> Vec<u8> {
+        let st = CanonicalState {
+            next: self.next,
+            kv: self.kv.clone(),
+            applied_ids: self.applied_ids.clone(),
+            invalid_values: self.invalid_values,
+            commands_applied: self.commands_applied,
+            hash: self.hash,
+        };
+        postcard::to_stdvec(&st).unwrap_or_default() // ok: encoding to a Vec cannot fail
+    }
+
+    /// Replaces the applied state by a verified snapshot's (the canonical
+    /// bytes of [`Replica::canonical`]), keeping the decided slots waiting
+    /// at or above it and applying those now contiguous. Returns the
+    /// commands applied; an error (nothing changed) when the bytes do not
+    /// decode or the state is not ahead of this one.
+    pub fn install(&mut self, bytes: &[u8]) -> Result<Vec<(CmdId, CmdResult)>, String> {
+        let st: CanonicalState =
+            postcard::from_bytes(bytes).map_err(|e| format!("undecodable state: {e}"))?;
+        if st.next <= self.next {
+            return Err(format!(
+                "the state at slot {} is not ahead of this replica (slot {})",
+                st.next.0, self.next.0
+            ));
+        }
+        self.next = st.next;
+        self.kv = st.kv;
+        self.applied_ids = st.applied_ids;
+        self.invalid_values = st.invalid_values;
+        self.commands_applied = st.commands_applied;
+        self.hash = st.hash;
+        // The applied log entries below the snapshot are not transferred.
+        self.log.clear();
+        self.waiting = self.waiting.split_off(&st.next);
+        Ok(self.apply_contiguous())
     }
 
     fn apply(&mut self, slot: Slot, b: Ballot, v: &Value, out: &mut Vec<(CmdId, CmdResult)>) {
@@ -241,6 +323,8 @@ impl Replica {
             invalid_values: s.invalid_values,
             commands_applied: s.commands_applied,
             hash: s.hash,
+            every: 0,
+            checkpoints: Vec::new(),
         }
     }
 
@@ -323,6 +407,46 @@ mod tests {
         assert_eq!(r.get("k"), None);
         assert_eq!(r.invalid_values(), 1);
         assert_eq!(r.log().len(), 3);
+    }
+
+    /// State transfer: a replica installed from another's canonical state
+    /// at a checkpoint equals it (same canonical bytes, so the same
+    /// attested digest), keeps the slots it had decided above, and applies
+    /// later slots identically; checkpoints are captured exactly at the
+    /// multiples of the interval.
+    #[test]
+    fn install_from_a_checkpoint_resumes_identically() {
+        let mut full = Replica::new();
+        full.set_checkpoints(4);
+        let vals: Vec<Value> = (0..12u64)
+            .map(|i| value(vec![put(i, &format!("k{}", i % 3), &format!("v{i}"))]))
+            .collect();
+        for (i, v) in vals.iter().enumerate().take(10) {
+            full.decide(Slot(i as u64), Ballot(1), v.clone());
+        }
+        let cps = full.take_checkpoints();
+        assert_eq!(
+            cps.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![Slot(4), Slot(8)]
+        );
+        let mut late = Replica::new();
+        late.decide(Slot(8), Ballot(3), vals[8].clone());
+        late.decide(Slot(9), Ballot(3), vals[9].clone());
+        late.decide(Slot(11), Ballot(3), vals[11].clone());
+        late.install(&cps[1].1).unwrap();
+        assert_eq!(late.next_slot(), Slot(10));
+        assert_eq!(late.kv(), full.kv());
+        assert_eq!(late.canonical(), full.canonical());
+        full.decide(Slot(10), Ballot(1), vals[10].clone());
+        full.decide(Slot(11), Ballot(1), vals[11].clone());
+        late.decide(Slot(10), Ballot(2), vals[10].clone());
+        assert_eq!(late.canonical(), full.canonical());
+        assert!(
+            late.install(&cps[0].1).is_err(),
+            "an older state is refused"
+        );
+        assert!(late.install(b"garbage").is_err());
+        assert_eq!(late.canonical(), full.canonical());
     }
 
     /// Compaction keeps the applied state: a replica resumed from a

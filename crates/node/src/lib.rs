@@ -95,11 +95,12 @@
 //!   commands) is never pruned: it grows by ~12 bytes per command, in
 //!   memory and in every snapshot.
 //! - Decision certificates are served from memory only (the last
-//!   `CERTS_KEPT` per followed learner); after a restart a node serves none
-//!   for the slots decided before it, and there is no key-value state
-//!   transfer: a learner replica that lags behind every peer's certificate
-//!   store (e.g. a brand-new node joining a long-running cluster) cannot
-//!   catch up.
+//!   `2 x retain_slots` per followed learner, 64 to 4096); after a restart
+//!   a node serves none for the slots decided before it. A node further
+//!   behind catches up from an attested snapshot
+//!   (`hpaxos_core::node::snapshot`), but only for learners with a quorum
+//!   of acceptor nodes that also run that learner, and only when the state
+//!   fits in one frame (no chunked transfer).
 //! - After compaction `/v1/log` returns only the entries from the
 //!   compaction mark on (the status `log_hash` still covers the whole log).
 //! - Phase 1 is run per slot; no "phase 1 for all future slots" batch.

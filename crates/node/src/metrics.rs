@@ -112,6 +112,9 @@ pub struct Metrics {
     pub wal_records: Counter,
     pub wal_bytes: Gauge,
     pub snapshots: Counter,
+    /// State transfer (`hpaxos_core::node::snapshot`), by event:
+    /// `attested`, `served`, `installed`, `refused`.
+    pub state_transfer: ByLabel<Counter>,
     pub send_dropped: Counter,
     pub send_stale: Counter,
     pub batches: Counter,
@@ -232,6 +235,12 @@ impl Default for Metrics {
                 "hpaxos_wal_snapshots",
                 "Write-ahead log rewrites as a snapshot after slot compaction",
                 Counter::default(),
+            ),
+            state_transfer: reg_by(
+                r,
+                "hpaxos_state_transfer",
+                "State transfer by event: checkpoint attestations signed, snapshots served to lagging peers, peer snapshots installed, snapshots refused (no quorum of attestations, or a state not matching their digest)",
+                ByLabel::new("event"),
             ),
             send_dropped: reg(
                 r,

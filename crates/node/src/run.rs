@@ -225,7 +225,7 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         tracing::warn!(
             offset = off,
             bytes = n,
-            "dropped a corrupt write-ahead log tail as requested"
+            "dropped a corrupt write-ahead log tail as requested: the records from there on are lost and this node's acceptor counts as faulty in the learner graph until it has caught up past every slot it may have voted in (it catches up from a peer's snapshot)"
         );
     }
     let trust = cfg.trust.clone();
@@ -272,6 +272,12 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
                     Replica::new()
                 }
             };
+            // Peer snapshots installed since the log's own snapshot.
+            for (l, state) in &rec.installed {
+                if *l == lr {
+                    let _ = replica.install(state);
+                }
+            }
             for r in &records {
                 if let Durable::Decided {
                     slot,
@@ -402,6 +408,8 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
 }
 
 /// The learners this node runs, with the slots each decided (from the
+/// records, and every slot below what its replica applied: a replica
+/// resumed from an installed peer snapshot is ahead of its learner's
 /// records), as the node layer takes them.
 fn learners_core(
     learners: &[(Learner, Replica)],
@@ -409,14 +417,15 @@ fn learners_core(
 ) -> Vec<(Learner, BTreeSet<Slot>)> {
     learners
         .iter()
-        .map(|(l, _)| {
-            let decided = records
+        .map(|(l, r)| {
+            let mut decided: BTreeSet<Slot> = records
                 .iter()
                 .filter_map(|r| match r {
                     Durable::Decided { slot, lr, .. } if *lr == l.id() => Some(*slot),
                     _ => None,
                 })
                 .collect();
+            decided.extend((l.compacted_below().0..r.next_slot().0).map(Slot));
             (l.clone(), decided)
         })
         .collect()

@@ -29,7 +29,7 @@
 //! explicitly asks to truncate there.
 
 use crate::snapshot::NodeSnapshot;
-use hpaxos_core::Durable;
+use hpaxos_core::{Durable, LearnerId};
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -43,6 +43,16 @@ pub enum WalRecord {
     Core(Durable),
     /// First record of a compacted log.
     Snapshot(NodeSnapshot),
+    // New kinds go last: a variant's index is its postcard tag.
+    /// A verified peer snapshot installed for local learner `lr`
+    /// (`hpaxos_core::node::snapshot`): the replica's canonical state
+    /// (`crate::kv::CanonicalState`) at a checkpoint. On replay the replica
+    /// resumes from the latest such state ahead of it.
+    Installed {
+        lr: LearnerId,
+        #[serde(with = "serde_bytes")]
+        state: Vec<u8>,
+    },
 }
 
 /// Where a snapshot is written before it is renamed over the log.
@@ -81,7 +91,7 @@ pub enum WalError {
     BadMagic { path: String },
     #[error("snapshot of {path} is too large ({bytes} bytes in one record)")]
     SnapshotTooLarge { path: String, bytes: usize },
-    #[error("write-ahead log {path} is corrupt at byte {offset}: {why} ({tail} bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset (what it costs: the records from there on are lost; an acceptor that lost votes it may have sent must count as faulty until the slots it voted in are decided and compacted everywhere; see docs/OPERATIONS.md)")]
+    #[error("write-ahead log {path} is corrupt at byte {offset}: {why} ({tail} bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset (what it costs: every record from there on is lost, votes and decisions this node may already have sent; its acceptor then counts as faulty in the learner graph, since it may vote against the votes it lost, until it has caught up past every slot it may have voted in, which it does from a peer's snapshot; meanwhile a learner whose trust assumption does not tolerate that extra fault has no guarantee; see docs/OPERATIONS.md)")]
     Corrupt {
         path: String,
         offset: u64,
@@ -103,6 +113,8 @@ pub struct Recovery {
     /// Bytes of an unfinished snapshot (`<log>.tmp`, a crash before its
     /// rename) that were removed.
     pub removed_tmp: Option<u64>,
+    /// Peer snapshots installed since the log's own snapshot, in order.
+    pub installed: Vec<(LearnerId, Vec<u8>)>,
 }
 
 pub struct Wal {
@@ -164,6 +176,7 @@ impl Wal {
             match r {
                 WalRecord::Core(d) => records.push(d),
                 WalRecord::Snapshot(s) => rec.snapshot = Some(s),
+                WalRecord::Installed { lr, state } => rec.installed.push((lr, state)),
             }
         }
         let total = data.len() as u64;
@@ -203,6 +216,27 @@ impl Wal {
     pub fn append(&mut self, d: &Durable) {
         encode_record(&mut self.pending, &WalRecord::Core(d.clone()));
         self.pending_records += 1;
+    }
+
+    /// Buffers the record of an installed peer snapshot for the next
+    /// [`Wal::commit`]; refused (nothing buffered) when it could not be
+    /// read back.
+    pub fn append_installed(&mut self, lr: LearnerId, state: &[u8]) -> Result<(), WalError> {
+        let rec = WalRecord::Installed {
+            lr,
+            state: state.to_vec(),
+        };
+        let mut buf = Vec::new();
+        let n = encode_record(&mut buf, &rec);
+        if n > MAX_RECORD {
+            return Err(WalError::SnapshotTooLarge {
+                path: self.path.display().to_string(),
+                bytes: n,
+            });
+        }
+        self.pending.extend_from_slice(&buf);
+        self.pending_records += 1;
+        Ok(())
     }
 
     /// Writes `<log>.tmp` holding the snapshot and `records`, fsynced; the
@@ -414,7 +448,7 @@ mod tests {
                     p.display()
                 );
                 assert!(msg.starts_with(&want), "{msg}");
-                assert!(msg.ends_with(" bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset (what it costs: the records from there on are lost; an acceptor that lost votes it may have sent must count as faulty until the slots it voted in are decided and compacted everywhere; see docs/OPERATIONS.md)"), "{msg}");
+                assert!(msg.ends_with(" bytes from there on); refusing to start: restore the data directory, or run with --truncate-corrupt-wal to drop everything from that offset (what it costs: every record from there on is lost, votes and decisions this node may already have sent; its acceptor then counts as faulty in the learner graph, since it may vote against the votes it lost, until it has caught up past every slot it may have voted in, which it does from a peer's snapshot; meanwhile a learner whose trust assumption does not tolerate that extra fault has no guarantee; see docs/OPERATIONS.md)"), "{msg}");
             }
             other => panic!("expected corruption, got {:?}", other.map(|x| x.1)),
         }
@@ -481,6 +515,28 @@ mod tests {
             vec![Durable::Compacted { below: Slot(190) }, rec(195), rec(300)]
         );
         assert!(!tmp_path(&p).exists());
+    }
+
+    /// An installed peer snapshot is a record of its own, committed with
+    /// the others and read back in order (after the log's own snapshot,
+    /// whose replicas it supersedes on replay: `run`).
+    #[test]
+    fn installed_snapshots_survive_reopen_and_a_rewrite_drops_them() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("wal");
+        write_n(&p, 2);
+        let (mut w, _, _) = Wal::open(&p, false).unwrap();
+        w.append_installed(LearnerId(1), b"state at 40").unwrap();
+        w.append(&rec(7));
+        w.commit().unwrap();
+        let (mut w, got, r) = Wal::open(&p, false).unwrap();
+        assert_eq!(got, vec![rec(0), rec(1), rec(7)]);
+        assert_eq!(r.installed, vec![(LearnerId(1), b"state at 40".to_vec())]);
+        w.rewrite(&snap(40), &[Durable::Compacted { below: Slot(40) }])
+            .unwrap();
+        let (_, _, r) = Wal::open(&p, false).unwrap();
+        assert!(r.installed.is_empty());
+        assert_eq!(r.snapshot, Some(snap(40)));
     }
 
     /// A crash after the snapshot file was written (completely or in part)

@@ -17,7 +17,7 @@
 use bytes::Bytes;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hpaxos_core::node::Status;
-use hpaxos_core::{LearnerId, Message, Slot};
+use hpaxos_core::{Digest, LearnerId, Message, Slot};
 use serde::{Deserialize, Serialize};
 
 /// Default maximum frame size (length prefix excluded): 4 MiB.
@@ -91,6 +91,26 @@ pub enum Payload {
     /// The listener's answer to a [`Payload::Hello`] it refuses, and why
     /// (it closes the connection after it).
     Refused { reason: String },
+    /// A checkpoint attestation (`hpaxos_core::node::Attestation`; its
+    /// signer is the frame's sender): learner `lr`'s replica state after
+    /// every slot below `slot` has this digest.
+    Attest {
+        lr: LearnerId,
+        slot: Slot,
+        digest: Digest,
+    },
+    /// A snapshot of `lr` at checkpoint `slot`: the sender's canonical
+    /// state there (when it runs `lr`) and the signed [`Payload::Attest`]
+    /// frames (complete frames, length prefix included) that authenticate
+    /// it, each verified against its signer's key on arrival.
+    Snapshot {
+        lr: LearnerId,
+        slot: Slot,
+        #[serde(with = "serde_bytes")]
+        state: Option<Vec<u8>>,
+        #[serde(with = "byte_strings")]
+        atts: Vec<Vec<u8>>,
+    },
 }
 
 /// The signed frame body.

@@ -126,6 +126,14 @@ impl Names<'_> {
                 Control::Forward { cmds } => format!("forward {} commands", cmds.len()),
                 Control::VotesRequest { from, to } => format!("vote query {from}..{to}"),
                 Control::Votes { votes } => format!("votes ({} 2b)", votes.len()),
+                Control::Attest { att, .. } => {
+                    format!("attestation {} at {}", self.lr(att.lr), att.slot)
+                }
+                Control::Snapshot { lr, slot, atts, .. } => format!(
+                    "snapshot {} at {slot} ({} attestations)",
+                    self.lr(*lr),
+                    atts.len()
+                ),
             },
         }
     }

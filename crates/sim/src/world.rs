@@ -667,6 +667,9 @@ impl<'a> World<'a> {
             Packet::Ctl(Control::Certs { .. }) => 8,
             Packet::Ctl(Control::VotesRequest { .. }) => 9,
             Packet::Ctl(Control::Votes { .. }) => 10,
+            // State transfer counts with the certificates (catch-up); the
+            // simulator's acceptor nodes run no learner, so none attests.
+            Packet::Ctl(Control::Attest { .. } | Control::Snapshot { .. }) => 8,
         };
         self.stats.by_kind[k] += 1;
         if self.p.trace_ring > 0 {

@@ -61,9 +61,15 @@ impl<P: Clone> NodeCore<P> {
                 let certs =
                     self.certs
                         .serve(lr, slot, limit.min(1024) as usize, SERVE_BUDGET, is_quorum);
+                let first = certs.first().and_then(|c| c.first()).map(|(m, _)| m.slot);
                 if !certs.is_empty() {
                     self.stats.certs_served += certs.len() as u64;
                     out.send.push((from, Control::Certs { lr, certs }));
+                }
+                // Certificates here do not start at `slot` (compacted or
+                // never held): a snapshot from a checkpoint above it.
+                if first != Some(slot) {
+                    self.offer_snapshot(from, lr, slot, out);
                 }
             }
             Control::Certs { lr, certs } => {
@@ -89,6 +95,13 @@ impl<P: Clone> NodeCore<P> {
                     self.protocol(now, Message::M2b(m), proof, out);
                 }
             }
+            Control::Attest { att, proof } => self.on_attest(from, att, proof),
+            Control::Snapshot {
+                lr,
+                slot,
+                state,
+                atts,
+            } => self.on_snapshot(from, lr, slot, state, atts, out),
         }
     }
 

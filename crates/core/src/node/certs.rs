@@ -25,6 +25,9 @@ pub struct CertStore<P> {
     /// signed frame, only when the driver sends it).
     certs: BTreeMap<(LearnerId, Slot), Cert<P>>,
     followed: usize,
+    /// Certificates kept per learner followed ([`CERTS_KEPT`] unless set
+    /// with [`CertStore::keeping`]).
+    kept: usize,
 }
 
 impl<P: Clone> CertStore<P> {
@@ -33,7 +36,14 @@ impl<P: Clone> CertStore<P> {
             pending: BTreeMap::new(),
             certs: BTreeMap::new(),
             followed: followed.max(1),
+            kept: CERTS_KEPT,
         }
+    }
+
+    /// Keeps `kept` certificates per learner followed (at least one).
+    pub fn keeping(mut self, kept: usize) -> CertStore<P> {
+        self.kept = kept.max(1);
+        self
     }
 
     /// Keeps the proof of a 2b (filling in a filed certificate's gap, or
@@ -74,7 +84,7 @@ impl<P: Clone> CertStore<P> {
             self.pending.remove(&k);
         }
         self.certs.insert((lr, slot), with_proofs);
-        if self.certs.len() > CERTS_KEPT * self.followed {
+        if self.certs.len() > self.kept * self.followed {
             let oldest = self
                 .certs
                 .range((lr, Slot(0))..=(lr, Slot(u64::MAX)))

@@ -38,6 +38,11 @@
 //!   weakens no guard: the acceptor then rejects their messages
 //!   (`Rejection::CompactedSlot`), an acceptor that stops taking steps in
 //!   them, which the spec allows.
+//! - **State transfer** ([`snapshot`]): nodes that run a learner and an
+//!   acceptor attest the digest of the learner's replica state at every
+//!   checkpoint slot; a node too far behind for certificates (its peers
+//!   compacted the slots it needs) installs a peer's snapshot authenticated
+//!   by attestations from a quorum of that learner, and jumps its prefix.
 //! - **Slot horizon**: protocol messages for slots further than `horizon`
 //!   above the decided prefix are dropped before any role sees them (a
 //!   receive that does not happen, which the spec allows), so a Byzantine
@@ -55,9 +60,12 @@
 pub mod catchup;
 pub mod certs;
 pub mod leader;
+pub mod snapshot;
 pub mod types;
 
-pub use types::{Control, Input, NodeId, NodeTiming, Note, Ready, Status, Token};
+pub use types::{
+    Attestation, Control, Input, Install, NodeId, NodeTiming, Note, Ready, Status, Token,
+};
 
 use crate::acceptor::Acceptor;
 use crate::effects::{Durable, Effects};
@@ -118,6 +126,20 @@ impl Followed {
         }
     }
 
+    /// Jumps the prefix to `to` (a verified snapshot: every slot below is
+    /// decided), keeping the slots above decided here.
+    /// Never marks `to` itself decided (it may not be).
+    fn jump(&mut self, to: Slot) {
+        if to > self.next {
+            self.next = to;
+            self.sync = None;
+        }
+        self.decided = self.decided.split_off(&self.next);
+        while self.decided.remove(&self.next) {
+            self.next = Slot(self.next.0 + 1);
+        }
+    }
+
     /// Highest slot decided here, if any.
     pub fn highest(&self) -> Option<Slot> {
         self.decided
@@ -160,6 +182,13 @@ pub struct NodeStats {
     pub beyond_horizon: u64,
     pub above_ceiling: u64,
     pub compactions: u64,
+    /// Checkpoint attestations this node signed ([`snapshot`]).
+    pub attestations_sent: u64,
+    pub snapshots_served: u64,
+    pub snapshots_installed: u64,
+    /// Snapshots refused: attestations not a quorum, or a state that does
+    /// not match the attested digest.
+    pub snapshots_refused: u64,
 }
 
 /// One node's protocol state above the roles. See the module doc.
@@ -177,6 +206,7 @@ pub struct NodeCore<P> {
     horizon: u64,
     ballot_ceiling: Ballot,
     certs: CertStore<P>,
+    snaps: snapshot::SnapStore<P>,
     leader: leader::LeaderState,
     /// Commands submitted here and not done: token -> (command, last sent).
     pending: BTreeMap<Token, (Vec<u8>, Option<Tick>)>,
@@ -255,7 +285,8 @@ impl<P: Clone> NodeCore<P> {
             retain_slots: s.retain_slots.max(1),
             horizon: s.horizon.max(16),
             ballot_ceiling: Ballot(u64::MAX),
-            certs: CertStore::new(n_followed),
+            certs: CertStore::new(n_followed).keeping(snapshot::certs_kept(s.retain_slots)),
+            snaps: snapshot::SnapStore::new(snapshot::checkpoint_every(s.retain_slots)),
             leader: leader::LeaderState::default(),
             pending: BTreeMap::new(),
             last_status: None,
@@ -345,6 +376,7 @@ impl<P: Clone> NodeCore<P> {
                 self.pending.remove(&token);
             }
             Input::Tick => {}
+            input @ Input::Checkpoint { .. } => self.snapshot_input(input, out),
         }
         self.timers(now, out);
         self.poll_proposer(now, out);
@@ -606,11 +638,9 @@ impl<P: Clone> NodeCore<P> {
         }
         for f in &mut self.learners {
             f.core.compact(below, &mut fx);
-            if f.next < below {
-                f.next = below;
-            }
-            f.decided = f.decided.split_off(&below);
-            f.mark(below);
+            // Not `mark(below)`: after a snapshot install `below` is the
+            // first slot not decided.
+            f.jump(below);
         }
         if let Some((p, pm)) = &mut self.proposer {
             pm.resume_from(below);

@@ -7,6 +7,8 @@ use crate::msg::{Message, Msg2b};
 use crate::pacemaker::Tick;
 use serde::{Deserialize, Serialize};
 
+pub use super::snapshot::{Attestation, Install};
+
 /// Index of a node in the cluster (the node's position in its config).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeId(pub u16);
@@ -36,6 +38,16 @@ pub enum Input<P> {
     Done { token: Token },
     /// Time passed.
     Tick,
+    /// The replica of local learner `lr` has applied every slot below the
+    /// checkpoint slot `slot` (a multiple of `NodeCore::checkpoint_every`)
+    /// and `state` is its canonical state there (opaque to the core): the
+    /// node attests its digest and keeps it to serve
+    /// ([`super::snapshot`]).
+    Checkpoint {
+        lr: LearnerId,
+        slot: Slot,
+        state: Vec<u8>,
+    },
 }
 
 /// Messages between nodes that are not spec messages.
@@ -63,6 +75,21 @@ pub enum Control<P> {
     /// 2b messages with proofs (verified by the driver), the answer to
     /// [`Control::VotesRequest`]: fed through the node like any 2b.
     Votes { votes: Vec<(Msg2b, P)> },
+    // New variants go last (the simulator and the wire follow this order).
+    /// A checkpoint attestation ([`super::snapshot`]): sent with no proof
+    /// (the driver signs the frame), received with its signed frame.
+    Attest { att: Attestation, proof: Option<P> },
+    /// A snapshot of `lr` at checkpoint `slot`: the sender's state there
+    /// (when it runs `lr`) and the signed attestations that authenticate
+    /// it, each verified by the driver (signature, and `att.node` is the
+    /// signer). The answer to a [`Control::SyncRequest`] the sender cannot
+    /// serve from certificates.
+    Snapshot {
+        lr: LearnerId,
+        slot: Slot,
+        state: Option<Vec<u8>>,
+        atts: Vec<(Attestation, P)>,
+    },
 }
 
 /// A node's heartbeat: the view it is in and, per learner it runs or
@@ -97,6 +124,9 @@ pub struct Ready<P> {
     pub actions: Vec<SpecAction>,
     /// Events an operator may want in the log (view changes, catch-up).
     pub notes: Vec<Note>,
+    /// Verified snapshots of local learners to install (make durable with
+    /// `persist`, then replace the replica, before applying `decided`).
+    pub install: Vec<Install>,
 }
 
 impl<P> Default for Ready<P> {
@@ -112,6 +142,7 @@ impl<P> Default for Ready<P> {
             rejected: Vec::new(),
             actions: Vec::new(),
             notes: Vec::new(),
+            install: Vec::new(),
         }
     }
 }
@@ -128,6 +159,7 @@ impl<P> Ready<P> {
         self.rejected.clear();
         self.actions.clear();
         self.notes.clear();
+        self.install.clear();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -137,6 +169,7 @@ impl<P> Ready<P> {
             && self.send.is_empty()
             && self.decided.is_empty()
             && self.compact.is_none()
+            && self.install.is_empty()
     }
 }
 
@@ -159,6 +192,22 @@ pub enum Note {
     Horizon { slot: Slot },
     /// A 1a or 1c above the ballot ceiling was dropped.
     Ceiling { slot: Slot, bal: crate::ids::Ballot },
+    /// A verified snapshot of `lr` at `slot` from `peer` was installed
+    /// (`local`: with the replica state; else a followed learner's prefix
+    /// jumped).
+    SnapshotInstalled {
+        lr: LearnerId,
+        slot: Slot,
+        peer: NodeId,
+        local: bool,
+    },
+    /// A snapshot was refused, and why.
+    SnapshotRefused {
+        lr: LearnerId,
+        slot: Slot,
+        peer: NodeId,
+        why: &'static str,
+    },
 }
 
 /// Timing of the node layer, in the driver's [`Tick`] units.

@@ -402,6 +402,11 @@ impl Acceptor {
             }
         } else {
             self.retransmit(m, fx);
+            // A late 2av skipped while no vote at `m.bal` was known (see
+            // `phase_2av`) is taken on the proposer's retry once one is.
+            if self.opts.late && self.votes_known_at(m.slot, m.bal) {
+                self.try_phase_2av(m.slot, m.lr, m.bal, fx);
+            }
         }
     }
 
@@ -659,6 +664,21 @@ impl Acceptor {
         self.send_and_receive(Message::M1b(m), fx);
     }
 
+    /// Does this acceptor know of a vote at ballot `b` of `slot`: its own, a
+    /// 2b received, or one a received 1b reports (2b are sent once; 1b are
+    /// sent again on every 1a)?
+    fn votes_known_at(&self, slot: Slot, b: Ballot) -> bool {
+        self.slots.get(&slot).is_some_and(|st| {
+            st.d.votes_sent.iter().any(|v| v.bal == b)
+                || st.idx.two_b_seen.keys().any(|(_, c, _)| *c == b)
+                || st
+                    .idx
+                    .one_b
+                    .values()
+                    .any(|k| k.msgs().iter().any(|m| m.votes.iter().any(|v| v.bal == b)))
+        })
+    }
+
     /// Tries `Phase2av(l, b, a, v)` for every value announced at `b`.
     fn try_phase_2av(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
         let vals: Vec<Value> = match self.slots.get(&slot).and_then(|s| s.idx.announced.get(&b)) {
@@ -724,6 +744,16 @@ impl Acceptor {
                 .get(&(l, b))
                 .is_some_and(|bucket| bucket.knows_safe_at(&self.trust, v));
         if !enabled {
+            return;
+        }
+        // A late 2av (below `maxBal[l, a]`) only where some learner voted:
+        // that is what it is for (the learner's proposals at a vote's
+        // ballot, `spec/MCStall.tla`). Elsewhere it can only complete a 2av
+        // quorum for acceptors still at `b`, whose votes there the round
+        // above (begun on 1b that reported no such proposals) never saw:
+        // the fault harness (schedule ci, seeds 1 and 2) lost alice a slot
+        // for good that way. Not taking an enabled step is always allowed.
+        if st.max_bal(l) > b && !self.votes_known_at(slot, b) {
             return;
         }
         let st = self.slot(slot);

@@ -22,8 +22,8 @@
 
 use hpaxos_core::{
     graph, AccSet, Acceptor, AcceptorId, AcceptorOptions, Ballot, Effects, Family, Learner,
-    LearnerGraph, LearnerId, LearnerSpec, Message, Msg1a, Msg1c, Msg2av, Msg2b, SafetyEdge, Slot,
-    Trust, Value,
+    LearnerGraph, LearnerId, LearnerSpec, Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, SafetyEdge,
+    Slot, Trust, Value,
 };
 use std::collections::VecDeque;
 
@@ -331,4 +331,59 @@ fn no_deferral_for_proposals_that_cannot_form() {
             .any(|m| matches!(m, Message::M1b(b) if b.bal == Ballot(5)));
         assert_eq!(answered_at_5, blocked, "blocked proposals: {blocked}");
     }
+}
+
+/// A late 2av (below `maxBal`) only where some learner voted (the liveness
+/// restriction of `Acceptor::phase_2av`): the fault harness lost alice a
+/// slot when late 2av at a ballot nobody had voted in completed a 2av
+/// quorum for acceptors still there, after the round above had begun on
+/// 1b that reported no proposals. a1 is at 3 for alice; ballot 1 has a 1b
+/// quorum of alice and `v` announced: no 2av while no vote at 1 is known;
+/// once a 2b at 1 (bob's, from a2) is in, the proposer's repeated 1c gets
+/// the late 2av.
+#[test]
+fn a_late_2av_only_where_a_vote_is_known() {
+    let opts = AcceptorOptions {
+        late: true,
+        ..AcceptorOptions::default()
+    };
+    let mut a1 = Acceptor::new(AcceptorId(0), trust(), opts);
+    let step = |a: &mut Acceptor, m: Message| {
+        let mut fx = Effects::default();
+        a.handle(&m, &mut fx);
+        fx.send
+    };
+    step(&mut a1, m1a(ALICE, 1));
+    step(&mut a1, m1a(ALICE, 3));
+    for acc in 1..=3 {
+        step(
+            &mut a1,
+            Message::M1b(Msg1b {
+                slot: S,
+                lr: ALICE,
+                acc: AcceptorId(acc),
+                bal: Ballot(1),
+                votes: vec![],
+                proposals: vec![],
+            }),
+        );
+    }
+    let late_2av = |sent: &[Message]| {
+        sent.iter()
+            .any(|m| matches!(m, Message::M2av(x) if x.lr == ALICE && x.bal == Ballot(1)))
+    };
+    let sent = step(&mut a1, m1c(ALICE, 1, v()));
+    assert!(!late_2av(&sent), "a late 2av at 1 with no vote known: {sent:?}");
+    step(
+        &mut a1,
+        Message::M2b(Msg2b {
+            slot: S,
+            lr: BOB,
+            acc: AcceptorId(1),
+            bal: Ballot(1),
+            val: v(),
+        }),
+    );
+    let sent = step(&mut a1, m1c(ALICE, 1, v()));
+    assert!(late_2av(&sent), "no late 2av at 1 after a vote there: {sent:?}");
 }

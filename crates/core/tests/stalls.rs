@@ -373,7 +373,10 @@ fn a_late_2av_only_where_a_vote_is_known() {
             .any(|m| matches!(m, Message::M2av(x) if x.lr == ALICE && x.bal == Ballot(1)))
     };
     let sent = step(&mut a1, m1c(ALICE, 1, v()));
-    assert!(!late_2av(&sent), "a late 2av at 1 with no vote known: {sent:?}");
+    assert!(
+        !late_2av(&sent),
+        "a late 2av at 1 with no vote known: {sent:?}"
+    );
     step(
         &mut a1,
         Message::M2b(Msg2b {
@@ -385,5 +388,8 @@ fn a_late_2av_only_where_a_vote_is_known() {
         }),
     );
     let sent = step(&mut a1, m1c(ALICE, 1, v()));
-    assert!(late_2av(&sent), "no late 2av at 1 after a vote there: {sent:?}");
+    assert!(
+        late_2av(&sent),
+        "no late 2av at 1 after a vote there: {sent:?}"
+    );
 }

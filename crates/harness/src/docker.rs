@@ -182,11 +182,24 @@ impl Docker {
             list.sort();
             list.dedup();
             for x in &list {
-                match run_docker(&[kind, "rm", x], Duration::from_secs(60)).await {
-                    Ok(_) => *count += 1,
-                    Err(DockerError::Failed { stderr, .. })
-                        if stderr.contains("No such") || stderr.contains("not found") => {}
-                    Err(e) => out.errors.push(e.to_string()),
+                // The daemon may still hold an endpoint of a container just
+                // removed ("has active endpoints"): retry a few times.
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    match run_docker(&[kind, "rm", x], Duration::from_secs(60)).await {
+                        Ok(_) => *count += 1,
+                        Err(DockerError::Failed { stderr, .. })
+                            if stderr.contains("No such") || stderr.contains("not found") => {}
+                        Err(DockerError::Failed { stderr, .. })
+                            if stderr.contains("active endpoints") && tries < 10 =>
+                        {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                        Err(e) => out.errors.push(e.to_string()),
+                    }
+                    break;
                 }
             }
         }

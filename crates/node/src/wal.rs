@@ -35,7 +35,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"HPXWAL02";
+/// `03`: 1b, 2av, 2b and `Decided` records name values by digest, and a
+/// `Batch` record holds the bytes once per value (a `02` log is refused).
+const MAGIC: &[u8; 8] = b"HPXWAL03";
 
 /// One record of the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

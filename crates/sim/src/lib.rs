@@ -110,8 +110,9 @@ pub struct RunStats {
     pub sent: u64,
     /// Packets delivered to a node and handled.
     pub delivered: u64,
-    /// Deliveries by kind: 1a, 1b, 1c, 2av, 2b, notify, query, status, cert.
-    pub by_kind: [u64; 11],
+    /// Deliveries by kind: 1a, 1b, 1c, 2av, 2b, forward, sync, status,
+    /// certs, vote queries, votes, value fetches, value answers.
+    pub by_kind: [u64; 13],
     pub dropped: u64,
     pub duplicated: u64,
     pub replayed: u64,

@@ -71,6 +71,7 @@ impl Cluster {
                     retain_slots: 1 << 20,
                     horizon: DEFAULT_HORIZON,
                     record_actions: false,
+                    values: Vec::new(),
                 })
             })
             .collect();
@@ -195,7 +196,7 @@ impl Cluster {
     fn has(&self, node: usize, lr: LearnerId, cmd: &str) -> bool {
         self.decided[node].iter().any(|((l, _), v)| {
             *l == lr
-                && decode_batch(v.bytes())
+                && decode_batch(v.bytes().unwrap_or_default())
                     .map(|b| b.commands.iter().any(|c| c == cmd.as_bytes()))
                     .unwrap_or(false)
         })

@@ -389,11 +389,23 @@ impl Proposer {
             .one_b
             .values()
             .flat_map(|b| b.safe_by_proposals(&self.trust));
-        highest_vote
+        let candidates: Vec<Value> = highest_vote
             .into_iter()
             .chain(r.earlier.clone())
             .chain(by_proposals)
             .chain(std::iter::once(r.own.clone()))
-            .find(|v| safe(v))
+            .filter(|v| safe(v))
+            .collect();
+        // Values by digest (`crate::node::store`): the first candidate whose
+        // bytes this proposer holds (its node fills them in from its
+        // store), else the first one. A digest reported only in a 1b (a
+        // Byzantine acceptor's invented vote) may have no bytes anywhere,
+        // and no acceptor can propose a value without its bytes; any safe
+        // value is a valid `Phase1c`.
+        candidates
+            .iter()
+            .find(|v| v.has_bytes())
+            .or(candidates.first())
+            .cloned()
     }
 }

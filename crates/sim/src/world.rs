@@ -110,9 +110,9 @@ pub struct World<'a> {
     pub(crate) evil: BTreeMap<Slot, Value>,
     pub(crate) to_acceptors: Vec<u16>,
     pub(crate) to_1b: Vec<u16>,
-    /// Where a 1c goes: acceptors and learner nodes (the node sends every
-    /// protocol message to every peer; a learner that has a 1c's bytes
-    /// applies its decision without a fetch).
+    /// Where a 1c goes: every node (the node sends every protocol message
+    /// to every peer; a learner that has a 1c's bytes applies its decision
+    /// without a fetch, a proposer can re-propose the value with them).
     pub(crate) to_1c: Vec<u16>,
     /// Per learner: where its 2b go (its replicas, proposers, safe
     /// acceptors: nodes with an acceptor or a proposer follow every learner).
@@ -200,6 +200,7 @@ impl<'a> World<'a> {
             .collect();
         let mut to_1c = to_acceptors.clone();
         to_1c.extend(learner_nodes.iter().flatten());
+        to_1c.extend(&to_proposers);
         let safe_nodes: Vec<u16> = (0..lay.nodes())
             .filter(|n| nodes[*n as usize].is_some())
             .collect();

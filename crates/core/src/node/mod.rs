@@ -541,8 +541,16 @@ impl<P: Clone> NodeCore<P> {
                 }
             }
             if let Some((p, pm)) = &mut self.proposer {
-                if let Message::M1b(_) = &m {
-                    p.handle(&m, &mut self.fx);
+                if let Message::M1b(b) = &m {
+                    // The bytes held here of the values it reports, so the
+                    // proposer can tell a value it can announce with bytes.
+                    let mut b = b.clone();
+                    for v in b.votes.iter_mut().chain(b.proposals.iter_mut()) {
+                        if let Some(x) = self.store.get(&v.val.digest()) {
+                            v.val = x.clone();
+                        }
+                    }
+                    p.handle(&Message::M1b(b), &mut self.fx);
                 }
                 let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b);
                 if used && admitted {

@@ -345,6 +345,13 @@ impl Proposer {
         let Some(v) = chosen else {
             return;
         };
+        if r.announced.is_empty() && !v.has_bytes() && !anyway && !r.pinned {
+            // Only a value known by digest is safe so far (a 1b's vote or
+            // proposals, maybe a Byzantine acceptor's, whose bytes may be
+            // nowhere): wait for more 1b, which may make a value whose
+            // bytes are here safe, until the round's timeout.
+            return;
+        }
         for l in pending {
             let safe = self
                 .rounds

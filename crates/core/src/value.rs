@@ -172,9 +172,11 @@ impl std::hash::Hash for Value {
 }
 impl std::fmt::Debug for Value {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `v1234abcd` with its bytes here, `#1234abcd` by digest only.
         match self.bytes.as_deref().map(std::str::from_utf8) {
             Some(Ok(s)) if s.len() <= 16 => write!(f, "{s:?}"),
-            _ => write!(f, "v{:?}", self.digest),
+            Some(_) => write!(f, "v{:?}", self.digest),
+            None => write!(f, "#{:?}", self.digest),
         }
     }
 }

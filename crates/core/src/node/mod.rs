@@ -484,7 +484,11 @@ impl<P: Clone> NodeCore<P> {
 
     /// A protocol message from the network (or a certificate's 2b).
     fn protocol(&mut self, now: Tick, mut msg: Message, proof: P, out: &mut Ready<P>) {
-        // Only a 1c brings bytes (a peer's 1b/2av/2b never does).
+        // Only a 1c brings bytes: a 1b/2av/2b off the wire never has any.
+        // (In the simulator a Byzantine acceptor's messages are not
+        // encoded and may hold bytes: they hash to their digest by
+        // construction and are kept, see the `store` module doc.)
+        self.keep_bytes(&msg);
         msg.strip_bytes();
         let low = self.low_water().unwrap_or(self.compacted_below);
         if msg.slot().0 >= low.0.saturating_add(self.horizon) {
@@ -717,6 +721,26 @@ impl<P: Clone> NodeCore<P> {
             self.fetches.want(d, c.slot, why, &[]);
         }
         false
+    }
+
+    /// Keeps the bytes a 1b, 2av or 2b holds (never one decoded off the
+    /// wire) when its slot has room ([`store::PER_SLOT`]).
+    fn keep_bytes(&mut self, m: &Message) {
+        let slot = m.slot();
+        match m {
+            Message::M1b(b) => {
+                for v in b.votes.iter().chain(b.proposals.iter()) {
+                    self.store.insert(&v.val, slot, false);
+                }
+            }
+            Message::M2av(x) => {
+                self.store.insert(&x.val, slot, false);
+            }
+            Message::M2b(x) => {
+                self.store.insert(&x.val, slot, false);
+            }
+            Message::M1a(_) | Message::M1c(_) => {}
+        }
     }
 
     /// Answers a peer's fetch with the bytes held here.

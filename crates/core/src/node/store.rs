@@ -43,6 +43,17 @@
 //!   a learner that catches up through them fetches the bytes like any
 //!   other decision.
 //!
+//! Known gap: a value whose bytes only Byzantine acceptors hold (the
+//! proposer's 1c reached no safe acceptor and the proposer lost it) can be
+//! pushed by their 2b and 1b proposals (pinned retries, `KnowsSafeAt2`)
+//! while they withhold the bytes; no safe acceptor can then propose it,
+//! and fresh ballots wait where safe acceptors defer their 1b for it
+//! (`AcceptorOptions::defer_1b`). Safety is untouched; the simulator's
+//! Byzantine acceptors do not withhold (their messages are not encoded and
+//! keep their bytes, which [`super::NodeCore`] keeps), so it does not
+//! exercise this: a proposer that fetches before re-proposing and drops a
+//! digest no peer can serve is the cure, not done yet.
+//!
 //! Bounds: entries are dropped with the slots they were needed in
 //! (compaction), except the bytes of decided values, kept as long as
 //! certificates are ([`super::certs::CERTS_KEPT`]) so that a lagging peer

@@ -98,7 +98,9 @@ pub enum Payload {
     Fetch { digests: Vec<Digest> },
     /// Value bytes, each with the digest it was asked for
     /// (`hpaxos_core::node::Control::Batches`); the receiver checks them.
-    Batches { batches: Vec<(Digest, serde_bytes::ByteBuf)> },
+    Batches {
+        batches: Vec<(Digest, serde_bytes::ByteBuf)>,
+    },
 }
 
 /// The signed frame body.

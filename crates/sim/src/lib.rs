@@ -274,7 +274,12 @@ impl Sim {
                 })
                 .map(|(i, _)| i as u32)
                 .collect();
-            let skip = ids.len().saturating_sub(std::env::var("HPAXOS_SIM_SLOT_MSGS").ok().and_then(|v| v.parse().ok()).unwrap_or(60));
+            let skip = ids.len().saturating_sub(
+                std::env::var("HPAXOS_SIM_SLOT_MSGS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60),
+            );
             let _ = writeln!(
                 out,
                 "messages of {slot} ({} in all, last {} shown):",
@@ -285,12 +290,16 @@ impl Sim {
             if std::env::var("HPAXOS_SIM_DEBUG").is_ok() {
                 let mut ds = std::collections::BTreeSet::new();
                 for i in &ids {
-                    if let net::Packet::Proto(hpaxos_core::Message::M1c(c)) = &w.arena[*i as usize].pkt {
+                    if let net::Packet::Proto(hpaxos_core::Message::M1c(c)) =
+                        &w.arena[*i as usize].pkt
+                    {
                         ds.insert(c.val.digest());
                     }
                 }
                 for (k, n) in w.nodes.iter().enumerate() {
-                    let Some(c) = n.as_ref().and_then(|n| n.core.as_ref()) else { continue };
+                    let Some(c) = n.as_ref().and_then(|n| n.core.as_ref()) else {
+                        continue;
+                    };
                     let held: Vec<_> = ds.iter().filter(|d| c.value(d).is_some()).collect();
                     let _ = writeln!(out, "node {k}: holds {held:?} of {ds:?}; wants {} awaiting {} parked {} fetched {} served {}", c.fetches_pending(), c.decisions_awaiting_bytes(), c.stats.parked_1c, c.stats.values_fetched, c.stats.values_served);
                 }

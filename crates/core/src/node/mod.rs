@@ -65,8 +65,8 @@ use crate::proposer::Proposer;
 use crate::trust::Trust;
 use crate::value::{Digest, Value};
 use certs::CertStore;
-use store::{Fetches, ValueStore, Why};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use store::{Fetches, ValueStore, Why};
 
 /// Default slot horizon (see the module doc).
 pub const DEFAULT_HORIZON: u64 = 4096;
@@ -765,7 +765,12 @@ impl<P: Clone> NodeCore<P> {
 
     /// Bytes a peer answered: checked against their digest, kept when
     /// asked for, and everything that waited for them goes on.
-    pub(crate) fn on_values(&mut self, now: Tick, batches: Vec<(Digest, Value)>, out: &mut Ready<P>) {
+    pub(crate) fn on_values(
+        &mut self,
+        now: Tick,
+        batches: Vec<(Digest, Value)>,
+        out: &mut Ready<P>,
+    ) {
         for (d, v) in batches {
             if !v.has_bytes() {
                 continue;

@@ -391,5 +391,7 @@ impl Fetches {
 
 /// The wait before asking again after `tries` tries (doubling, at most 8x).
 fn backoff(timeout: u64, tries: u32) -> u64 {
-    timeout.max(1).saturating_mul(1 << tries.saturating_sub(1).min(3))
+    timeout
+        .max(1)
+        .saturating_mul(1 << tries.saturating_sub(1).min(3))
 }

@@ -52,7 +52,8 @@ fn node_from(trust: &Trust, i: u16, proposers: u16, records: &[Durable]) -> Node
     let n = trust.n_acceptors() as u16;
     let props: Vec<NodeId> = (0..proposers).map(NodeId).collect();
     let pm = (i < proposers).then(|| {
-        let mut c = PacemakerConfig::new(ProposerIndex(i), proposers, trust.learners().collect(), 1);
+        let mut c =
+            PacemakerConfig::new(ProposerIndex(i), proposers, trust.learners().collect(), 1);
         c.max_batch = 4;
         Pacemaker::new(c).expect("valid pacemaker")
     });
@@ -105,7 +106,9 @@ impl Cluster {
     fn new(proposers: u16) -> Cluster {
         let trust = demo_trust();
         let n = trust.n_acceptors() as u16;
-        let nodes = (0..n).map(|i| node_from(&trust, i, proposers, &[])).collect();
+        let nodes = (0..n)
+            .map(|i| node_from(&trust, i, proposers, &[]))
+            .collect();
         Cluster {
             trust,
             nodes,
@@ -599,7 +602,10 @@ fn a_batch_whose_bytes_never_reach_one_acceptor_does_not_block_the_others() {
     for n in 0..4 {
         for k in 0..4 {
             let cmd = format!("s{k}");
-            assert!(c.has(n, BOB, &cmd) && c.has(n, ALICE, &cmd), "node {n} {cmd}");
+            assert!(
+                c.has(n, BOB, &cmd) && c.has(n, ALICE, &cmd),
+                "node {n} {cmd}"
+            );
         }
     }
     for k in 0..4 {
@@ -616,7 +622,8 @@ fn a_batch_whose_bytes_never_reach_one_acceptor_does_not_block_the_others() {
         );
     }
     assert!(
-        a.slots().any(|s| !a.slot_durable(s).unwrap().votes_sent.is_empty()),
+        a.slots()
+            .any(|s| !a.slot_durable(s).unwrap().votes_sent.is_empty()),
         "the starved acceptor still votes on the others' proposals"
     );
     c.starve = None;
@@ -715,7 +722,9 @@ fn a_restarted_node_keeps_its_votes_and_serves_their_bytes() {
     }
     c.restart(3);
     let a = c.nodes[3].acceptor().unwrap();
-    assert!(a.slots().any(|s| !a.slot_durable(s).unwrap().votes_sent.is_empty()));
+    assert!(a
+        .slots()
+        .any(|s| !a.slot_durable(s).unwrap().votes_sent.is_empty()));
     let mut out = Ready::default();
     c.nodes[3].step(
         Tick(c.now),

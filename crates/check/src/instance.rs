@@ -205,7 +205,10 @@ impl Instance {
 
     /// The name of a value of this instance (`x`, `y`, ...), or its bytes.
     pub fn value_name(&self, v: &Value) -> String {
-        String::from_utf8_lossy(v.bytes()).into_owned()
+        match v.bytes() {
+            Some(b) => String::from_utf8_lossy(b).into_owned(),
+            None => format!("{:?}", v.digest()),
+        }
     }
 }
 

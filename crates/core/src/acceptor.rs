@@ -77,7 +77,7 @@ impl AcceptorDurable {
                 let keep = self.slots.split_off(below);
                 self.slots = keep;
             }
-            Durable::Decided { .. } => {}
+            Durable::Decided { .. } | Durable::Batch { .. } => {}
         }
     }
 }

@@ -27,15 +27,22 @@ pub enum Durable {
     Proposed { slot: Slot, vote: Vote },
     /// The pair left `connected[a]` (all slots).
     Disconnected { pair: (LearnerId, LearnerId) },
-    /// Learner `lr` decided `val` in ballot `bal` for `slot`.
+    /// Learner `lr` decided `val` (its digest) in ballot `bal` for `slot`.
     Decided {
         slot: Slot,
         lr: LearnerId,
         bal: Ballot,
+        #[serde(with = "crate::value::as_digest")]
         val: Value,
     },
     /// Slots below `slot` were garbage-collected.
     Compacted { below: Slot },
+    /// The bytes of `val`, needed here from `slot` on (a value this node's
+    /// acceptor proposed or voted, or its learner decided): written once
+    /// per value, before or with the first record that names it, so that
+    /// a restarted node still serves and applies it. Ignored by the roles'
+    /// state (`crate::node::store` keeps it).
+    Batch { slot: Slot, val: Value },
 }
 
 /// A learner decision (`v \in decision[lr, bal]`).
@@ -115,6 +122,9 @@ pub enum Rejection {
     CompactedSlot(u64),
     #[error("message kind not handled by this role")]
     WrongRole,
+    /// Bytes answered for a digest they do not hash to.
+    #[error("bytes that do not hash to the digest they were sent for")]
+    DigestMismatch,
 }
 
 /// Evidence of Byzantine behaviour: two messages signed by `acc` that no safe

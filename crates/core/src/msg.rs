@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub struct Vote {
     pub lr: LearnerId,
     pub bal: Ballot,
+    #[serde(with = "crate::value::as_digest")]
     pub val: Value,
 }
 
@@ -39,7 +40,9 @@ pub struct Msg1b {
     pub proposals: Vec<Vote>,
 }
 
-/// `[type |-> "1c", lr, bal, val]`: announce `val` at ballot `bal`.
+/// `[type |-> "1c", lr, bal, val]`: announce `val` at ballot `bal`. The
+/// one message that carries a value's bytes (or, when its sender does not
+/// hold them, only the digest: see `crate::node::store`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Msg1c {
     pub slot: Slot,
@@ -48,23 +51,27 @@ pub struct Msg1c {
     pub val: Value,
 }
 
-/// `[type |-> "2av", lr, acc, bal, val]`: acceptor `acc` proposes `val`.
+/// `[type |-> "2av", lr, acc, bal, val]`: acceptor `acc` proposes `val`
+/// (by digest: only the 1c carries bytes).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Msg2av {
     pub slot: Slot,
     pub lr: LearnerId,
     pub acc: AcceptorId,
     pub bal: Ballot,
+    #[serde(with = "crate::value::as_digest")]
     pub val: Value,
 }
 
-/// `[type |-> "2b", lr, acc, bal, val]`: acceptor `acc` votes for `val`.
+/// `[type |-> "2b", lr, acc, bal, val]`: acceptor `acc` votes for `val`
+/// (by digest).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Msg2b {
     pub slot: Slot,
     pub lr: LearnerId,
     pub acc: AcceptorId,
     pub bal: Ballot,
+    #[serde(with = "crate::value::as_digest")]
     pub val: Value,
 }
 
@@ -136,6 +143,23 @@ impl Message {
             Message::M1c(_) => Kind::K1c,
             Message::M2av(_) => Kind::K2av,
             Message::M2b(_) => Kind::K2b,
+        }
+    }
+}
+
+impl Message {
+    /// The message as it travels between nodes: a 1b, 2av or 2b names its
+    /// values by digest only (their bytes are dropped); a 1c is unchanged.
+    pub fn strip_bytes(&mut self) {
+        match self {
+            Message::M1b(m) => {
+                for v in m.votes.iter_mut().chain(m.proposals.iter_mut()) {
+                    v.val.strip();
+                }
+            }
+            Message::M2av(m) => m.val.strip(),
+            Message::M2b(m) => m.val.strip(),
+            Message::M1a(_) | Message::M1c(_) => {}
         }
     }
 }

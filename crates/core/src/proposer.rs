@@ -372,6 +372,13 @@ impl Proposer {
             }
             return;
         };
+        if r.announced.is_empty() && !v.has_bytes() && !anyway && !r.pinned {
+            // Only a value known by digest is safe so far (a 1b's vote or
+            // proposals, maybe a Byzantine acceptor's, whose bytes may be
+            // nowhere): wait for more 1b, which may make a value whose
+            // bytes are here safe, until the round's timeout.
+            return;
+        }
         for l in pending {
             let safe = self
                 .rounds
@@ -480,12 +487,24 @@ impl Proposer {
             .flat_map(|b| b.msgs().iter().flat_map(|m| m.proposals.iter()))
             .max_by_key(|p| p.bal)
             .map(|p| p.val.clone());
-        highest_vote
+        let candidates: Vec<Value> = highest_vote
             .into_iter()
             .chain(r.earlier.clone())
             .chain(by_proposals)
             .chain(highest_proposal)
             .chain(std::iter::once(r.own.clone()))
-            .find(|v| safe(v))
+            .filter(|v| safe(v))
+            .collect();
+        // Values by digest (`crate::node::store`): the first candidate whose
+        // bytes this proposer holds (its node fills them in from its
+        // store), else the first one. A digest reported only in a 1b (a
+        // Byzantine acceptor's invented vote) may have no bytes anywhere,
+        // and no acceptor can propose a value without its bytes; any safe
+        // value is a valid `Phase1c`.
+        candidates
+            .iter()
+            .find(|v| v.has_bytes())
+            .or(candidates.first())
+            .cloned()
     }
 }

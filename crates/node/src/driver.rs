@@ -388,6 +388,22 @@ impl Driver {
     /// A control message as it goes on the wire.
     fn payload(c: Control<Bytes>, max_frame: usize) -> Payload {
         match c {
+            Control::Fetch { digests } => Payload::Fetch { digests },
+            Control::Batches { batches } => {
+                // Within half of the largest frame a peer accepts (the
+                // first value always: it fit in its 1c).
+                let mut room = max_frame / 2;
+                let mut out = Vec::new();
+                for (d, v) in batches {
+                    let Some(b) = v.bytes() else { continue };
+                    if b.len() > room && !out.is_empty() {
+                        break;
+                    }
+                    room = room.saturating_sub(b.len());
+                    out.push((d, serde_bytes::ByteBuf::from(b.to_vec())));
+                }
+                Payload::Batches { batches: out }
+            }
             Control::Status(s) => Payload::Status(s),
             Control::SyncRequest { lr, from, limit } => Payload::SyncRequest { lr, from, limit },
             Control::Certs { lr, certs } => Payload::SyncResponse {
@@ -559,6 +575,7 @@ impl Driver {
                 hpaxos_core::Rejection::UnknownAcceptor(_) => "unknown_acceptor",
                 hpaxos_core::Rejection::CompactedSlot(_) => "compacted_slot",
                 hpaxos_core::Rejection::WrongRole => "wrong_role",
+                hpaxos_core::Rejection::DigestMismatch => "digest_mismatch",
             };
             self.metrics.rejected.inc(label);
             tracing::debug!(reason = label, "core rejected a message: {r}");
@@ -655,8 +672,13 @@ impl Driver {
                     .map(|r| (*l, &r.replica))
             })
             .collect();
-        let (snap, recs) =
+        let (snap, mut recs) =
             crate::snapshot::build(&self.cfg.trust, below, self.core.acceptor.as_ref(), &ls);
+        // The bytes of every logged value still needed, before the
+        // records that name them.
+        let mut values = self.core.value_records(below);
+        values.append(&mut recs);
+        let recs = values;
         let before = self.wal.len_bytes();
         match self.wal.rewrite(&snap, &recs) {
             Ok(len) => {
@@ -900,6 +922,12 @@ impl Driver {
             "certificates_served": ns.certs_served,
             "beyond_horizon": ns.beyond_horizon,
             "above_ballot_ceiling": ns.above_ceiling,
+            "values_held": self.core.values_held(),
+            "value_fetches_pending": self.core.fetches_pending(),
+            "decisions_awaiting_bytes": self.core.decisions_awaiting_bytes(),
+            "values_fetched": ns.values_fetched,
+            "values_served": ns.values_served,
+            "digest_mismatches": ns.digest_mismatches,
             "byzantine": self.byz.map(|b| format!("{b:?}")),
             "evidence": self.witness.status(&self.cfg.trust),
             "cluster_id": crate::handshake::cluster_id(&self.cfg),

@@ -287,6 +287,21 @@ fn admit(
                 msg: Control::Votes { votes },
             })
         }
+        Payload::Fetch { digests } => Ok(Event::Control {
+            from,
+            msg: Control::Fetch { digests },
+        }),
+        // The digest of the bytes is computed here, off the driver thread;
+        // the core compares it with the digest they were sent for.
+        Payload::Batches { batches } => Ok(Event::Control {
+            from,
+            msg: Control::Batches {
+                batches: batches
+                    .into_iter()
+                    .map(|(d, b)| (d, hpaxos_core::Value::new(b.into_vec())))
+                    .collect(),
+            },
+        }),
         Payload::Hello { .. } | Payload::Welcome { .. } | Payload::Refused { .. } => {
             Err("handshake_out_of_place")
         }

@@ -49,7 +49,7 @@ pub struct Batch {
 impl Batch {
     /// Decodes a decided value; `None` when it is not a batch at all.
     pub fn from_value(v: &Value) -> Option<Batch> {
-        let b = decode_batch(v.bytes()).ok()?;
+        let b = decode_batch(v.bytes()?).ok()?;
         let mut out = Batch::default();
         for c in &b.commands {
             match postcard::from_bytes::<Command>(c) {

@@ -251,6 +251,11 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         );
     }
     let snapshot = rec.snapshot.clone();
+    let values: std::collections::BTreeMap<hpaxos_core::Digest, hpaxos_core::Value> =
+        logged_values(&records)
+            .into_iter()
+            .map(|(_, v)| (v.digest(), v))
+            .collect();
     let learners: Vec<(Learner, Replica)> = spec
         .learners
         .iter()
@@ -278,6 +283,9 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
                     let _ = replica.install(state);
                 }
             }
+            // Decisions name their value by digest; the bytes are in the
+            // `Batch` records (a decision whose bytes were not fetched
+            // before the crash is fetched again by the core, applied then).
             for r in &records {
                 if let Durable::Decided {
                     slot,
@@ -287,7 +295,9 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
                 } = r
                 {
                     if *l == lr {
-                        replica.decide(*slot, *bal, val.clone());
+                        if let Some(v) = values.get(&val.digest()) {
+                            replica.decide(*slot, *bal, v.clone());
+                        }
                     }
                 }
             }
@@ -407,6 +417,17 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
     Ok(())
 }
 
+/// The value bytes in the log's `Batch` records.
+fn logged_values(records: &[Durable]) -> Vec<(Slot, hpaxos_core::Value)> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Durable::Batch { slot, val } => Some((*slot, val.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The learners this node runs, with the slots each decided (from the
 /// records, and every slot below what its replica applied: a replica
 /// resumed from an installed peer snapshot is ahead of its learner's
@@ -475,7 +496,6 @@ fn build_core(
     } else {
         None
     };
-    let _ = records;
     // Failure detection scales with the ballot timeout.
     let t = o.timeout_ms.max(10);
     let timing = NodeTiming {
@@ -484,6 +504,7 @@ fn build_core(
         progress_timeout: 3 * t,
         sync_timeout: t,
         forward_timeout: 3 * t,
+        fetch_timeout: (t / 4).clamp(5, 250),
     };
     Ok(NodeCore::new(NodeSetup {
         me: NodeId(spec.idx.0),
@@ -501,5 +522,6 @@ fn build_core(
         retain_slots: cfg.retain_slots,
         horizon: DEFAULT_HORIZON,
         record_actions: false,
+        values: logged_values(records),
     }))
 }

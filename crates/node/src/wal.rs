@@ -35,7 +35,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"HPXWAL02";
+/// `03`: 1b, 2av, 2b and `Decided` records name values by digest, and a
+/// `Batch` record holds the bytes once per value (a `02` log is refused).
+const MAGIC: &[u8; 8] = b"HPXWAL03";
 
 /// One record of the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,10 +168,43 @@ impl Wal {
             };
             return Ok((w, Vec::new(), rec));
         }
+        if data.get(..MAGIC.len()) == Some(&legacy::MAGIC[..]) {
+            // A log of the previous format: rewritten in this one, once.
+            let (all, good_len, problem) = parse::<legacy::Record>(&data);
+            if let (Some(Problem::Corrupt(why)), false) = (&problem, truncate_corrupt) {
+                return Err(WalError::Corrupt {
+                    path: ps,
+                    offset: good_len,
+                    tail: data.len() as u64 - good_len,
+                    why: why.clone(),
+                });
+            }
+            let mut buf = MAGIC.to_vec();
+            for r in legacy::upgrade(all) {
+                encode_record(&mut buf, &r);
+            }
+            let tmp = tmp_path(path);
+            let tio = |source| WalError::Io {
+                path: tmp.display().to_string(),
+                source,
+            };
+            let mut f = File::create(&tmp).map_err(tio)?;
+            f.write_all(&buf).map_err(tio)?;
+            f.sync_all().map_err(tio)?;
+            drop(f);
+            drop(file);
+            std::fs::rename(&tmp, path).map_err(io)?;
+            sync_dir(path);
+            tracing::info!(
+                path = %ps,
+                "upgraded the write-ahead log from HPXWAL02 (values by digest, bytes once per value)"
+            );
+            return Wal::open(path, truncate_corrupt);
+        }
         if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
             return Err(WalError::BadMagic { path: ps });
         }
-        let (all, good_len, problem) = parse(&data);
+        let (all, good_len, problem) = parse::<WalRecord>(&data);
         rec.records = all.len();
         let mut records = Vec::with_capacity(all.len());
         for r in all {
@@ -331,7 +366,7 @@ enum Problem {
 
 /// Parses records after the magic; returns them, the length of the valid
 /// prefix, and what stopped the parse early.
-fn parse(data: &[u8]) -> (Vec<WalRecord>, u64, Option<Problem>) {
+fn parse<T: serde::de::DeserializeOwned>(data: &[u8]) -> (Vec<T>, u64, Option<Problem>) {
     let mut out = Vec::new();
     let mut pos = MAGIC.len();
     loop {
@@ -362,7 +397,7 @@ fn parse(data: &[u8]) -> (Vec<WalRecord>, u64, Option<Problem>) {
                 Some(Problem::Corrupt("checksum mismatch".into())),
             );
         }
-        match postcard::from_bytes::<WalRecord>(body) {
+        match postcard::from_bytes::<T>(body) {
             Ok(d) => out.push(d),
             Err(e) => {
                 return (
@@ -376,10 +411,185 @@ fn parse(data: &[u8]) -> (Vec<WalRecord>, u64, Option<Problem>) {
     }
 }
 
+/// The previous format (`HPXWAL02`): values held their bytes in every
+/// record. Read once and rewritten as `HPXWAL03`: each value's bytes in
+/// one `Batch` record before the first record that names it.
+mod legacy {
+    use super::WalRecord;
+    use crate::snapshot::NodeSnapshot;
+    use hpaxos_core::{Ballot, Durable, LearnerId, Slot, Value, Vote};
+    use serde::{Deserialize, Serialize};
+    use serde_bytes::ByteBuf;
+    use std::collections::BTreeSet;
+
+    pub const MAGIC: &[u8; 8] = b"HPXWAL02";
+
+    #[derive(Serialize, Deserialize)]
+    pub struct OldVote {
+        pub lr: LearnerId,
+        pub bal: Ballot,
+        pub val: ByteBuf,
+    }
+
+    /// `hpaxos_core::Durable` as it was (same variants, same order).
+    #[derive(Serialize, Deserialize)]
+    pub enum OldDurable {
+        MaxBal {
+            slot: Slot,
+            lr: LearnerId,
+            bal: Ballot,
+        },
+        Voted {
+            slot: Slot,
+            vote: OldVote,
+        },
+        Proposed {
+            slot: Slot,
+            vote: OldVote,
+        },
+        Disconnected {
+            pair: (LearnerId, LearnerId),
+        },
+        Decided {
+            slot: Slot,
+            lr: LearnerId,
+            bal: Ballot,
+            val: ByteBuf,
+        },
+        Compacted {
+            below: Slot,
+        },
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub enum Record {
+        Core(OldDurable),
+        Snapshot(NodeSnapshot),
+    }
+
+    /// The records in this format, in order.
+    pub fn upgrade(old: Vec<Record>) -> Vec<WalRecord> {
+        let mut out = Vec::new();
+        let mut logged = BTreeSet::new();
+        let mut batch = |out: &mut Vec<WalRecord>, slot: Slot, b: ByteBuf| -> Value {
+            let v = Value::new(b.into_vec());
+            if logged.insert(v.digest()) {
+                out.push(WalRecord::Core(Durable::Batch {
+                    slot,
+                    val: v.clone(),
+                }));
+            }
+            v.digest_only()
+        };
+        for r in old {
+            let d = match r {
+                Record::Snapshot(s) => {
+                    out.push(WalRecord::Snapshot(s));
+                    continue;
+                }
+                Record::Core(OldDurable::MaxBal { slot, lr, bal }) => {
+                    Durable::MaxBal { slot, lr, bal }
+                }
+                Record::Core(OldDurable::Voted { slot, vote }) => Durable::Voted {
+                    slot,
+                    vote: Vote {
+                        lr: vote.lr,
+                        bal: vote.bal,
+                        val: batch(&mut out, slot, vote.val),
+                    },
+                },
+                Record::Core(OldDurable::Proposed { slot, vote }) => Durable::Proposed {
+                    slot,
+                    vote: Vote {
+                        lr: vote.lr,
+                        bal: vote.bal,
+                        val: batch(&mut out, slot, vote.val),
+                    },
+                },
+                Record::Core(OldDurable::Disconnected { pair }) => Durable::Disconnected { pair },
+                Record::Core(OldDurable::Decided { slot, lr, bal, val }) => Durable::Decided {
+                    slot,
+                    lr,
+                    bal,
+                    val: batch(&mut out, slot, val),
+                },
+                Record::Core(OldDurable::Compacted { below }) => Durable::Compacted { below },
+            };
+            out.push(WalRecord::Core(d));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use hpaxos_core::{Ballot, LearnerId, Slot};
+
+    /// A log of the previous format (`HPXWAL02`, values as bytes in every
+    /// record) opens: it is rewritten once in this format, each value's
+    /// bytes in one `Batch` record, and reads back the same state.
+    #[test]
+    fn a_log_of_the_previous_format_is_upgraded() {
+        use legacy::{OldDurable, OldVote, Record};
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("wal");
+        let bytes = vec![5u8; 600];
+        let old = vec![
+            Record::Core(OldDurable::MaxBal {
+                slot: Slot(1),
+                lr: LearnerId(0),
+                bal: Ballot(2),
+            }),
+            Record::Core(OldDurable::Proposed {
+                slot: Slot(1),
+                vote: OldVote {
+                    lr: LearnerId(0),
+                    bal: Ballot(2),
+                    val: serde_bytes::ByteBuf::from(bytes.clone()),
+                },
+            }),
+            Record::Core(OldDurable::Voted {
+                slot: Slot(1),
+                vote: OldVote {
+                    lr: LearnerId(0),
+                    bal: Ballot(2),
+                    val: serde_bytes::ByteBuf::from(bytes.clone()),
+                },
+            }),
+            Record::Core(OldDurable::Decided {
+                slot: Slot(1),
+                lr: LearnerId(0),
+                bal: Ballot(2),
+                val: serde_bytes::ByteBuf::from(bytes.clone()),
+            }),
+        ];
+        let mut data = legacy::MAGIC.to_vec();
+        for r in &old {
+            let body = postcard::to_stdvec(r).unwrap();
+            data.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            data.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+            data.extend_from_slice(&body);
+        }
+        std::fs::write(&p, &data).unwrap();
+        let (mut w, got, _) = Wal::open(&p, false).unwrap();
+        let v = hpaxos_core::Value::new(bytes);
+        let batches: Vec<&Durable> = got
+            .iter()
+            .filter(|r| matches!(r, Durable::Batch { .. }))
+            .collect();
+        assert_eq!(batches.len(), 1);
+        assert!(matches!(batches[0], Durable::Batch { val, .. } if *val == v && val.has_bytes()));
+        assert_eq!(got.len(), 5);
+        assert!(matches!(&got[4], Durable::Decided { val, .. } if *val == v));
+        w.append(&rec(9));
+        w.commit().unwrap();
+        let (_, again, _) = Wal::open(&p, false).unwrap();
+        assert_eq!(again.len(), 6);
+        assert_eq!(&std::fs::read(&p).unwrap()[..8], MAGIC);
+        // The upgraded log is smaller: the bytes are there once.
+        assert!(std::fs::metadata(&p).unwrap().len() < data.len() as u64);
+    }
 
     fn rec(i: u64) -> Durable {
         Durable::MaxBal {

@@ -23,8 +23,10 @@ use serde::{Deserialize, Serialize};
 /// Default maximum frame size (length prefix excluded): 4 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 4 << 20;
 
-/// Domain separation tag for signatures.
-const SIG_DOMAIN: &[u8] = b"hpaxos/frame/v1\0";
+/// Domain separation tag for signatures. `v2`: 1b, 2av and 2b carry value
+/// digests, not bytes (frames of `v1` nodes fail the signature check
+/// rather than being misread).
+const SIG_DOMAIN: &[u8] = b"hpaxos/frame/v2\0";
 
 /// Index of a node in the cluster configuration (nodes sorted by name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -110,6 +112,14 @@ pub enum Payload {
         state: Option<Vec<u8>>,
         #[serde(with = "byte_strings")]
         atts: Vec<Vec<u8>>,
+    },
+    /// Asks for the bytes of these values
+    /// (`hpaxos_core::node::Control::Fetch`).
+    Fetch { digests: Vec<Digest> },
+    /// Value bytes, each with the digest it was asked for
+    /// (`hpaxos_core::node::Control::Batches`); the receiver checks them.
+    Batches {
+        batches: Vec<(Digest, serde_bytes::ByteBuf)>,
     },
 }
 
@@ -393,8 +403,8 @@ mod tests {
                 cmds: Vec<Vec<u8>>,
             },
         }
-        /// Stands in for `Message` in the old layout: variant index 4 (2b)
-        /// with the value as a plain vector.
+        /// Stands in for `Message`: variant index 4 (2b), with the value as
+        /// its 32-byte digest (since frame v2; v1 had the bytes here).
         #[derive(Serialize, Deserialize, PartialEq, Debug)]
         enum OldMessage {
             A,
@@ -406,7 +416,7 @@ mod tests {
                 lr: LearnerId,
                 acc: AcceptorId,
                 bal: Ballot,
-                val: Vec<u8>,
+                val: [u8; 32],
             },
         }
         let env = Envelope {
@@ -444,25 +454,30 @@ mod tests {
         let b = postcard::to_stdvec(&p).unwrap();
         assert_eq!(b, postcard::to_stdvec(&o).unwrap());
         assert_eq!(postcard::from_bytes::<Payload>(&b).unwrap(), p);
-        // A value (as in every 1b/1c/2av/2b and log record).
-        let bytes = vec![7u8; 700];
+        // A 2b names its value by digest: 32 bytes whatever the batch.
+        let val = Value::new(vec![7u8; 700]);
         let m = Payload::Protocol(Message::M2b(Msg2b {
             slot: Slot(3),
             lr: LearnerId(0),
             acc: AcceptorId(1),
             bal: Ballot(2),
-            val: Value::new(bytes.clone()),
+            val: val.clone(),
         }));
         let o = OldPayload::Protocol(OldMessage::M2b {
             slot: Slot(3),
             lr: LearnerId(0),
             acc: AcceptorId(1),
             bal: Ballot(2),
-            val: bytes,
+            val: val.digest().0,
         });
         let b = postcard::to_stdvec(&m).unwrap();
         assert_eq!(b, postcard::to_stdvec(&o).unwrap());
-        assert_eq!(postcard::from_bytes::<Payload>(&b).unwrap(), m);
+        assert!(b.len() < 48, "{} bytes", b.len());
+        let Payload::Protocol(Message::M2b(back)) = postcard::from_bytes::<Payload>(&b).unwrap()
+        else {
+            panic!("not a 2b");
+        };
+        assert!(back.val == val && !back.val.has_bytes());
     }
 
     #[test]

@@ -107,6 +107,13 @@ pub struct Witness {
     evidence: BTreeMap<AcceptorId, AcceptorEvidence>,
 }
 
+/// The first 16 bytes of a value's digest.
+fn prefix16(d: &[u8; 32]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
+    out
+}
+
 fn digest16(bytes: &[u8]) -> [u8; 16] {
     let h = Sha256::digest(bytes);
     let mut d = [0u8; 16];
@@ -118,7 +125,7 @@ fn digest16(bytes: &[u8]) -> [u8; 16] {
 /// 1b's votes.
 fn digest(m: &Message) -> [u8; 16] {
     match m {
-        Message::M2b(b) => digest16(b.val.bytes()),
+        Message::M2b(b) => prefix16(&b.val.digest().0),
         Message::M1b(b) => {
             let mut votes = b.votes.clone();
             votes.sort();
@@ -198,7 +205,7 @@ impl Witness {
             bal: b.bal,
             acc: b.acc,
         };
-        self.check(key, digest16(b.val.bytes()), Vec::new(), trust, metrics)
+        self.check(key, prefix16(&b.val.digest().0), Vec::new(), trust, metrics)
     }
 
     fn check(

@@ -110,8 +110,9 @@ pub struct RunStats {
     pub sent: u64,
     /// Packets delivered to a node and handled.
     pub delivered: u64,
-    /// Deliveries by kind: 1a, 1b, 1c, 2av, 2b, notify, query, status, cert.
-    pub by_kind: [u64; 11],
+    /// Deliveries by kind: 1a, 1b, 1c, 2av, 2b, forward, sync, status,
+    /// certs, vote queries, votes, value fetches, value answers.
+    pub by_kind: [u64; 13],
     pub dropped: u64,
     pub duplicated: u64,
     pub replayed: u64,
@@ -273,7 +274,12 @@ impl Sim {
                 })
                 .map(|(i, _)| i as u32)
                 .collect();
-            let skip = ids.len().saturating_sub(60);
+            let skip = ids.len().saturating_sub(
+                std::env::var("HPAXOS_SIM_SLOT_MSGS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60),
+            );
             let _ = writeln!(
                 out,
                 "messages of {slot} ({} in all, last {} shown):",
@@ -281,6 +287,23 @@ impl Sim {
                 ids.len() - skip
             );
             trace::render_sent(&names, &w.arena, &ids[skip..], &mut out);
+            if std::env::var("HPAXOS_SIM_DEBUG").is_ok() {
+                let mut ds = std::collections::BTreeSet::new();
+                for i in &ids {
+                    if let net::Packet::Proto(hpaxos_core::Message::M1c(c)) =
+                        &w.arena[*i as usize].pkt
+                    {
+                        ds.insert(c.val.digest());
+                    }
+                }
+                for (k, n) in w.nodes.iter().enumerate() {
+                    let Some(c) = n.as_ref().and_then(|n| n.core.as_ref()) else {
+                        continue;
+                    };
+                    let held: Vec<_> = ds.iter().filter(|d| c.value(d).is_some()).collect();
+                    let _ = writeln!(out, "node {k}: holds {held:?} of {ds:?}; wants {} awaiting {} parked {} fetched {} served {}", c.fetches_pending(), c.decisions_awaiting_bytes(), c.stats.parked_1c, c.stats.values_fetched, c.stats.values_served);
+                }
+            }
         }
         if !roots.is_empty() {
             let hist = trace::causal_history(&w.arena, &roots, 80);

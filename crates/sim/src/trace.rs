@@ -133,6 +133,12 @@ impl Names<'_> {
                     "snapshot {} at {slot} ({} attestations)",
                     self.lr(*lr),
                     atts.len()
+
+                ),
+                Control::Fetch { digests } => format!("fetch {digests:?}"),
+                Control::Batches { batches } => format!(
+                    "value bytes for {:?}",
+                    batches.iter().map(|(d, _)| *d).collect::<Vec<_>>()
                 ),
             },
         }
@@ -197,7 +203,10 @@ impl Names<'_> {
 /// A short name for a value: `p1/s7[3]` (a batch of 3 commands proposed by
 /// p1 for slot 7), `noop:p1/s7`, the text of short values, or the digest.
 pub fn value(v: &Value) -> String {
-    match decode_batch(v.bytes()) {
+    match v
+        .bytes()
+        .map_or(Err(()), |b| decode_batch(b).map_err(|_| ()))
+    {
         Ok(b) if b.commands.is_empty() => format!("noop:p{}/s{}", b.proposer.0, b.slot.0),
         Ok(b) => format!("p{}/s{}[{}]", b.proposer.0, b.slot.0, b.commands.len()),
         Err(_) => format!("{v:?}"),

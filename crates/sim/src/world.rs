@@ -110,6 +110,10 @@ pub struct World<'a> {
     pub(crate) evil: BTreeMap<Slot, Value>,
     pub(crate) to_acceptors: Vec<u16>,
     pub(crate) to_1b: Vec<u16>,
+    /// Where a 1c goes: every node (the node sends every protocol message
+    /// to every peer; a learner that has a 1c's bytes applies its decision
+    /// without a fetch, a proposer can re-propose the value with them).
+    pub(crate) to_1c: Vec<u16>,
     /// Per learner: where its 2b go (its replicas, proposers, safe
     /// acceptors: nodes with an acceptor or a proposer follow every learner).
     pub(crate) to_2b: Vec<Vec<u16>>,
@@ -194,6 +198,9 @@ impl<'a> World<'a> {
                 v
             })
             .collect();
+        let mut to_1c = to_acceptors.clone();
+        to_1c.extend(learner_nodes.iter().flatten());
+        to_1c.extend(&to_proposers);
         let safe_nodes: Vec<u16> = (0..lay.nodes())
             .filter(|n| nodes[*n as usize].is_some())
             .collect();
@@ -219,6 +226,7 @@ impl<'a> World<'a> {
             evil: BTreeMap::new(),
             to_acceptors,
             to_1b,
+            to_1c,
             to_2b,
             safe_nodes,
             fakes,
@@ -259,10 +267,23 @@ impl<'a> World<'a> {
                 acceptor = Some(Acceptor::restore(a, trust.clone(), acceptor_options(p), d));
             }
             Role::Learner(l) => {
+                // Applied: decided, with the bytes logged (a decision whose
+                // bytes were not fetched before the crash is fetched again).
+                let logged: BTreeSet<hpaxos_core::Digest> = log
+                    .iter()
+                    .filter_map(|d| match d {
+                        Durable::Batch { val, .. } => Some(val.digest()),
+                        _ => None,
+                    })
+                    .collect();
                 let decided: BTreeSet<Slot> = log
                     .iter()
                     .filter_map(|d| match d {
-                        Durable::Decided { slot, lr, .. } if *lr == l => Some(*slot),
+                        Durable::Decided { slot, lr, val, .. }
+                            if *lr == l && logged.contains(&val.digest()) =>
+                        {
+                            Some(*slot)
+                        }
                         _ => None,
                     })
                     .collect();
@@ -287,6 +308,13 @@ impl<'a> World<'a> {
         timing.heartbeat = p.catchup_interval / 2;
         let mut acceptor_nodes: Vec<NodeId> = (0..lay.acceptors).map(NodeId).collect();
         acceptor_nodes.truncate(trust.n_acceptors());
+        let values: Vec<(Slot, Value)> = log
+            .iter()
+            .filter_map(|d| match d {
+                Durable::Batch { slot, val } => Some((*slot, val.clone())),
+                _ => None,
+            })
+            .collect();
         sn.core = Some(NodeCore::new(NodeSetup {
             me: NodeId(n),
             trust,
@@ -301,6 +329,7 @@ impl<'a> World<'a> {
             retain_slots: u64::MAX / 4,
             horizon: DEFAULT_HORIZON,
             record_actions: record,
+            values,
         }));
         sn.timer_at = None;
         Ok(())
@@ -594,6 +623,7 @@ impl<'a> World<'a> {
                 .get(m.lr.index())
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]),
+            Packet::Proto(Message::M1c(_)) => &self.to_1c,
             Packet::Proto(_) => &self.to_acceptors,
             Packet::Ctl(_) => &self.safe_nodes,
         }
@@ -670,6 +700,8 @@ impl<'a> World<'a> {
             // State transfer counts with the certificates (catch-up); the
             // simulator's acceptor nodes run no learner, so none attests.
             Packet::Ctl(Control::Attest { .. } | Control::Snapshot { .. }) => 8,
+            Packet::Ctl(Control::Fetch { .. }) => 11,
+            Packet::Ctl(Control::Batches { .. }) => 12,
         };
         self.stats.by_kind[k] += 1;
         if self.p.trace_ring > 0 {
@@ -746,7 +778,8 @@ impl<'a> World<'a> {
             if let Some(sn) = self.node_mut(n) {
                 sn.decided.insert(d.slot);
                 if !sn.submitted.is_empty() {
-                    if let Ok(b) = hpaxos_core::pacemaker::decode_batch(d.val.bytes()) {
+                    let bytes = d.val.bytes().unwrap_or_default();
+                    if let Ok(b) = hpaxos_core::pacemaker::decode_batch(bytes) {
                         for c in &b.commands {
                             if let Some(t) = sn.submitted.remove(c) {
                                 done.push(t);

@@ -13,8 +13,10 @@ fn load(name: &str) -> hpaxos_core::LearnerGraph {
     hpaxos_config::load_file(path).expect("fixture loads").graph
 }
 
-/// The number of seeds within which the disagreement must show up.
-const INVALID_SEED_BUDGET: u64 = 20;
+/// The number of seeds within which the disagreement must show up (with
+/// values by digest, 15 of seeds 0..100 disagree, the first at seed 22;
+/// before, 12, the first at 11).
+const INVALID_SEED_BUDGET: u64 = 40;
 
 #[test]
 fn invalid_graph_with_allow_invalid_yields_a_disagreement() {

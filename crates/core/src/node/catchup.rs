@@ -102,6 +102,8 @@ impl<P: Clone> NodeCore<P> {
                 state,
                 atts,
             } => self.on_snapshot(from, lr, slot, state, atts, out),
+            Control::Fetch { digests } => self.serve_values(from, digests, out),
+            Control::Batches { batches } => self.on_values(now, batches, out),
         }
     }
 
@@ -117,6 +119,7 @@ impl<P: Clone> NodeCore<P> {
         self.leader_timers(now, out);
         self.dispatch(now, out);
         self.request_sync(now, out);
+        self.request_values(now, out);
     }
 
     fn request_sync(&mut self, now: Tick, out: &mut Ready<P>) {

@@ -43,6 +43,10 @@
 //!   checkpoint slot; a node too far behind for certificates (its peers
 //!   compacted the slots it needs) installs a peer's snapshot authenticated
 //!   by attestations from a quorum of that learner, and jumps its prefix.
+//! - **Values by digest** ([`store`]): 1b, 2av and 2b carry digests; a
+//!   value's bytes travel in the 1c, are kept by digest, logged once, and
+//!   fetched from peers (checked against the digest) by a node that must
+//!   propose (2av) or apply a value whose bytes it lacks.
 //! - **Slot horizon**: protocol messages for slots further than `horizon`
 //!   above the decided prefix are dropped before any role sees them (a
 //!   receive that does not happen, which the spec allows), so a Byzantine
@@ -61,6 +65,7 @@ pub mod catchup;
 pub mod certs;
 pub mod leader;
 pub mod snapshot;
+pub mod store;
 pub mod types;
 
 pub use types::{
@@ -68,15 +73,17 @@ pub use types::{
 };
 
 use crate::acceptor::Acceptor;
-use crate::effects::{Durable, Effects};
+use crate::effects::{Decision, Durable, Effects, Rejection};
 use crate::ids::{Ballot, LearnerId, Slot};
 use crate::learner::Learner;
-use crate::msg::{Kind, Message};
+use crate::msg::{Kind, Message, Msg1c};
 use crate::pacemaker::{Action, Pacemaker, Tick};
 use crate::proposer::Proposer;
 use crate::trust::Trust;
+use crate::value::{Digest, Value};
 use certs::CertStore;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use store::{Fetches, ValueStore, Why};
 
 /// Default slot horizon (see the module doc).
 pub const DEFAULT_HORIZON: u64 = 4096;
@@ -169,6 +176,8 @@ pub struct NodeSetup {
     pub horizon: u64,
     /// Record the spec actions taken (refinement checking).
     pub record_actions: bool,
+    /// Value bytes restored from the node's `Batch` records: (slot, value).
+    pub values: Vec<(Slot, Value)>,
 }
 
 /// Counters kept by the node layer.
@@ -189,6 +198,16 @@ pub struct NodeStats {
     /// Snapshots refused: attestations not a quorum, or a state that does
     /// not match the attested digest.
     pub snapshots_refused: u64,
+    /// Fetch requests for value bytes sent.
+    pub fetches_sent: u64,
+    /// Values whose bytes arrived by a fetch (checked).
+    pub values_fetched: u64,
+    /// Values served to a peer's fetch.
+    pub values_served: u64,
+    /// Answered bytes that did not hash to their digest (rejected).
+    pub digest_mismatches: u64,
+    /// 1c messages that waited for their bytes.
+    pub parked_1c: u64,
 }
 
 /// One node's protocol state above the roles. See the module doc.
@@ -216,6 +235,14 @@ pub struct NodeCore<P> {
     fx: Effects,
     shadow_fx: Effects,
     local: VecDeque<Message>,
+    /// Value bytes held here, by digest.
+    store: ValueStore,
+    /// Fetches of missing bytes, and the 1c waiting for them.
+    fetches: Fetches,
+    /// Local learners' decisions waiting for their bytes.
+    awaiting: BTreeMap<(LearnerId, Slot), Decision>,
+    /// Every other node known (fetch candidates).
+    peers: BTreeSet<NodeId>,
     pub stats: NodeStats,
 }
 
@@ -268,6 +295,50 @@ impl<P: Clone> NodeCore<P> {
             }
         }
         let proposer = pm.map(|pm| (Proposer::new(s.trust.clone()), pm));
+        let mut store = ValueStore::new(certs::CERTS_KEPT * n_followed.max(1));
+        for (slot, v) in &s.values {
+            store.restore(v, *slot);
+        }
+        if let Some(a) = &s.acceptor {
+            for slot in a.slots().collect::<Vec<_>>() {
+                if let Some(d) = a.slot_durable(slot) {
+                    for v in d.votes_sent.iter().chain(d.two_av_sent.iter()) {
+                        store.touch(&v.val.digest(), slot);
+                    }
+                }
+            }
+        }
+        // Restored decisions of local learners whose bytes are not here
+        // (a crash before they were fetched): fetched again, applied then.
+        let mut fetches = Fetches::default();
+        let mut awaiting = BTreeMap::new();
+        for f in learners.iter().filter(|f| f.local) {
+            for slot in f.core.slots().collect::<Vec<_>>() {
+                if let Some((bal, v)) = f.core.decisions(slot).next() {
+                    store.touch(&v.digest(), slot);
+                    if !store.contains(&v.digest()) {
+                        let why = Why {
+                            apply: true,
+                            ..Why::default()
+                        };
+                        fetches.want(v.digest(), slot, why, &[]);
+                        awaiting.insert(
+                            (f.core.id(), slot),
+                            Decision {
+                                slot,
+                                lr: f.core.id(),
+                                bal,
+                                val: v.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        let mut peers: BTreeSet<NodeId> = s.acceptor_nodes.iter().copied().collect();
+        peers.extend(s.proposers.iter().copied());
+        peers.remove(&s.me);
+        peers.remove(&NodeId(u16::MAX)); // an acceptor without a node
         let fx = if s.record_actions {
             Effects::recording()
         } else {
@@ -295,8 +366,38 @@ impl<P: Clone> NodeCore<P> {
             fx,
             shadow_fx: Effects::default(),
             local: VecDeque::new(),
+            store,
+            fetches,
+            awaiting,
+            peers,
             stats: NodeStats::default(),
         }
+    }
+
+    /// Value bytes held here (by digest).
+    pub fn values_held(&self) -> usize {
+        self.store.len()
+    }
+
+    /// The bytes of `d`, if held here.
+    pub fn value(&self, d: &Digest) -> Option<&Value> {
+        self.store.get(d)
+    }
+
+    /// Outstanding fetches of value bytes.
+    pub fn fetches_pending(&self) -> usize {
+        self.fetches.wants.len()
+    }
+
+    /// Local decisions waiting for their bytes.
+    pub fn decisions_awaiting_bytes(&self) -> usize {
+        self.awaiting.len()
+    }
+
+    /// The `Batch` records a log snapshot at `below` keeps (every logged
+    /// value still needed from `below` on).
+    pub fn value_records(&self, below: Slot) -> Vec<Durable> {
+        self.store.durable_records(below)
     }
 
     pub fn me(&self) -> NodeId {
@@ -357,7 +458,12 @@ impl<P: Clone> NodeCore<P> {
 
     /// The first slot some learner followed here has not decided.
     pub fn low_water(&self) -> Option<Slot> {
-        self.learners.iter().map(|f| f.next).min()
+        let low = self.learners.iter().map(|f| f.next).min();
+        // A decision not applied yet (its bytes are missing) holds it back.
+        match (low, self.awaiting.keys().map(|(_, s)| *s).min()) {
+            (Some(l), Some(a)) => Some(l.min(a)),
+            (l, _) => l,
+        }
     }
 
     /// Takes one input at `now`; the outputs are appended to `out`.
@@ -369,6 +475,9 @@ impl<P: Clone> NodeCore<P> {
             }
             Input::Control { from, msg } => {
                 self.leader.heard(now, Some(from));
+                if from != self.me {
+                    self.peers.insert(from);
+                }
                 self.control(now, from, msg, out);
             }
             Input::Submit { token, cmd } => self.submit(now, token, cmd, out),
@@ -412,6 +521,9 @@ impl<P: Clone> NodeCore<P> {
         if let Some(pm) = self.pacemaker().and_then(|p| p.next_wakeup()) {
             t = t.min(pm);
         }
+        if let Some(f) = self.fetches.next_due(self.timing.fetch_timeout) {
+            t = t.min(f);
+        }
         Some(t)
     }
 
@@ -421,7 +533,13 @@ impl<P: Clone> NodeCore<P> {
     }
 
     /// A protocol message from the network (or a certificate's 2b).
-    fn protocol(&mut self, now: Tick, msg: Message, proof: P, out: &mut Ready<P>) {
+    fn protocol(&mut self, now: Tick, mut msg: Message, proof: P, out: &mut Ready<P>) {
+        // Only a 1c brings bytes: a 1b/2av/2b off the wire never has any.
+        // (In the simulator a Byzantine acceptor's messages are not
+        // encoded and may hold bytes: they hash to their digest by
+        // construction and are kept, see the `store` module doc.)
+        self.keep_bytes(&msg);
+        msg.strip_bytes();
         let low = self.low_water().unwrap_or(self.compacted_below);
         if msg.slot().0 >= low.0.saturating_add(self.horizon) {
             self.stats.beyond_horizon += 1;
@@ -457,9 +575,14 @@ impl<P: Clone> NodeCore<P> {
     /// Processes queued messages and, recursively, the node's own messages
     /// they produce.
     fn drain_local(&mut self, now: Tick, out: &mut Ready<P>) {
-        while let Some(m) = self.local.pop_front() {
+        while let Some(mut m) = self.local.pop_front() {
             if m.slot() > self.max_slot_seen {
                 self.max_slot_seen = m.slot();
+            }
+            if let Message::M1c(c) = &mut m {
+                if !self.admit_1c(c) {
+                    continue;
+                }
             }
             self.fx.clear();
             if let Some(a) = &mut self.acceptor {
@@ -482,8 +605,16 @@ impl<P: Clone> NodeCore<P> {
                 }
             }
             if let Some((p, pm)) = &mut self.proposer {
-                if let Message::M1b(_) = &m {
-                    p.handle(&m, &mut self.fx);
+                if let Message::M1b(b) = &m {
+                    // The bytes held here of the values it reports, so the
+                    // proposer can tell a value it can announce with bytes.
+                    let mut b = b.clone();
+                    for v in b.votes.iter_mut().chain(b.proposals.iter_mut()) {
+                        if let Some(x) = self.store.get(&v.val.digest()) {
+                            v.val = x.clone();
+                        }
+                    }
+                    p.handle(&Message::M1b(b), &mut self.fx);
                 }
                 // Above the ceiling only a Byzantine acceptor's messages
                 // can be (no safe acceptor's `maxBal` gets there): they must
@@ -519,8 +650,23 @@ impl<P: Clone> NodeCore<P> {
 
     /// Moves one step's effects into `out` (and the local queue).
     fn absorb(&mut self, now: Tick, out: &mut Ready<P>) {
-        out.persist.append(&mut self.fx.persist);
-        for m in self.fx.send.drain(..) {
+        let persist: Vec<Durable> = self.fx.persist.drain(..).collect();
+        for d in persist {
+            self.persist(d, out);
+        }
+        let sends: Vec<Message> = self.fx.send.drain(..).collect();
+        for mut m in sends {
+            match &mut m {
+                Message::M1c(c) => {
+                    if c.val.has_bytes() {
+                        // This node's proposal (or a re-proposal it holds).
+                        self.store.insert(&c.val, c.slot, true);
+                    } else if let Some(v) = self.store.get(&c.val.digest()) {
+                        c.val = v.clone();
+                    }
+                }
+                _ => m.strip_bytes(),
+            }
             out.broadcast.push(m.clone());
             self.local.push_back(m);
         }
@@ -540,16 +686,206 @@ impl<P: Clone> NodeCore<P> {
             }
             f.mark(d.slot);
             let local = f.local;
-            if let Some(c) = f.core.certificate(d.slot) {
-                self.certs.decided(d.lr, d.slot, &c);
+            let cert = f.core.certificate(d.slot);
+            if let Some(c) = &cert {
+                self.certs.decided(d.lr, d.slot, c);
             }
+            self.store.decided(&d.val.digest(), d.slot);
             if let Some((_, pm)) = &mut self.proposer {
                 pm.on_decided(now, d.slot, d.lr, d.bal, &d.val);
             }
             self.leader.progress(now);
             if local {
+                let hints: Vec<NodeId> = cert
+                    .iter()
+                    .flatten()
+                    .filter_map(|b| self.acceptor_nodes.get(b.acc.index()).copied())
+                    .filter(|n| *n != self.me && n.0 != u16::MAX)
+                    .collect();
+                self.deliver_decision(d, &hints, out);
+            }
+        }
+    }
+
+    /// Hands a local decision to the driver with its bytes, or keeps it
+    /// until they are fetched (from `hints` first).
+    fn deliver_decision(&mut self, mut d: Decision, hints: &[NodeId], out: &mut Ready<P>) {
+        let dg = d.val.digest();
+        match self.store.get(&dg) {
+            Some(v) => {
+                d.val = v.clone();
+                if let Some(rec) = self.store.make_durable(&dg, d.slot) {
+                    out.persist.push(rec);
+                }
                 out.decided.push(d);
             }
+            None => {
+                let why = Why {
+                    apply: true,
+                    ..Why::default()
+                };
+                self.fetches.want(dg, d.slot, why, hints);
+                self.awaiting.insert((d.lr, d.slot), d);
+            }
+        }
+    }
+
+    /// One durable record of a role: its values by digest, preceded by
+    /// the `Batch` record of a value this node needs and has not logged
+    /// (a vote it cannot serve the bytes of is fetched).
+    fn persist(&mut self, mut d: Durable, out: &mut Ready<P>) {
+        let named = match &mut d {
+            Durable::Voted { slot, vote } | Durable::Proposed { slot, vote } => {
+                Some((*slot, &mut vote.val))
+            }
+            Durable::Decided { slot, val, .. } => Some((*slot, val)),
+            _ => None,
+        };
+        if let Some((slot, val)) = named {
+            if val.has_bytes() {
+                self.store.insert(val, slot, true);
+            }
+            let dg = val.digest();
+            val.strip();
+            if self.store.contains(&dg) {
+                if let Some(rec) = self.store.make_durable(&dg, slot) {
+                    out.persist.push(rec);
+                }
+            } else {
+                let why = Why {
+                    serve: true,
+                    ..Why::default()
+                };
+                self.fetches.want(dg, slot, why, &[]);
+            }
+        }
+        out.persist.push(d);
+    }
+
+    /// Whether a 1c may reach the acceptor now: with bytes that hash to its
+    /// value (its own, kept, or the store's). Without them it is parked
+    /// and its bytes fetched (see [`store`]).
+    fn admit_1c(&mut self, c: &mut Msg1c) -> bool {
+        if c.val.has_bytes() {
+            self.store.insert(&c.val, c.slot, false);
+            return true;
+        }
+        if let Some(v) = self.store.get(&c.val.digest()) {
+            c.val = v.clone();
+            return true;
+        }
+        if self.acceptor.is_none() {
+            return false; // nothing here acts on a 1c
+        }
+        let d = c.val.digest();
+        if self.fetches.park(c.clone()) {
+            self.stats.parked_1c += 1;
+            let why = Why {
+                announce: true,
+                ..Why::default()
+            };
+            self.fetches.want(d, c.slot, why, &[]);
+        }
+        false
+    }
+
+    /// Keeps the bytes a 1b, 2av or 2b holds (never one decoded off the
+    /// wire) when its slot has room ([`store::PER_SLOT`]).
+    fn keep_bytes(&mut self, m: &Message) {
+        let slot = m.slot();
+        match m {
+            Message::M1b(b) => {
+                for v in b.votes.iter().chain(b.proposals.iter()) {
+                    self.store.insert(&v.val, slot, false);
+                }
+            }
+            Message::M2av(x) => {
+                self.store.insert(&x.val, slot, false);
+            }
+            Message::M2b(x) => {
+                self.store.insert(&x.val, slot, false);
+            }
+            Message::M1a(_) | Message::M1c(_) => {}
+        }
+    }
+
+    /// Answers a peer's fetch with the bytes held here.
+    pub(crate) fn serve_values(&mut self, from: NodeId, digests: Vec<Digest>, out: &mut Ready<P>) {
+        let mut batches = Vec::new();
+        let mut room = store::SERVE_BYTES;
+        for d in digests.into_iter().take(store::FETCH_BATCH) {
+            let Some(v) = self.store.get(&d) else {
+                continue;
+            };
+            if v.len() > room && !batches.is_empty() {
+                break;
+            }
+            room = room.saturating_sub(v.len());
+            batches.push((d, v.clone()));
+        }
+        if !batches.is_empty() {
+            self.stats.values_served += batches.len() as u64;
+            out.send.push((from, Control::Batches { batches }));
+        }
+    }
+
+    /// Bytes a peer answered: checked against their digest, kept when
+    /// asked for, and everything that waited for them goes on.
+    pub(crate) fn on_values(
+        &mut self,
+        now: Tick,
+        batches: Vec<(Digest, Value)>,
+        out: &mut Ready<P>,
+    ) {
+        for (d, v) in batches {
+            if !v.has_bytes() {
+                continue;
+            }
+            if v.digest() != d {
+                self.stats.digest_mismatches += 1;
+                out.rejected.push(Rejection::DigestMismatch);
+                continue;
+            }
+            let Some(w) = self.fetches.wants.remove(&d) else {
+                continue; // not asked for (or already here)
+            };
+            self.stats.values_fetched += 1;
+            self.store.insert(&v, w.slot, true);
+            if w.why.serve || w.why.apply {
+                if let Some(rec) = self.store.make_durable(&d, w.slot) {
+                    out.persist.push(rec);
+                }
+            }
+            let ready: Vec<(LearnerId, Slot)> = self
+                .awaiting
+                .iter()
+                .filter(|(_, x)| x.val.digest() == d)
+                .map(|(k, _)| *k)
+                .collect();
+            for k in ready {
+                if let Some(mut x) = self.awaiting.remove(&k) {
+                    x.val = v.clone();
+                    out.decided.push(x);
+                }
+            }
+            for mut c in self.fetches.unpark(&d) {
+                c.val = v.clone();
+                self.local.push_back(Message::M1c(c));
+            }
+        }
+        self.drain_local(now, out);
+    }
+
+    /// Sends the fetches that are due.
+    pub(crate) fn request_values(&mut self, now: Tick, out: &mut Ready<P>) {
+        if self.fetches.wants.is_empty() {
+            return;
+        }
+        let peers: Vec<NodeId> = self.peers.iter().copied().collect();
+        let due = self.fetches.due(now, self.timing.fetch_timeout, &peers);
+        for (peer, digests) in due {
+            self.stats.fetches_sent += 1;
+            out.send.push((peer, Control::Fetch { digests }));
         }
     }
 
@@ -647,6 +983,8 @@ impl<P: Clone> NodeCore<P> {
             p.compact(below);
         }
         self.certs.compact(below);
+        self.store.compact(below);
+        self.fetches.compact(below);
         self.compacted_below = below;
         self.stats.compactions += 1;
         out.compact = Some(below);

@@ -33,46 +33,81 @@ struct Cluster {
     /// Decisions per node per learner: slot -> value.
     decided: Vec<BTreeMap<(LearnerId, Slot), Value>>,
     next_token: u64,
+    /// Each node's durable records, in order (what a restart rebuilds from).
+    disk: Vec<Vec<Durable>>,
+    /// Rejections each node reported.
+    rejected: Vec<Vec<Rejection>>,
+    /// Value bytes never reach this node: its 1c arrive digest-only and
+    /// answers to its fetches are lost.
+    starve: Option<usize>,
+    /// Every 1c to this node is lost (bytes only by fetch).
+    no_1c_to: Option<usize>,
+    /// Answers to this node's fetches carry other bytes than asked for.
+    corrupt_to: Option<usize>,
+    proposers: u16,
+}
+
+/// Node `i` of a [`Cluster`] built from its durable records.
+fn node_from(trust: &Trust, i: u16, proposers: u16, records: &[Durable]) -> NodeCore<()> {
+    let n = trust.n_acceptors() as u16;
+    let props: Vec<NodeId> = (0..proposers).map(NodeId).collect();
+    let pm = (i < proposers).then(|| {
+        let mut c =
+            PacemakerConfig::new(ProposerIndex(i), proposers, trust.learners().collect(), 1);
+        c.max_batch = 4;
+        Pacemaker::new(c).expect("valid pacemaker")
+    });
+    let mut d = crate::acceptor::AcceptorDurable::default();
+    for r in records {
+        d.apply(r);
+    }
+    let learners = trust
+        .learners()
+        .map(|l| {
+            let decided = records
+                .iter()
+                .filter_map(|r| match r {
+                    Durable::Decided { slot, lr, .. } if *lr == l => Some(*slot),
+                    _ => None,
+                })
+                .collect();
+            (Learner::restore(l, trust.clone(), records), decided)
+        })
+        .collect();
+    let values = records
+        .iter()
+        .filter_map(|r| match r {
+            Durable::Batch { slot, val } => Some((*slot, val.clone())),
+            _ => None,
+        })
+        .collect();
+    NodeCore::new(NodeSetup {
+        me: NodeId(i),
+        trust: trust.clone(),
+        acceptor: Some(Acceptor::restore(
+            AcceptorId(i),
+            trust.clone(),
+            AcceptorOptions::live(),
+            d,
+        )),
+        learners,
+        pacemaker: pm,
+        proposers: props,
+        acceptor_nodes: (0..n).map(NodeId).collect(),
+        timing: NodeTiming::new(1),
+        retain_slots: 1 << 20,
+        horizon: DEFAULT_HORIZON,
+        record_actions: false,
+        values,
+    })
 }
 
 impl Cluster {
     fn new(proposers: u16) -> Cluster {
         let trust = demo_trust();
         let n = trust.n_acceptors() as u16;
-        let props: Vec<NodeId> = (0..proposers).map(NodeId).collect();
         let nodes = (0..n)
-            .map(|i| {
-                let pm = (i < proposers).then(|| {
-                    let mut c = PacemakerConfig::new(
-                        ProposerIndex(i),
-                        proposers,
-                        trust.learners().collect(),
-                        1,
-                    );
-                    c.max_batch = 4;
-                    Pacemaker::new(c).expect("valid pacemaker")
-                });
-                NodeCore::new(NodeSetup {
-                    me: NodeId(i),
-                    trust: trust.clone(),
-                    acceptor: Some(Acceptor::new(
-                        AcceptorId(i),
-                        trust.clone(),
-                        AcceptorOptions::live(),
-                    )),
-                    learners: trust
-                        .learners()
-                        .map(|l| (Learner::new(l, trust.clone()), BTreeSet::new()))
-                        .collect(),
-                    pacemaker: pm,
-                    proposers: props.clone(),
-                    acceptor_nodes: (0..n).map(NodeId).collect(),
-                    timing: NodeTiming::new(1),
-                    retain_slots: 1 << 20,
-                    horizon: DEFAULT_HORIZON,
-                    record_actions: false,
-                })
-            })
+            .map(|i| node_from(&trust, i, proposers, &[]))
             .collect();
         Cluster {
             trust,
@@ -84,12 +119,49 @@ impl Cluster {
             net: VecDeque::new(),
             decided: vec![BTreeMap::new(); n as usize],
             next_token: 1,
+            disk: vec![Vec::new(); n as usize],
+            rejected: vec![Vec::new(); n as usize],
+            starve: None,
+            no_1c_to: None,
+            corrupt_to: None,
+            proposers,
         }
+    }
+
+    /// Node `i` crashes and restarts from exactly its durable records.
+    fn restart(&mut self, i: usize) {
+        let fresh = node_from(&self.trust, i as u16, self.proposers, &self.disk[i]);
+        self.nodes[i] = fresh;
+        self.net.retain(|(_, _, to, _)| to.index() != i);
+    }
+
+    /// What the network does to a packet for node `to` (false: lost).
+    fn tamper(&self, to: usize, p: &mut Pkt) -> bool {
+        if self.starve == Some(to) {
+            match p {
+                Pkt::Proto(Message::M1c(c)) => c.val.strip(),
+                Pkt::Ctl(Control::Batches { .. }) => return false,
+                _ => {}
+            }
+        }
+        if self.no_1c_to == Some(to) && matches!(p, Pkt::Proto(Message::M1c(_))) {
+            return false;
+        }
+        if self.corrupt_to == Some(to) {
+            if let Pkt::Ctl(Control::Batches { batches }) = p {
+                for (_, v) in batches.iter_mut() {
+                    *v = Value::new(b"forged bytes".to_vec());
+                }
+            }
+        }
+        true
     }
 
     fn step(&mut self, i: usize, input: Input<()>) {
         let mut out = Ready::default();
         self.nodes[i].step(Tick(self.now), input, &mut out);
+        self.disk[i].append(&mut out.persist);
+        self.rejected[i].append(&mut out.rejected);
         let me = NodeId(i as u16);
         let t = self.now + 1;
         for m in &out.broadcast {
@@ -130,9 +202,12 @@ impl Cluster {
         let end = self.now + ticks;
         while self.now < end {
             while self.net.front().is_some_and(|(t, ..)| *t <= self.now) {
-                let Some((_, from, to, p)) = self.net.pop_front() else {
+                let Some((_, from, to, mut p)) = self.net.pop_front() else {
                     break;
                 };
+                if !self.tamper(to.index(), &mut p) {
+                    continue;
+                }
                 if !self.up[from.index()] || !self.up[to.index()] {
                     continue;
                 }
@@ -195,7 +270,7 @@ impl Cluster {
     fn has(&self, node: usize, lr: LearnerId, cmd: &str) -> bool {
         self.decided[node].iter().any(|((l, _), v)| {
             *l == lr
-                && decode_batch(v.bytes())
+                && decode_batch(v.bytes().unwrap_or_default())
                     .map(|b| b.commands.iter().any(|c| c == cmd.as_bytes()))
                     .unwrap_or(false)
         })
@@ -570,4 +645,179 @@ fn a_vote_answer_pins_the_first_ballot_of_a_slot_taken_over() {
     assert!(sent
         .iter()
         .any(|m| matches!(m, Message::M1c(x) if x.lr == ALICE && x.val == v)));
+}
+
+/// Issue 9, "a batch whose bytes never arrive at some acceptor does not
+/// block the others": node 4 gets every 1c by digest only and no answer to
+/// its fetches. Its acceptor never takes `Phase2av` (it never holds the
+/// bytes: the 1c waits, parked), the four others do, and alice (4 of 5)
+/// and bob (3 of 5) decide everywhere else; node 4's learners decide the
+/// digests (its acceptor still votes 2b on the others' 2av quorum) but
+/// apply nothing without the bytes. Once bytes can reach it, it fetches
+/// and applies every slot, the same values as everyone.
+#[test]
+fn a_batch_whose_bytes_never_reach_one_acceptor_does_not_block_the_others() {
+    let mut c = Cluster::new(1);
+    c.starve = Some(4);
+    c.run(5);
+    for k in 0..4 {
+        c.submit(1, &format!("s{k}"));
+    }
+    c.run(200);
+    for n in 0..4 {
+        for k in 0..4 {
+            let cmd = format!("s{k}");
+            assert!(
+                c.has(n, BOB, &cmd) && c.has(n, ALICE, &cmd),
+                "node {n} {cmd}"
+            );
+        }
+    }
+    for k in 0..4 {
+        assert!(!c.has(4, BOB, &format!("s{k}")), "applied without bytes");
+    }
+    let starved = &c.nodes[4];
+    assert!(starved.decisions_awaiting_bytes() > 0);
+    assert!(starved.stats.fetches_sent > 0 && starved.stats.parked_1c > 0);
+    let a = starved.acceptor().unwrap();
+    for s in a.slots().collect::<Vec<_>>() {
+        assert!(
+            a.slot_durable(s).unwrap().two_av_sent.is_empty(),
+            "a 2av without the bytes in slot {s:?}"
+        );
+    }
+    assert!(
+        a.slots()
+            .any(|s| !a.slot_durable(s).unwrap().votes_sent.is_empty()),
+        "the starved acceptor still votes on the others' proposals"
+    );
+    c.starve = None;
+    c.run(400);
+    for k in 0..4 {
+        let cmd = format!("s{k}");
+        assert!(c.has(4, BOB, &cmd) && c.has(4, ALICE, &cmd), "node 4 {cmd}");
+    }
+    assert_eq!(c.nodes[4].decisions_awaiting_bytes(), 0);
+    c.assert_agreement();
+}
+
+/// Issue 9, "a learner that decided a digest without its bytes fetches and
+/// applies them": no 1c ever reaches node 4, so each of its learners'
+/// decisions (on a quorum of 2b over the digest) has no bytes; it fetches
+/// them from the acceptors whose 2b it counted and applies them.
+#[test]
+fn a_learner_that_decided_a_digest_without_its_bytes_fetches_and_applies_them() {
+    let mut c = Cluster::new(1);
+    c.no_1c_to = Some(4);
+    c.run(5);
+    for k in 0..6 {
+        c.submit(2, &format!("f{k}"));
+    }
+    c.run(300);
+    for k in 0..6 {
+        let cmd = format!("f{k}");
+        assert!(c.has(4, BOB, &cmd) && c.has(4, ALICE, &cmd), "node 4 {cmd}");
+    }
+    assert!(c.nodes[4].stats.values_fetched > 0);
+    assert!(c.nodes.iter().map(|n| n.stats.values_served).sum::<u64>() > 0);
+    assert_eq!(c.nodes[4].decisions_awaiting_bytes(), 0);
+    c.assert_agreement();
+}
+
+/// Issue 9, "bytes that do not match their digest are rejected and
+/// counted": every answer to node 4's fetches carries other bytes. Each
+/// is rejected (`Rejection::DigestMismatch`, counted in the node's stats)
+/// and nothing is applied from them; once the answers are honest, node 4
+/// applies the decided values.
+#[test]
+fn bytes_that_do_not_match_their_digest_are_rejected_and_counted() {
+    let mut c = Cluster::new(1);
+    c.no_1c_to = Some(4);
+    c.corrupt_to = Some(4);
+    c.run(5);
+    for k in 0..3 {
+        c.submit(1, &format!("m{k}"));
+    }
+    c.run(200);
+    assert!(c.has(0, BOB, "m2"));
+    let n4 = &c.nodes[4];
+    assert!(n4.stats.digest_mismatches > 0);
+    assert!(c.rejected[4].contains(&Rejection::DigestMismatch));
+    assert!(c.decided[4].is_empty(), "applied forged bytes");
+    assert_eq!(n4.value(&Digest::of(b"forged bytes")), None);
+    c.corrupt_to = None;
+    c.run(300);
+    for k in 0..3 {
+        assert!(c.has(4, BOB, &format!("m{k}")));
+    }
+    c.assert_agreement();
+}
+
+/// Issue 9, "restart/recovery keeps serving bytes": the 2av, 2b and
+/// decision records name values by digest (a few dozen bytes whatever the
+/// batch), each value's bytes are logged once (`Batch`), and a node
+/// restarted from exactly its records keeps its votes and answers a fetch
+/// with bytes that hash to the digest.
+#[test]
+fn a_restarted_node_keeps_its_votes_and_serves_their_bytes() {
+    let mut c = Cluster::new(1);
+    c.run(5);
+    for k in 0..3 {
+        c.submit(1, &format!("r{k}"));
+    }
+    c.run(100);
+    assert!(c.has(3, BOB, "r2"));
+    let mut batches: BTreeMap<Digest, usize> = BTreeMap::new();
+    let mut voted = Vec::new();
+    for r in &c.disk[3] {
+        match r {
+            Durable::Batch { val, .. } => *batches.entry(val.digest()).or_default() += 1,
+            Durable::Voted { vote, .. } | Durable::Proposed { vote, .. } => {
+                assert!(!vote.val.has_bytes(), "a vote record with bytes");
+                voted.push(vote.val.digest());
+            }
+            Durable::Decided { val, .. } => assert!(!val.has_bytes()),
+            _ => {}
+        }
+    }
+    assert!(!voted.is_empty());
+    assert!(batches.values().all(|n| *n == 1), "{batches:?}");
+    for d in &voted {
+        assert!(batches.contains_key(d), "no bytes logged for a vote");
+    }
+    c.restart(3);
+    let a = c.nodes[3].acceptor().unwrap();
+    assert!(a
+        .slots()
+        .any(|s| !a.slot_durable(s).unwrap().votes_sent.is_empty()));
+    let mut out = Ready::default();
+    c.nodes[3].step(
+        Tick(c.now),
+        Input::Control {
+            from: NodeId(4),
+            msg: Control::Fetch {
+                digests: voted.clone(),
+            },
+        },
+        &mut out,
+    );
+    let served: Vec<(Digest, Value)> = out
+        .send
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Control::Batches { batches } if to == NodeId(4) => Some(batches),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!served.is_empty());
+    for (d, v) in &served {
+        assert!(voted.contains(d));
+        assert_eq!(Digest::of(v.bytes().unwrap()), *d);
+    }
+    // And the restarted node keeps deciding with the others.
+    c.submit(1, "after");
+    c.run(200);
+    assert!(c.has(3, BOB, "after"));
+    c.assert_agreement();
 }

@@ -5,6 +5,7 @@ use crate::effects::{Decision, Durable, Evidence, Rejection, SpecAction};
 use crate::ids::{LearnerId, Slot};
 use crate::msg::{Message, Msg2b};
 use crate::pacemaker::Tick;
+use crate::value::{Digest, Value};
 use serde::{Deserialize, Serialize};
 
 pub use super::snapshot::{Attestation, Install};
@@ -90,6 +91,12 @@ pub enum Control<P> {
         state: Option<Vec<u8>>,
         atts: Vec<(Attestation, P)>,
     },
+    /// Asks for the bytes of these values (see [`super::store`]).
+    Fetch { digests: Vec<Digest> },
+    /// Value bytes, each with the digest it was asked for: the answer to
+    /// [`Control::Fetch`]. Bytes that do not hash to their digest are
+    /// rejected and counted.
+    Batches { batches: Vec<(Digest, Value)> },
 }
 
 /// A node's heartbeat: the view it is in and, per learner it runs or
@@ -224,6 +231,9 @@ pub struct NodeTiming {
     pub sync_timeout: u64,
     /// A forwarded command not done after this long is forwarded again.
     pub forward_timeout: u64,
+    /// A fetch of value bytes unanswered this long asks the next peer
+    /// (doubled on each try, up to 8x).
+    pub fetch_timeout: u64,
 }
 
 impl NodeTiming {
@@ -236,6 +246,7 @@ impl NodeTiming {
             progress_timeout: 150 * d,
             sync_timeout: 40 * d,
             forward_timeout: 150 * d,
+            fetch_timeout: 8 * d,
         }
     }
 }

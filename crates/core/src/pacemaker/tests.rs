@@ -78,12 +78,12 @@ fn ballots_are_owned_round_robin_and_never_zero() {
 fn batches_round_trip_and_reject_garbage() {
     let cmds = vec![b"put a 1".to_vec(), Vec::new(), b"x".to_vec()];
     let v = encode_batch(ProposerIndex(3), Slot(77), &cmds);
-    let b = decode_batch(v.bytes()).unwrap();
+    let b = decode_batch(v.bytes().unwrap()).unwrap();
     assert_eq!(b.proposer, ProposerIndex(3));
     assert_eq!(b.slot, Slot(77));
     assert_eq!(b.commands, cmds);
     assert!(decode_batch(b"").is_err());
-    assert!(decode_batch(&v.bytes()[..v.bytes().len() - 1]).is_err());
+    assert!(decode_batch(&v.bytes().unwrap()[..v.len() - 1]).is_err());
     assert!(decode_batch(b"Zxxxxxxxxxxxxxxx").is_err());
 }
 
@@ -241,7 +241,7 @@ fn forced_value_requeues_the_commands() {
     out.clear();
     p.poll(Tick(1), &mut out);
     assert_eq!(starts(&out), vec![(Slot(1), Ballot(1))]);
-    let b = decode_batch(value_of(&out, 0).bytes()).unwrap();
+    let b = decode_batch(value_of(&out, 0).bytes().unwrap()).unwrap();
     assert_eq!(b.commands, vec![b"a".to_vec(), b"b".to_vec()]);
 }
 

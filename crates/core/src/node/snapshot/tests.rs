@@ -104,6 +104,7 @@ fn core(i: u16, trust: &Trust) -> NodeCore<()> {
         retain_slots: RETAIN,
         horizon: DEFAULT_HORIZON,
         record_actions: false,
+        values: Vec::new(),
     })
 }
 

@@ -234,7 +234,10 @@ fn cases() -> Vec<(Mutation, Case, bool)> {
         // (the proposer announces the value of the highest vote it hears
         // of, so the other value comes from a 1c of anyone's: --any-1c).
         (KnowsSafeAtAnySet, ONE_SAFE_1C, true),
-        (Ignore1bVotes, ONE_SAFE, true),
+        // The same for the 1b's votes: the proposer also prefers the
+        // highest proposal its 1b report to a new value, so the other
+        // value needs anyone's 1c (--any-1c) for safety alone to see it.
+        (Ignore1bVotes, ONE_SAFE_1C, true),
         // Two entangled learners: a1's 2av for alice must block y for bob.
         (DropConnectedFilter, PAIR_1C, true),
         // Phase2av's one-value-per-ballot conjunct: x and y both proposed.

@@ -753,7 +753,7 @@ impl Acceptor {
         // above (begun on 1b that reported no such proposals) never saw:
         // the fault harness (schedule ci, seeds 1 and 2) lost alice a slot
         // for good that way. Not taking an enabled step is always allowed.
-        if st.max_bal(l) > b && !self.votes_known_at(slot, b) {
+        if self.opts.late && st.max_bal(l) > b && !self.votes_known_at(slot, b) {
             return;
         }
         let st = self.slot(slot);

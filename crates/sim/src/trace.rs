@@ -133,7 +133,6 @@ impl Names<'_> {
                     "snapshot {} at {slot} ({} attestations)",
                     self.lr(*lr),
                     atts.len()
-
                 ),
                 Control::Fetch { digests } => format!("fetch {digests:?}"),
                 Control::Batches { batches } => format!(

@@ -415,6 +415,18 @@ impl Driver {
             },
             Control::Forward { cmds } => Payload::Forward { cmds },
             Control::VotesRequest { from, to } => Payload::VotesRequest { from, to },
+            Control::Relay { msgs } => {
+                let mut room = max_frame / 4;
+                let mut frames = Vec::new();
+                for (_, f) in msgs {
+                    if f.len() > room {
+                        break;
+                    }
+                    room -= f.len();
+                    frames.push(f.to_vec());
+                }
+                Payload::Relay2av { frames }
+            }
             Control::Votes { votes } => {
                 // Within a quarter of the largest frame a peer accepts.
                 let mut room = max_frame / 4;

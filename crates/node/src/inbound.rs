@@ -305,6 +305,16 @@ fn admit(
         Payload::Hello { .. } | Payload::Welcome { .. } | Payload::Refused { .. } => {
             Err("handshake_out_of_place")
         }
+        Payload::Relay2av { frames } => {
+            let msgs = frames
+                .into_iter()
+                .map(|f| relayed_2av(cfg, keys, f))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Event::Control {
+                from,
+                msg: Control::Relay { msgs },
+            })
+        }
         Payload::Witness { frames } => {
             let msgs = frames
                 .into_iter()
@@ -410,6 +420,22 @@ fn relayed_2b(
     check_acc(cfg, signer, &msg).map_err(|_| err)?;
     let Message::M2b(m) = msg else {
         return Err(err);
+    };
+    Ok((m, Bytes::from(frame)))
+}
+
+/// A 2av relayed behind a vote: signed by the node that runs its acceptor.
+fn relayed_2av(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    frame: Vec<u8>,
+) -> Result<(hpaxos_core::Msg2av, Bytes), &'static str> {
+    let Ok((signer, Payload::Protocol(msg))) = open_frame(&frame, keys, cfg.max_frame) else {
+        return Err("bad_relay");
+    };
+    check_acc(cfg, signer, &msg).map_err(|_| "bad_relay")?;
+    let Message::M2av(m) = msg else {
+        return Err("bad_relay");
     };
     Ok((m, Bytes::from(frame)))
 }

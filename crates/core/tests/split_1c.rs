@@ -32,6 +32,8 @@ const BOB: LearnerId = LearnerId(1);
 const S: Slot = Slot(0);
 const FAKE: AcceptorId = AcceptorId(0);
 
+/// The demo's trust (the same as `stalls.rs`; the crate's `testing`
+/// fixtures are private to its unit tests).
 fn trust() -> Trust {
     let all: AccSet = (0..5).map(AcceptorId).collect();
     let g = LearnerGraph {

@@ -416,7 +416,10 @@ impl CheckModel {
                 .collect()
         };
         match m {
-            Message::M1a(_) | Message::M1c(_) => acceptors(None),
+            Message::M1a(_) | Message::M1c(_) | Message::M1aRange(_) => acceptors(None),
+            // Proposers of the model plan per-slot ballots: a range 1b goes
+            // to the acceptors only.
+            Message::M1bRange(b) => acceptors(Some(b.acc)),
             Message::M1b(b) => {
                 let mut to = acceptors(Some(b.acc));
                 if !self.proposers_hear_1b {

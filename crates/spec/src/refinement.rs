@@ -274,6 +274,12 @@ impl Refinement {
         }
     }
 
+    /// Creates the spec instance of `slot` now (from `Init` and the steps
+    /// every new instance replays), as a first action touching it would.
+    pub fn open(&mut self, slot: Slot) -> Result<(), RefinementError> {
+        self.slot(slot).map(|_| ())
+    }
+
     /// Replays the recorded actions of one implementation step, in order,
     /// checking each guard and (per `check_every`) the invariants.
     pub fn apply(&mut self, actions: &[SpecAction]) -> Result<(), RefinementError> {

@@ -275,7 +275,8 @@ impl Acceptor {
         let id = self.id;
         let late = self.opts.late;
         let initialized = self.ranges.initializes(from, l, b).is_some();
-        let below = late
+        let below = mutant!(Phase1bIgnoreMaxBal)
+            || late
             || (self.top_promise(l) <= b
                 && self.slots.range(from..).all(|(_, st)| st.max_bal(l) <= b));
         if !(initialized && below) {

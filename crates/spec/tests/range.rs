@@ -80,7 +80,7 @@ impl Net {
             .check_sent(&fx.send)
             .unwrap_or_else(|e| panic!("refinement failed: {e}"));
         if let Some(i) = who {
-            self.wal[i].extend(fx.persist.drain(..));
+            self.wal[i].append(&mut fx.persist);
         }
         self.evidence.append(&mut fx.evidence);
         self.rejected.append(&mut fx.rejected);

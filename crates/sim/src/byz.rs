@@ -295,6 +295,7 @@ impl World<'_> {
     /// later; for the refinement checker it is `FakeSend` of each element.
     fn range_lie(&mut self, node: u16, b: &Msg1b, cause: u32) {
         self.stats.byz_attacks += 1;
+        self.stats.range_lies += 1;
         let r = Message::M1bRange(Msg1bRange {
             from: b.slot,
             lr: b.lr,

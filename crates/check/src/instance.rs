@@ -8,7 +8,10 @@
 //! (see [`crate::fake`]) and one plan per proposer.
 
 use crate::fake;
-use hpaxos_core::{AccSet, AcceptorId, Ballot, LearnerId, Message, Msg1c, Slot, Trust, Value};
+use hpaxos_core::{
+    AccSet, AcceptorId, Ballot, LearnerId, Message, Msg1aRange, Msg1bRange, Msg1c, Slot,
+    SlotReport, Trust, Value,
+};
 
 /// The only slot a run uses: every slot is an independent instance.
 pub const SLOT: Slot = Slot(0);
@@ -56,6 +59,12 @@ pub struct Options {
     /// `spec/HPaxosLate.tla`); the refinement monitor then checks against
     /// HPaxosLate.
     pub late: bool,
+    /// Phase 1 by range messages (issue 9, item 1): every proposer's 1a is
+    /// a range 1a from [`SLOT`] on, the safe acceptors answer with range
+    /// 1b, and the fake acceptors' 1b domain is the same messages as range
+    /// 1b (each standing for its 1b of [`SLOT`]). The model has one slot:
+    /// the range's element of [`SLOT`] is what is explored.
+    pub range: bool,
 }
 
 impl Options {
@@ -87,6 +96,7 @@ impl Default for Options {
             restart: AccSet::EMPTY,
             restarts: 1,
             late: false,
+            range: false,
         }
     }
 }
@@ -180,6 +190,9 @@ impl Instance {
         }
         let ballots: Vec<Ballot> = (1..=opts.ballots).map(Ballot).collect();
         let mut preloaded = fake::domain(&trust, &opts, &ballots, &values);
+        if opts.range {
+            preloaded = preloaded.into_iter().map(as_range).collect();
+        }
         if opts.any_1c {
             for &l in &learners {
                 for &b in &ballots {
@@ -213,6 +226,37 @@ impl Instance {
             Some(b) => String::from_utf8_lossy(b).into_owned(),
             None => format!("{:?}", v.digest()),
         }
+    }
+}
+
+/// The range message from [`SLOT`] on whose element of [`SLOT`] is `m`
+/// (a 1a or 1b; other messages unchanged): with [`Options::range`].
+pub fn as_range(m: Message) -> Message {
+    match m {
+        Message::M1a(a) => Message::M1aRange(Msg1aRange {
+            from: a.slot,
+            lr: a.lr,
+            bal: a.bal,
+        }),
+        Message::M1b(b) => {
+            let reports = if b.votes.is_empty() && b.proposals.is_empty() {
+                Vec::new()
+            } else {
+                vec![SlotReport {
+                    slot: b.slot,
+                    votes: b.votes,
+                    proposals: b.proposals,
+                }]
+            };
+            Message::M1bRange(Msg1bRange {
+                from: b.slot,
+                lr: b.lr,
+                acc: b.acc,
+                bal: b.bal,
+                reports,
+            })
+        }
+        m => m,
     }
 }
 

@@ -39,7 +39,7 @@ use crate::intern::{Bits, Interner, MsgId};
 use crate::monitor::{Monitor, MonitorFactory};
 use crate::symmetry::Symmetry;
 use hpaxos_core::{
-    Acceptor, AcceptorDurable, Effects, Learner, LearnerId, Message, Proposer, Value,
+    Acceptor, AcceptorDurable, Effects, Learner, LearnerId, Message, Proposer, SpecAction, Value,
 };
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -357,7 +357,31 @@ impl CheckModel {
         match role {
             Role::Acceptor(a) => a.handle(m, fx),
             Role::Learner(l) => l.handle(m, fx),
-            Role::Proposer { p, .. } => p.handle(m, fx),
+            // A range 1b is its 1b of the model's slot (`Options::range`).
+            Role::Proposer { p, .. } => match m {
+                Message::M1bRange(r) => p.handle(&Message::M1b(r.at(SLOT)), fx),
+                _ => p.handle(m, fx),
+            },
+        }
+    }
+
+    /// With [`crate::instance::Options::range`], a proposer's 1a become
+    /// range 1a from the model's slot on (`Phase1a` becomes `Phase1aRange`).
+    fn rangeify(&self, fx: &mut Effects) {
+        if !self.inst.opts.range {
+            return;
+        }
+        for m in fx.send.iter_mut() {
+            *m = crate::instance::as_range(m.clone());
+        }
+        for a in fx.actions.iter_mut() {
+            if let SpecAction::Phase1a { slot, lr, bal } = a {
+                *a = SpecAction::Phase1aRange {
+                    from: *slot,
+                    lr: *lr,
+                    bal: *bal,
+                };
+            }
         }
     }
 
@@ -368,6 +392,7 @@ impl CheckModel {
                 if let Some(&b) = pl.ballots.get(*next) {
                     *next += 1;
                     p.start(SLOT, &pl.learners, b, pl.value.clone(), fx);
+                    self.rangeify(fx);
                 }
             }
         }
@@ -416,7 +441,19 @@ impl CheckModel {
                 .collect()
         };
         match m {
-            Message::M1a(_) | Message::M1c(_) => acceptors(None),
+            Message::M1a(_) | Message::M1c(_) | Message::M1aRange(_) => acceptors(None),
+            Message::M1bRange(b) => {
+                let mut to = acceptors(Some(b.acc));
+                if !self.proposers_hear_1b {
+                    return to;
+                }
+                for (k, plan) in self.inst.plans.iter().enumerate() {
+                    if plan.ballots.contains(&b.bal) && plan.learners.contains(&b.lr) {
+                        to.push(self.first_proposer + k);
+                    }
+                }
+                to
+            }
             Message::M1b(b) => {
                 let mut to = acceptors(Some(b.acc));
                 if !self.proposers_hear_1b {
@@ -670,6 +707,7 @@ impl stateright::Model for CheckModel {
             let mut fx = self.effects();
             if let Some(&b) = plan.ballots.first() {
                 p.start(SLOT, &plan.learners, b, plan.value.clone(), &mut fx);
+                self.rangeify(&mut fx);
             }
             let sends = std::mem::take(&mut fx.send);
             let fresh = self.send_all(&mut sent, &sends);

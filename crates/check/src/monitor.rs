@@ -189,10 +189,12 @@ pub struct RefinementCheck;
 
 impl MonitorFactory for RefinementCheck {
     fn start(&self, inst: &Instance) -> Box<dyn Monitor> {
-        Box::new(RefinementMonitor {
-            r: Refinement::new(&inst.trust, inst.opts.fake).with_late(inst.opts.late),
-            error: None,
-        })
+        // The slot's instance exists from the start, so that a range step
+        // (`Options::range`) is taken in it at once and is part of the
+        // fingerprint, never left in the replay list for later slots.
+        let mut r = Refinement::new(&inst.trust, inst.opts.fake).with_late(inst.opts.late);
+        let error = r.open(SLOT).err().map(|e| e.to_string());
+        Box::new(RefinementMonitor { r, error })
     }
 
     fn name(&self) -> &'static str {

@@ -84,7 +84,8 @@ impl Perm {
     pub fn message(&self, m: &Message) -> Message {
         let mut m = m.clone();
         match &mut m {
-            Message::M1a(_) | Message::M1c(_) => {}
+            Message::M1a(_) | Message::M1c(_) | Message::M1aRange(_) => {}
+            Message::M1bRange(b) => b.acc = self.apply(b.acc),
             Message::M1b(b) => b.acc = self.apply(b.acc),
             Message::M2av(x) => x.acc = self.apply(x.acc),
             Message::M2b(x) => x.acc = self.apply(x.acc),

@@ -34,6 +34,36 @@ pub fn message(m: &CheckModel, msg: &Message) -> String {
             )
         }
         Message::M1c(x) => format!("1c({}, b{}, {})", t.learner_name(x.lr), x.bal.0, v(&x.val)),
+        Message::M1aRange(x) => format!(
+            "1a({}, b{}, slots {}..)",
+            t.learner_name(x.lr),
+            x.bal.0,
+            x.from.0
+        ),
+        Message::M1bRange(x) => {
+            let reports: Vec<String> = x
+                .reports
+                .iter()
+                .map(|r| {
+                    let votes: Vec<String> = r.votes.iter().map(|p| vote(m, p)).collect();
+                    let props: Vec<String> = r.proposals.iter().map(|p| vote(m, p)).collect();
+                    format!(
+                        "s{}: votes {{{}}}, proposals {{{}}}",
+                        r.slot.0,
+                        votes.join(", "),
+                        props.join(", ")
+                    )
+                })
+                .collect();
+            format!(
+                "1b({}, {}, b{}, slots {}.., {{{}}})",
+                t.acceptor_name(x.acc),
+                t.learner_name(x.lr),
+                x.bal.0,
+                x.from.0,
+                reports.join("; ")
+            )
+        }
         Message::M2av(x) => format!(
             "2av({}, {}, b{}, {})",
             t.acceptor_name(x.acc),

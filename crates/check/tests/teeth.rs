@@ -62,6 +62,8 @@ struct Case {
     swarm: Option<(u64, usize)>,
     /// State budget of the DFS.
     budget: usize,
+    /// Phase 1 by range messages (`--range`).
+    range: bool,
 }
 
 impl Case {
@@ -75,6 +77,7 @@ impl Case {
             restart: ids(&t, self.restart),
             fake_1b: self.fake_1b,
             any_1c: self.any_1c,
+            range: self.range,
             fake_2av: self.fake_2,
             fake_2b: self.fake_2,
             ..Options::default()
@@ -134,12 +137,21 @@ const BASE: Case = Case {
     fake_2: true,
     swarm: None,
     budget: 200_000,
+    range: false,
 };
 
 /// `one-safe.toml --fake a2 --any-1c` (the first CI instance).
 const ONE_SAFE_1C: Case = Case {
     cli: "one-safe.toml --fake a2 --any-1c",
     any_1c: true,
+    ..BASE
+};
+/// `one-safe.toml --fake a2 --any-1c --range`: the same guards reached
+/// through range Phase 1 (`Acceptor::phase_1b_range`).
+const ONE_SAFE_1C_RANGE: Case = Case {
+    cli: "one-safe.toml --fake a2 --any-1c --range",
+    any_1c: true,
+    range: true,
     ..BASE
 };
 const ONE_SAFE: Case = Case {
@@ -238,6 +250,7 @@ fn cases() -> Vec<(Mutation, Case, bool)> {
         // highest proposal its 1b report to a new value, so the other
         // value needs anyone's 1c (--any-1c) for safety alone to see it.
         (Ignore1bVotes, ONE_SAFE_1C, true),
+        (Ignore1bVotes, ONE_SAFE_1C_RANGE, true),
         // Two entangled learners: a1's 2av for alice must block y for bob.
         (DropConnectedFilter, PAIR_1C, true),
         // Phase2av's one-value-per-ballot conjunct: x and y both proposed.
@@ -245,6 +258,7 @@ fn cases() -> Vec<(Mutation, Case, bool)> {
         // Phase2b's maxBal conjunct: a vote at 1 after the promise at 2.
         (Phase2bIgnoreMaxBal, ONE_SAFE_1C, true),
         (Phase1bIgnoreMaxBal, ONE_SAFE_1C, false),
+        (Phase1bIgnoreMaxBal, ONE_SAFE_1C_RANGE, false),
         (Phase2avIgnoreMaxBal, ONE_SAFE_1C, false),
         // A 1b quorum of the fake alone, before anyone sent 1a(2).
         (Phase2avWithout1a, FAKE_QUORUM, false),

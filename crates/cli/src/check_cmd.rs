@@ -61,6 +61,11 @@ pub struct CheckArgs {
     /// checked against HPaxosLate.
     #[arg(long)]
     pub late: bool,
+    /// Phase 1 by range messages (issue 9): proposers send a range 1a (every
+    /// slot from the model's slot on), acceptors answer with range 1b, fake
+    /// 1b are range 1b; refinement expands each into its per-slot steps.
+    #[arg(long)]
+    pub range: bool,
     /// Also run the refinement check (hpaxos-spec) on every explored step.
     #[arg(long)]
     pub refinement: bool,
@@ -171,6 +176,7 @@ fn options(a: &CheckArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<Options
         restart,
         restarts: a.restarts,
         late: a.late,
+        range: a.range,
     })
 }
 

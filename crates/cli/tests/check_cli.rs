@@ -250,3 +250,40 @@ fn late_steps_are_checked_against_hpaxos_late() {
     assert_eq!(late["decided"], true, "{late}");
     assert_ne!(late["states"], seed["states"], "{late} / {seed}");
 }
+
+/// `--range` (issue 9, item 1): proposers' 1a are range 1a and acceptors
+/// answer with range 1b, which the refinement monitor expands into
+/// per-slot steps. The search is complete, finds no violation, a learner
+/// decides, and the space differs from the per-slot one.
+#[test]
+fn range_phase1_is_checked_with_refinement() {
+    let run = |extra: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let f = data("one-safe.toml");
+        let mut args = vec![
+            "check",
+            &f,
+            "--fake",
+            "a2",
+            "--values",
+            "1",
+            "--fake-1b",
+            "one",
+            "--proposers",
+            "1",
+            "--refinement",
+            "--no-deepening",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = hpaxos(&args);
+        let v = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+        (o.status.code(), v)
+    };
+    let (rc, per_slot) = run(&[]);
+    assert_eq!(rc, Some(0), "{per_slot}");
+    let (rc, range) = run(&["--range"]);
+    assert_eq!(rc, Some(0), "{range}");
+    assert_eq!(range["complete"], true, "{range}");
+    assert_eq!(range["decided"], true, "{range}");
+    assert_ne!(range["states"], per_slot["states"], "{range} / {per_slot}");
+}

@@ -8,7 +8,11 @@
 //! `Effects::persist` and must be stored before `Effects::send` leaves.
 //!
 //! Received messages are indexed by `(slot, learner, ballot, kind)`; a 1b or
-//! 2av costs one bucket update plus the quorum tests of that bucket.
+//! 2av costs one bucket update plus the quorum tests of that bucket. Range
+//! 1a/1b (Phase 1 for every slot from some slot on) are in [`range`], with
+//! the argument that they refine the per-slot spec actions.
+
+pub mod range;
 
 use crate::accset::AccSet;
 use crate::connected::Connected;
@@ -35,9 +39,30 @@ pub struct AcceptorDurable {
     pub slots: BTreeMap<Slot, SlotDurable>,
     pub disconnected: BTreeSet<(LearnerId, LearnerId)>,
     pub compacted_below: Slot,
+    /// Range promises: `maxBal[l, a] >= bal` in every slot `>= from`, keyed
+    /// `(l, from)` (see [`range`]).
+    pub promises: BTreeMap<(LearnerId, Slot), Ballot>,
 }
 
 impl AcceptorDurable {
+    /// `maxBal[l, a]` promised by ranges for `slot` (0 without any).
+    pub fn promised(&self, l: LearnerId, slot: Slot) -> Ballot {
+        range::promised(&self.promises, l, slot)
+    }
+
+    /// The slot's durable state, created (with the range promises that
+    /// cover it) on first use.
+    fn slot_mut(&mut self, slot: Slot) -> &mut SlotDurable {
+        if !self.slots.contains_key(&slot) {
+            let fresh = SlotDurable {
+                max_bal: range::promised_all(&self.promises, slot),
+                ..SlotDurable::default()
+            };
+            self.slots.insert(slot, fresh);
+        }
+        self.slots.entry(slot).or_default()
+    }
+
     /// Replays one durable record (used on restart, in order of writing).
     pub fn apply(&mut self, d: &Durable) {
         #[cfg(feature = "mutations")]
@@ -46,28 +71,21 @@ impl AcceptorDurable {
         }
         match d {
             Durable::MaxBal { slot, lr, bal } => {
-                let e = self
-                    .slots
-                    .entry(*slot)
-                    .or_default()
-                    .max_bal
-                    .entry(*lr)
-                    .or_default();
+                let e = self.slot_mut(*slot).max_bal.entry(*lr).or_default();
                 *e = (*e).max(*bal);
             }
             Durable::Voted { slot, vote } => {
-                self.slots
-                    .entry(*slot)
-                    .or_default()
-                    .votes_sent
-                    .insert(vote.clone());
+                self.slot_mut(*slot).votes_sent.insert(vote.clone());
             }
             Durable::Proposed { slot, vote } => {
-                self.slots
-                    .entry(*slot)
-                    .or_default()
-                    .two_av_sent
-                    .insert(vote.clone());
+                self.slot_mut(*slot).two_av_sent.insert(vote.clone());
+            }
+            Durable::Promise { from, lr, bal } => {
+                range::add_promise(&mut self.promises, *lr, *from, *bal);
+                for sd in self.slots.range_mut(*from..).map(|(_, sd)| sd) {
+                    let e = sd.max_bal.entry(*lr).or_default();
+                    *e = (*e).max(*bal);
+                }
             }
             Durable::Disconnected { pair } => {
                 self.disconnected.insert(*pair);
@@ -193,6 +211,12 @@ pub struct Acceptor {
     faulty: BTreeMap<AcceptorId, Evidence>,
     slots: BTreeMap<Slot, SlotState>,
     compacted_below: Slot,
+    /// Durable range promises (`AcceptorDurable::promises`).
+    promises: BTreeMap<(LearnerId, Slot), Ballot>,
+    /// Range 1a and 1b received (volatile, like the per-slot index; they
+    /// stand for messages of every slot they cover, and a slot created
+    /// later starts with them: see [`range`]).
+    ranges: range::Received,
 }
 
 impl Acceptor {
@@ -212,10 +236,15 @@ impl Acceptor {
         for (l1, l2) in &d.disconnected {
             connected.remove(*l1, *l2);
         }
+        let promises = d.promises;
         let slots = d
             .slots
             .into_iter()
-            .map(|(s, sd)| {
+            .map(|(s, mut sd)| {
+                for (l, b) in range::promised_all(&promises, s) {
+                    let e = sd.max_bal.entry(l).or_default();
+                    *e = (*e).max(b);
+                }
                 let max_any = sd.max_bal.values().copied().max().unwrap_or_default();
                 (
                     s,
@@ -235,6 +264,8 @@ impl Acceptor {
             faulty: BTreeMap::new(),
             slots,
             compacted_below: d.compacted_below,
+            promises,
+            ranges: range::Received::default(),
         }
     }
 
@@ -259,6 +290,20 @@ impl Acceptor {
     /// The durable state of one slot (`maxBal`, `votesSent`, `2avSent`).
     pub fn slot_durable(&self, slot: Slot) -> Option<&SlotDurable> {
         self.slots.get(&slot).map(|s| &s.d)
+    }
+
+    /// `maxBal[l, a]` in `slot`: the slot's own, or what the range promises
+    /// give a slot this acceptor has no state for yet.
+    pub fn max_bal(&self, slot: Slot, l: LearnerId) -> Ballot {
+        match self.slots.get(&slot) {
+            Some(st) => st.max_bal(l),
+            None => range::promised(&self.promises, l, slot),
+        }
+    }
+
+    /// The range promises, keyed `(l, from)` (for snapshots of the WAL).
+    pub fn promises(&self) -> &BTreeMap<(LearnerId, Slot), Ballot> {
+        &self.promises
     }
 
     /// Slots with state, in order.
@@ -299,6 +344,8 @@ impl Acceptor {
             Message::M1c(m) => self.on_1c(m, fx),
             Message::M2av(m) => self.on_2av(m, fx),
             Message::M2b(m) => self.on_2b(m, fx),
+            Message::M1aRange(m) => self.on_1a_range(m, fx),
+            Message::M1bRange(m) => self.on_1b_range(m, fx),
         }
     }
 
@@ -318,13 +365,32 @@ impl Acceptor {
                 }
             }
         }
+        if let Message::M1bRange(m) = msg {
+            if !m.well_formed() {
+                return Err(Rejection::MalformedRange);
+            }
+            for r in &m.reports {
+                for p in r.votes.iter().chain(r.proposals.iter()) {
+                    if p.lr.index() >= self.trust.n_learners() {
+                        return Err(Rejection::UnknownLearner(p.lr.0));
+                    }
+                }
+            }
+        }
         if msg.slot() < self.compacted_below {
             return Err(Rejection::CompactedSlot(msg.slot().0));
         }
         Ok(())
     }
 
+    /// The slot's state, created on first use with what the range
+    /// promises and the range messages received say of it
+    /// ([`range::Received::fresh_slot`]).
     fn slot(&mut self, s: Slot) -> &mut SlotState {
+        if !self.slots.contains_key(&s) {
+            let fresh = self.ranges.fresh_slot(&self.promises, &self.connected, s);
+            self.slots.insert(s, fresh);
+        }
         self.slots.entry(s).or_default()
     }
 
@@ -379,6 +445,7 @@ impl Acceptor {
         let mut m = m.clone();
         m.canonicalize();
         let (slot, lr, bal) = (m.slot, m.lr, m.bal);
+        self.slot(slot);
         let conn = &self.connected;
         let signed = self.opts.late && self.opts.signed_proposals;
         let st = self.slots.entry(slot).or_default();

@@ -43,6 +43,14 @@ pub enum Durable {
     /// a restarted node still serves and applies it. Ignored by the roles'
     /// state (`crate::node::store` keeps it).
     Batch { slot: Slot, val: Value },
+    /// `maxBal[lr, a]` is now at least `bal` in every slot from `from` on
+    /// (a range `Phase1b`: see `crate::acceptor::range`). Appended last:
+    /// WAL records are postcard, whose tags are variant indexes.
+    Promise {
+        from: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+    },
 }
 
 /// A learner decision (`v \in decision[lr, bal]`).
@@ -123,6 +131,20 @@ pub enum SpecAction {
         c: Ballot,
         val: Value,
     },
+    /// `Phase1a(lr, bal)` in every slot from `from` on (a range 1a sent).
+    Phase1aRange {
+        from: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+    },
+    /// `Phase1b(lr, bal, acc)` in every slot from `from` on (a range 1b
+    /// sent): one spec step per slot, each with its own guard.
+    Phase1bRange {
+        from: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        acc: AcceptorId,
+    },
 }
 
 /// Why a received message was not acted on (counted, never a panic).
@@ -139,6 +161,10 @@ pub enum Rejection {
     /// Bytes answered for a digest they do not hash to.
     #[error("bytes that do not hash to the digest they were sent for")]
     DigestMismatch,
+    /// A range 1b whose reports are not sorted by slot, repeat a slot, or
+    /// name a slot below the range's start.
+    #[error("range 1b with reports out of order or below its first slot")]
+    MalformedRange,
 }
 
 /// Evidence of Byzantine behaviour: two messages signed by `acc` that no safe

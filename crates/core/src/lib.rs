@@ -44,6 +44,7 @@ pub mod mutations;
 pub mod node;
 pub mod pacemaker;
 pub mod proposer;
+pub mod range_proposer;
 pub mod safety;
 #[cfg(test)]
 mod testing;
@@ -57,7 +58,10 @@ pub use effects::{Decision, Durable, Effects, Evidence, Rejection, SpecAction};
 pub use family::Family;
 pub use ids::{AcceptorId, Ballot, LearnerId, Slot};
 pub use learner::Learner;
-pub use msg::{Kind, Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Vote};
+pub use msg::{
+    Kind, Message, Msg1a, Msg1aRange, Msg1b, Msg1bRange, Msg1c, Msg2av, Msg2b, SlotReport, Vote,
+};
 pub use proposer::Proposer;
+pub use range_proposer::RangeProposer;
 pub use trust::{LearnerGraph, LearnerSpec, SafetyEdge, Trust};
 pub use value::{Digest, Value};

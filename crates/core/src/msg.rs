@@ -75,7 +75,41 @@ pub struct Msg2b {
     pub val: Value,
 }
 
-/// Any protocol message.
+/// A range 1a: "ballot `bal` for learner `lr`, every slot from `from` on".
+/// By definition the set `{[type |-> "1a", lr, bal] of slot k : k >= from}`
+/// of spec messages (see [`crate::acceptor::range`] for the refinement).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Msg1aRange {
+    pub from: Slot,
+    pub lr: LearnerId,
+    pub bal: Ballot,
+}
+
+/// What a range 1b reports for one slot: that slot's 1b `votes` and
+/// `proposals` (both sorted, without duplicates; at least one non-empty).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SlotReport {
+    pub slot: Slot,
+    pub votes: Vec<Vote>,
+    pub proposals: Vec<Vote>,
+}
+
+/// A range 1b: by definition the set, for every slot `k >= from`, of the
+/// 1b `[lr, acc, bal, votes_k, proposals_k]`, where `votes_k` and
+/// `proposals_k` are those of the report for `k` in `reports`, and empty
+/// for a slot without a report.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Msg1bRange {
+    pub from: Slot,
+    pub lr: LearnerId,
+    pub acc: AcceptorId,
+    pub bal: Ballot,
+    /// Sorted by slot, one per slot, every slot `>= from`.
+    pub reports: Vec<SlotReport>,
+}
+
+/// Any protocol message. Variants are only ever appended (postcard tags
+/// are the variant indexes).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Message {
     M1a(Msg1a),
@@ -83,6 +117,8 @@ pub enum Message {
     M1c(Msg1c),
     M2av(Msg2av),
     M2b(Msg2b),
+    M1aRange(Msg1aRange),
+    M1bRange(Msg1bRange),
 }
 
 /// The spec's message kinds, for indexing and metrics.
@@ -103,6 +139,8 @@ impl Message {
             Message::M1c(m) => m.slot,
             Message::M2av(m) => m.slot,
             Message::M2b(m) => m.slot,
+            Message::M1aRange(m) => m.from,
+            Message::M1bRange(m) => m.from,
         }
     }
 
@@ -113,6 +151,8 @@ impl Message {
             Message::M1c(m) => m.lr,
             Message::M2av(m) => m.lr,
             Message::M2b(m) => m.lr,
+            Message::M1aRange(m) => m.lr,
+            Message::M1bRange(m) => m.lr,
         }
     }
 
@@ -123,7 +163,14 @@ impl Message {
             Message::M1c(m) => m.bal,
             Message::M2av(m) => m.bal,
             Message::M2b(m) => m.bal,
+            Message::M1aRange(m) => m.bal,
+            Message::M1bRange(m) => m.bal,
         }
+    }
+
+    /// Is this a range message (a 1a or 1b for every slot from `slot()` on)?
+    pub fn is_range(&self) -> bool {
+        matches!(self, Message::M1aRange(_) | Message::M1bRange(_))
     }
 
     /// The sender named in the message (`acc`), for 1b, 2av and 2b.
@@ -132,7 +179,8 @@ impl Message {
             Message::M1b(m) => Some(m.acc),
             Message::M2av(m) => Some(m.acc),
             Message::M2b(m) => Some(m.acc),
-            Message::M1a(_) | Message::M1c(_) => None,
+            Message::M1bRange(m) => Some(m.acc),
+            Message::M1a(_) | Message::M1c(_) | Message::M1aRange(_) => None,
         }
     }
 
@@ -143,6 +191,8 @@ impl Message {
             Message::M1c(_) => Kind::K1c,
             Message::M2av(_) => Kind::K2av,
             Message::M2b(_) => Kind::K2b,
+            Message::M1aRange(_) => Kind::K1a,
+            Message::M1bRange(_) => Kind::K1b,
         }
     }
 }
@@ -159,7 +209,14 @@ impl Message {
             }
             Message::M2av(m) => m.val.strip(),
             Message::M2b(m) => m.val.strip(),
-            Message::M1a(_) | Message::M1c(_) => {}
+            Message::M1bRange(m) => {
+                for r in &mut m.reports {
+                    for v in r.votes.iter_mut().chain(r.proposals.iter_mut()) {
+                        v.val.strip();
+                    }
+                }
+            }
+            Message::M1a(_) | Message::M1c(_) | Message::M1aRange(_) => {}
         }
     }
 }
@@ -172,5 +229,55 @@ impl Msg1b {
         self.votes.dedup();
         self.proposals.sort();
         self.proposals.dedup();
+    }
+}
+
+impl Msg1aRange {
+    /// Does the range stand for a 1a of `slot`?
+    pub fn covers(&self, slot: Slot) -> bool {
+        slot >= self.from
+    }
+
+    /// The spec 1a of `slot` this range stands for.
+    pub fn at(&self, slot: Slot) -> Msg1a {
+        Msg1a {
+            slot,
+            lr: self.lr,
+            bal: self.bal,
+        }
+    }
+}
+
+impl Msg1bRange {
+    /// Does the range stand for a 1b of `slot`?
+    pub fn covers(&self, slot: Slot) -> bool {
+        slot >= self.from
+    }
+
+    /// The spec 1b of `slot` this range stands for (canonical: the report's
+    /// votes and proposals sorted and deduplicated, or empty sets).
+    pub fn at(&self, slot: Slot) -> Msg1b {
+        let mut m = Msg1b {
+            slot,
+            lr: self.lr,
+            acc: self.acc,
+            bal: self.bal,
+            votes: Vec::new(),
+            proposals: Vec::new(),
+        };
+        if let Some(r) = self.reports.iter().find(|r| r.slot == slot) {
+            m.votes = r.votes.clone();
+            m.proposals = r.proposals.clone();
+        }
+        m.canonicalize();
+        m
+    }
+
+    /// Is the message well formed: reports sorted by slot, one per slot,
+    /// none below `from`? A message that is not names no set of spec
+    /// messages and is rejected before any state changes.
+    pub fn well_formed(&self) -> bool {
+        self.reports.first().is_none_or(|r| r.slot >= self.from)
+            && self.reports.windows(2).all(|w| w[0].slot < w[1].slot)
     }
 }

@@ -569,6 +569,7 @@ impl Driver {
                 hpaxos_core::Rejection::CompactedSlot(_) => "compacted_slot",
                 hpaxos_core::Rejection::WrongRole => "wrong_role",
                 hpaxos_core::Rejection::DigestMismatch => "digest_mismatch",
+                hpaxos_core::Rejection::MalformedRange => "malformed_range",
             };
             self.metrics.rejected.inc(label);
             tracing::debug!(reason = label, "core rejected a message: {r}");

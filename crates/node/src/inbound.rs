@@ -458,12 +458,14 @@ fn relayed_1b_2b(
 }
 
 /// A 1b, 2av or 2b must come from the node that runs its acceptor, and a
-/// 1a or 1c from a node configured as a proposer (the spec's
+/// 1a (per slot or range) or 1c from a node configured as a proposer (the spec's
 /// `ProposerAction`: an acceptor node that is not one cannot push ballots
 /// up or announce values).
 fn check_acc(cfg: &ClusterConfig, from: NodeIdx, msg: &Message) -> Result<(), &'static str> {
-    if matches!(msg, Message::M1a(_) | Message::M1c(_))
-        && !cfg.nodes.get(from.index()).is_some_and(|n| n.proposer)
+    if matches!(
+        msg,
+        Message::M1a(_) | Message::M1c(_) | Message::M1aRange(_)
+    ) && !cfg.nodes.get(from.index()).is_some_and(|n| n.proposer)
     {
         return Err("not_a_proposer");
     }

@@ -41,6 +41,15 @@ pub fn build(
                 }
             }
         }
+        // Range promises first: they cover slots above the mark that have
+        // no record of their own yet (`hpaxos_core::acceptor::range`).
+        for ((lr, from), bal) in a.promises() {
+            recs.push(Durable::Promise {
+                from: *from,
+                lr: *lr,
+                bal: *bal,
+            });
+        }
         for slot in a.slots() {
             let Some(d) = a.slot_durable(slot) else {
                 continue;
@@ -93,8 +102,8 @@ pub fn build(
 mod tests {
     use super::*;
     use hpaxos_core::{
-        AcceptorDurable, AcceptorId, AcceptorOptions, Ballot, Effects, Message, Msg1a, Msg1b,
-        Msg1c, Msg2av, Msg2b, Value,
+        AcceptorDurable, AcceptorId, AcceptorOptions, Ballot, Effects, Message, Msg1a, Msg1aRange,
+        Msg1b, Msg1c, Msg2av, Msg2b, Value,
     };
 
     const CFG: &str = r#"
@@ -209,5 +218,42 @@ safe = "3 of {a1, a2, a3, a4}"
         let back = Replica::from_snapshot(snap.replicas[0].1.clone());
         assert_eq!(back.kv(), r.kv());
         assert_eq!(back.next_slot(), Slot(10));
+    }
+
+    /// A range promise (`Durable::Promise`, `maxBal` of every slot from its
+    /// start) survives compaction: the snapshot's records rebuild it, so a
+    /// slot above the mark that has no record yet still has the promised
+    /// `maxBal` after a restart.
+    #[test]
+    fn snapshot_records_keep_range_promises() {
+        let (trust, mut a, mut l, mut r, mut log) = run();
+        let mut fx = Effects::default();
+        let range = Message::M1aRange(Msg1aRange {
+            from: Slot(8),
+            lr: LearnerId(1),
+            bal: Ballot(4),
+        });
+        a.handle(&range, &mut fx);
+        assert!(fx
+            .persist
+            .iter()
+            .any(|d| matches!(d, Durable::Promise { bal: Ballot(4), .. })));
+        log.append(&mut fx.persist);
+        let below = Slot(6);
+        a.compact(below, &mut fx);
+        l.compact(below, &mut fx);
+        r.compact(below);
+        log.push(Durable::Compacted { below });
+        let (_, recs) = build(&trust, below, Some(&a), &[(&l, &r)]);
+        let mut want = AcceptorDurable::default();
+        let mut got = AcceptorDurable::default();
+        log.iter().for_each(|d| want.apply(d));
+        recs.iter().for_each(|d| got.apply(d));
+        assert_eq!(got, want);
+        assert_eq!(got.promised(LearnerId(1), Slot(20)), Ballot(4));
+        assert_eq!(got.slots[&Slot(9)].max_bal[&LearnerId(1)], Ballot(4));
+        let back = Acceptor::restore(AcceptorId(0), trust, AcceptorOptions::default(), got);
+        assert_eq!(back.max_bal(Slot(20), LearnerId(1)), Ballot(4));
+        assert_eq!(back.max_bal(Slot(7), LearnerId(1)), Ballot(1));
     }
 }

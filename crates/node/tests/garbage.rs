@@ -90,6 +90,28 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         bal: Ballot(u64::MAX / 2),
     }));
     send_raw(peer, &seal(n2, &k2, &forged_1a)).await;
+    // The same as a range 1a (issue 9: every slot from 0 on): not admitted
+    // either, so no acceptor persists a promise (the WAL stays as it was).
+    let forged_range = Payload::Protocol(Message::M1aRange(hpaxos_core::Msg1aRange {
+        from: Slot(0),
+        lr: LearnerId(0),
+        bal: Ballot(u64::MAX / 2),
+    }));
+    send_raw(peer, &seal(n2, &k2, &forged_range)).await;
+    // A range 1b in n2's own name whose report lies below its first slot:
+    // it names no set of spec 1b, and is rejected as `malformed_range`.
+    let bad_range = Payload::Protocol(Message::M1bRange(hpaxos_core::Msg1bRange {
+        from: Slot(4),
+        lr: LearnerId(0),
+        acc: AcceptorId(1),
+        bal: Ballot(2),
+        reports: vec![hpaxos_core::SlotReport {
+            slot: Slot(1),
+            votes: vec![],
+            proposals: vec![],
+        }],
+    }));
+    send_raw(peer, &seal(n2, &k2, &bad_range)).await;
 
     // Counted by reason, and the node is still healthy.
     let mut text = String::new();
@@ -98,7 +120,10 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
             .await
             .unwrap();
         text = m.body;
-        if metric(&text, "hpaxos_rejected_total{reason=\"unknown_learner\"}") >= 2 {
+        if metric(&text, "hpaxos_rejected_total{reason=\"unknown_learner\"}") >= 2
+            && metric(&text, "hpaxos_rejected_total{reason=\"not_a_proposer\"}") >= 2
+            && metric(&text, "hpaxos_rejected_total{reason=\"malformed_range\"}") >= 1
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -112,6 +137,7 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         "acc_mismatch",
         "unknown_learner",
         "not_a_proposer",
+        "malformed_range",
     ] {
         let n = metric(
             &text,
@@ -121,6 +147,10 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
     }
     assert_eq!(
         metric(&text, "hpaxos_rejected_total{reason=\"bad_signature\"}"),
+        2
+    );
+    assert_eq!(
+        metric(&text, "hpaxos_rejected_total{reason=\"not_a_proposer\"}"),
         2
     );
     assert_eq!(std::fs::read(&wal).unwrap(), wal_before, "WAL changed");

@@ -13,6 +13,10 @@
 //! a slot's first 2b). The fakes collude: they share the side assignment
 //! and the per-slot alternative value (`evil:<slot>`).
 //!
+//! With each lying 1b it also sends a range 1b from that slot on that
+//! reports nothing ([`World::range_lie`]): a hidden vote, and a claim that
+//! every later slot is empty.
+//!
 //! It never sends a message in another acceptor's name: every message it
 //! builds carries its own `acc`, and the network stamps the real sender.
 //!
@@ -25,7 +29,8 @@
 use crate::net::Packet;
 use crate::world::{AccNode, World};
 use hpaxos_core::{
-    Acceptor, Ballot, LearnerId, Message, Msg1a, Msg1b, Msg1c, Msg2av, Msg2b, Slot, Vote,
+    Acceptor, Ballot, LearnerId, Message, Msg1a, Msg1b, Msg1bRange, Msg1c, Msg2av, Msg2b, Slot,
+    Vote,
 };
 use std::collections::BTreeSet;
 
@@ -232,6 +237,9 @@ impl World<'_> {
             _ => None,
         };
         let is_1b = matches!(m, Message::M1b(_));
+        if let (Message::M1b(b), Some(_)) = (&m, &variant) {
+            self.range_lie(node, b, cause);
+        }
         if variant.is_some() || at.withhold > 0.0 {
             self.stats.byz_attacks += 1;
         }
@@ -275,6 +283,31 @@ impl World<'_> {
                 Some(a) if self.sc.side[to as usize] => a,
                 _ => real,
             };
+            self.send_one(id, to);
+        }
+    }
+
+    /// With every lying 1b, a range 1b from the same slot on that reports
+    /// nothing (issue 9, item 1): it hides the slot's votes and proposals
+    /// and claims every later slot empty, in the fake's own name, to every
+    /// 1b recipient. Each safe acceptor keeps it and counts its element in
+    /// the `KnowsSafeAt` of every slot it covers, including slots created
+    /// later; for the refinement checker it is `FakeSend` of each element.
+    fn range_lie(&mut self, node: u16, b: &Msg1b, cause: u32) {
+        self.stats.byz_attacks += 1;
+        self.stats.range_lies += 1;
+        let r = Message::M1bRange(Msg1bRange {
+            from: b.slot,
+            lr: b.lr,
+            acc: b.acc,
+            bal: b.bal,
+            reports: Vec::new(),
+        });
+        self.fake_sent(&r);
+        let id = self.store(node, Packet::Proto(r), cause);
+        self.remember(node, id);
+        for k in 0..self.to_1b.len() {
+            let to = self.to_1b[k];
             self.send_one(id, to);
         }
     }

@@ -121,6 +121,8 @@ pub struct RunStats {
     pub restarts: u64,
     pub partitions: u64,
     pub byz_attacks: u64,
+    /// Range 1b sent by fakes hiding every vote (`byz::World::range_lie`).
+    pub range_lies: u64,
     pub forged: u64,
     pub evidence: u64,
     pub fsyncs_delayed: u64,

@@ -63,6 +63,7 @@ impl Summary {
         t.restarts += s.restarts;
         t.partitions += s.partitions;
         t.byz_attacks += s.byz_attacks;
+        t.range_lies += s.range_lies;
         t.forged += s.forged;
         t.evidence += s.evidence;
         t.fsyncs_delayed += s.fsyncs_delayed;

@@ -153,6 +153,30 @@ impl Names<'_> {
     pub fn msg(&self, m: &Message) -> String {
         match m {
             Message::M1a(m) => format!("1a  {} {} {}", m.slot, self.lr(m.lr), m.bal),
+            Message::M1aRange(m) => format!("1a  {}.. {} {}", m.from, self.lr(m.lr), m.bal),
+            Message::M1bRange(m) => {
+                let reports: Vec<String> = m
+                    .reports
+                    .iter()
+                    .map(|r| {
+                        let vs: Vec<String> = r
+                            .votes
+                            .iter()
+                            .chain(r.proposals.iter())
+                            .map(|v| format!("{}@{}={}", self.lr(v.lr), v.bal, value(&v.val)))
+                            .collect();
+                        format!("{}: {}", r.slot, vs.join(" "))
+                    })
+                    .collect();
+                format!(
+                    "1b  {}.. {} {} by {} [{}]",
+                    m.from,
+                    self.lr(m.lr),
+                    m.bal,
+                    self.acc(m.acc),
+                    reports.join("; ")
+                )
+            }
             Message::M1b(m) => {
                 let mut s = format!(
                     "1b  {} {} {} by {}",

@@ -694,8 +694,8 @@ impl<'a> World<'a> {
     fn deliver(&mut self, id: u32, to: u16) {
         self.stats.delivered += 1;
         let k = match &self.arena[id as usize].pkt {
-            Packet::Proto(Message::M1a(_)) => 0,
-            Packet::Proto(Message::M1b(_)) => 1,
+            Packet::Proto(Message::M1a(_) | Message::M1aRange(_)) => 0,
+            Packet::Proto(Message::M1b(_) | Message::M1bRange(_)) => 1,
             Packet::Proto(Message::M1c(_)) => 2,
             Packet::Proto(Message::M2av(_)) => 3,
             Packet::Proto(Message::M2b(_)) => 4,

@@ -59,6 +59,9 @@ fn run(name: &str, trust: hpaxos_core::Trust, start: u64, n: u64, refine_pct: u8
         "liveness judged no slot"
     );
     assert!(t.crashes > 0 && t.partitions > 0 && t.dropped > 0 && t.byz_attacks > 0);
+    // Issue 9 item 1: the fakes' range 1b hiding every vote were sent (and
+    // judged by the same oracles and refinement check).
+    assert!(t.range_lies > 0, "no range 1b lie was sent");
     assert_eq!(t.forged, 0);
     if refine_pct > 0 {
         assert!(s.refined_runs > 0 && t.spec_actions > 0);

@@ -28,6 +28,18 @@
 //! later starts from `Init` followed by the same `Disconnect` steps, so its
 //! `connected[a]` equals the acceptor's current set.
 //!
+//! Range messages (`hpaxos_core::acceptor::range`, which argues the
+//! refinement): a range 1a or 1b is the set of per-slot spec messages of
+//! every slot from its first on. [`SpecAction::Phase1aRange`] and
+//! [`SpecAction::Phase1bRange`] are one `Phase1a` / `Phase1b` step in each
+//! slot instance at or above the range's first slot, each with its own
+//! guard; a `Recv` (or a fake send) of a range message is the `Recv` (or
+//! `FakeSend`) of the element of each such slot. These steps are taken
+//! eagerly in every existing instance, and replayed, in the order they were
+//! taken and interleaved with the `Disconnect` steps, on an instance
+//! created later: nothing happened in that slot in between, so each
+//! replayed step sees the state it would have seen when it was taken.
+//!
 //! Crashes: after an acceptor restarts it has lost its received-message
 //! index, but the spec's `received[a]` (ghost) keeps everything ever
 //! received. This is sound: every guard is monotone in `received[a]`
@@ -85,6 +97,79 @@ pub enum RefinementError {
     NotInMsgs { slot: Slot, msg: String },
 }
 
+/// A step taken in every slot from some slot on (a `Disconnect` from slot
+/// 0), kept to be replayed on slot instances created later.
+#[derive(Clone, Debug)]
+enum RangeStep {
+    Disconnect {
+        a: AcceptorId,
+        pairs: Vec<(LearnerId, LearnerId)>,
+    },
+    Phase1a {
+        l: LearnerId,
+        b: Ballot,
+    },
+    Phase1b {
+        l: LearnerId,
+        b: Ballot,
+        a: AcceptorId,
+    },
+    /// `Recv(_, a)` of the slot's element of a range message.
+    Recv {
+        a: AcceptorId,
+        msg: Message,
+    },
+    /// `LearnerRecv(l)` of the slot's element of a range message.
+    LearnerRecv {
+        l: LearnerId,
+        msg: Message,
+    },
+    /// `FakeSend(msg.acc)` of the slot's element of a range 1b.
+    FakeSend {
+        msg: Message,
+    },
+}
+
+/// The per-slot spec message of `slot` that a range message stands for
+/// (the message itself when it is a per-slot one).
+pub fn element(msg: &Message, slot: Slot) -> Message {
+    match msg {
+        Message::M1aRange(r) => Message::M1a(r.at(slot)),
+        Message::M1bRange(r) => Message::M1b(r.at(slot)),
+        m => m.clone(),
+    }
+}
+
+impl RangeStep {
+    /// The spec action this step is in `slot`.
+    fn action(&self, model: &mut Model<Value>, slot: Slot) -> Action<Value> {
+        match self {
+            RangeStep::Disconnect { a, pairs } => Action::Disconnect {
+                a: *a,
+                pairs: pairs.clone(),
+            },
+            RangeStep::Phase1a { l, b } => Action::Phase1a { l: *l, b: *b },
+            RangeStep::Phase1b { l, b, a } => Action::Phase1b {
+                l: *l,
+                b: *b,
+                a: *a,
+            },
+            RangeStep::Recv { a, msg } => Action::Recv {
+                a: *a,
+                m: model.table.intern(spec_msg(&element(msg, slot))),
+            },
+            RangeStep::LearnerRecv { l, msg } => Action::LearnerRecv {
+                l: *l,
+                m: model.table.intern(spec_msg(&element(msg, slot))),
+            },
+            RangeStep::FakeSend { msg } => Action::FakeSend {
+                a: msg.acc().unwrap_or(AcceptorId(u16::MAX)),
+                m: model.table.intern(spec_msg(&element(msg, slot))),
+            },
+        }
+    }
+}
+
 /// One slot's spec instance and state.
 #[derive(Clone, Debug)]
 struct SlotSpec {
@@ -97,8 +182,9 @@ struct SlotSpec {
 pub struct Refinement {
     inst: Arc<Instance<Value>>,
     slots: BTreeMap<Slot, SlotSpec>,
-    /// `Disconnect` steps taken so far, replayed on slots created later.
-    disconnects: Vec<(AcceptorId, Vec<(LearnerId, LearnerId)>)>,
+    /// `Disconnect` and range steps taken so far, with the first slot each
+    /// applies to, replayed on slots created later.
+    replay: Vec<(Slot, RangeStep)>,
     /// Check invariants after every `check_every` actions (0: never
     /// automatically; call [`Refinement::check_invariants`]).
     check_every: u64,
@@ -114,7 +200,7 @@ impl Refinement {
         Refinement {
             inst: Arc::new(Instance::open(trust, fake)),
             slots: BTreeMap::new(),
-            disconnects: Vec::new(),
+            replay: Vec::new(),
             check_every: 1,
             actions: 0,
         }
@@ -164,11 +250,13 @@ impl Refinement {
         if !self.slots.contains_key(&slot) {
             let mut model = Model::shared(self.inst.clone());
             let mut state = model.init();
-            for (i, (a, pairs)) in self.disconnects.iter().enumerate() {
-                let act = Action::Disconnect {
-                    a: *a,
-                    pairs: pairs.clone(),
-                };
+            for (i, (_, step)) in self
+                .replay
+                .iter()
+                .enumerate()
+                .filter(|(_, (from, _))| *from <= slot)
+            {
+                let act = step.action(&mut model, slot);
                 model
                     .step(&mut state, &act)
                     .map_err(|source| RefinementError::Guard {
@@ -184,6 +272,12 @@ impl Refinement {
             Some(s) => Ok(s),
             None => unreachable!("inserted above"), // ok: inserted just above
         }
+    }
+
+    /// Creates the spec instance of `slot` now (from `Init` and the steps
+    /// every new instance replays), as a first action touching it would.
+    pub fn open(&mut self, slot: Slot) -> Result<(), RefinementError> {
+        self.slot(slot).map(|_| ())
     }
 
     /// Replays the recorded actions of one implementation step, in order,
@@ -221,13 +315,42 @@ impl Refinement {
             // when no slot exists yet.
             let probe = Model::shared(self.inst.clone());
             probe.check(&probe.init(), &act).map_err(guard(Slot(0)))?;
-            self.disconnects.push((*acc, pairs.clone()));
-            let slots: Vec<Slot> = self.slots.keys().copied().collect();
-            for s in &slots {
-                let sp = self.slot(*s)?;
-                sp.model.step(&mut sp.state, &act).map_err(guard(*s))?;
+            let step = RangeStep::Disconnect {
+                a: *acc,
+                pairs: pairs.clone(),
+            };
+            return self.range_step(Slot(0), step, index, sa);
+        }
+        let range = match sa {
+            SpecAction::Phase1aRange { from, lr, bal } => {
+                Some((*from, RangeStep::Phase1a { l: *lr, b: *bal }))
             }
-            return Ok(slots);
+            SpecAction::Phase1bRange { from, lr, bal, acc } => Some((
+                *from,
+                RangeStep::Phase1b {
+                    l: *lr,
+                    b: *bal,
+                    a: *acc,
+                },
+            )),
+            SpecAction::Recv { acc, msg } if msg.is_range() => Some((
+                msg.slot(),
+                RangeStep::Recv {
+                    a: *acc,
+                    msg: msg.clone(),
+                },
+            )),
+            SpecAction::LearnerRecv { lr, msg } if msg.is_range() => Some((
+                msg.slot(),
+                RangeStep::LearnerRecv {
+                    l: *lr,
+                    msg: msg.clone(),
+                },
+            )),
+            _ => None,
+        };
+        if let Some((from, step)) = range {
+            return self.range_step(from, step, index, sa);
         }
         if let SpecAction::Recv1bOf {
             slot,
@@ -344,19 +467,66 @@ impl Refinement {
                     v: val.clone(),
                 },
             ),
-            SpecAction::Disconnect { .. } | SpecAction::Recv1bOf { .. } => {
-                unreachable!("handled above") // ok: matched above
-            }
+            SpecAction::Disconnect { .. }
+            | SpecAction::Recv1bOf { .. }
+            | SpecAction::Phase1aRange { .. }
+            | SpecAction::Phase1bRange { .. } => unreachable!("handled above"), // ok: matched above
         };
         let sp = self.slot(slot)?;
         sp.model.step(&mut sp.state, &act).map_err(guard(slot))?;
         Ok(vec![slot])
     }
 
+    /// A step in every slot from `from` on: taken in every existing slot
+    /// instance (each guard checked), then kept for instances created later.
+    fn range_step(
+        &mut self,
+        from: Slot,
+        step: RangeStep,
+        index: usize,
+        sa: &SpecAction,
+    ) -> Result<Vec<Slot>, RefinementError> {
+        let slots: Vec<Slot> = self.slots.range(from..).map(|(s, _)| *s).collect();
+        for s in &slots {
+            let sp = self.slot(*s)?;
+            let act = step.action(&mut sp.model, *s);
+            sp.model
+                .step(&mut sp.state, &act)
+                .map_err(|source| RefinementError::Guard {
+                    slot: *s,
+                    index,
+                    action: format!("{sa:?} (in slot {s})"),
+                    source,
+                })?;
+        }
+        self.replay.push((from, step));
+        Ok(slots)
+    }
+
     /// A message of a fake (Byzantine) acceptor, or of any proposer, enters
     /// `msgs`: a 1a is `Phase1a`, a 1c is `Phase1c` (anyone may send those),
     /// a 1b/2av/2b is `FakeSend(msg.acc)`, which requires `msg.acc` to be fake.
+    /// A range message is the same for each slot it stands for (see
+    /// [`element`]).
     pub fn fake_send(&mut self, msg: &Message) -> Result<(), RefinementError> {
+        if msg.is_range() {
+            let step = match msg {
+                Message::M1aRange(r) => RangeStep::Phase1a { l: r.lr, b: r.bal },
+                _ => RangeStep::FakeSend { msg: msg.clone() },
+            };
+            let sa = SpecAction::Recv {
+                acc: msg.acc().unwrap_or(AcceptorId(u16::MAX)),
+                msg: msg.clone(),
+            };
+            let touched = self.range_step(msg.slot(), step, 0, &sa)?;
+            self.actions += 1;
+            if self.check_every > 0 && self.actions.is_multiple_of(self.check_every) {
+                for s in touched {
+                    self.check_slot(s)?;
+                }
+            }
+            return Ok(());
+        }
         let slot = msg.slot();
         let sp = self.slot(slot)?;
         let act = match msg {
@@ -391,8 +561,33 @@ impl Refinement {
 
     /// Every message the implementation sent must be in its slot's `msgs`
     /// (a retransmission is a stutter; anything else is not a spec step).
+    ///
+    /// A range message: its element in every existing slot instance it
+    /// covers, and a range 1b's reports only in slots that have one (the
+    /// element of a slot created later is the one replayed there, and a
+    /// safe acceptor's is empty).
     pub fn check_sent(&self, sent: &[Message]) -> Result<(), RefinementError> {
-        for msg in sent {
+        for msg in sent.iter().filter(|m| m.is_range()) {
+            let present = |slot: Slot| {
+                self.slots.get(&slot).is_some_and(|sp| {
+                    sp.model
+                        .table
+                        .lookup(&spec_msg(&element(msg, slot)))
+                        .is_some_and(|id| sp.state.msgs.contains(id.0))
+                })
+            };
+            let mut slots: Vec<Slot> = self.slots.range(msg.slot()..).map(|(s, _)| *s).collect();
+            if let Message::M1bRange(r) = msg {
+                slots.extend(r.reports.iter().map(|x| x.slot));
+            }
+            if let Some(slot) = slots.into_iter().find(|s| !present(*s)) {
+                return Err(RefinementError::NotInMsgs {
+                    slot,
+                    msg: format!("{msg:?}"),
+                });
+            }
+        }
+        for msg in sent.iter().filter(|m| !m.is_range()) {
             let slot = msg.slot();
             let present = self.slots.get(&slot).is_some_and(|sp| {
                 sp.model
@@ -458,7 +653,9 @@ impl Refinement {
             };
             let d = acc.slot_durable(slot).cloned().unwrap_or_default();
             for l in self.inst.learners() {
-                let core = d.max_bal.get(&l).copied().unwrap_or(Ballot(0));
+                // The slot's own maxBal, or the range promises' for a slot
+                // the acceptor has no state for.
+                let core = acc.max_bal(slot, l);
                 let spec = state.max_bal(l, a);
                 if core != spec {
                     return Err(mismatch(format!(
@@ -559,5 +756,8 @@ pub fn spec_msg(m: &Message) -> Msg<Value> {
             bal: m.bal,
             val: m.val.clone(),
         },
+        // A range stands for a set of messages: its element of its first
+        // slot (callers expand ranges with [`element`] first).
+        Message::M1aRange(_) | Message::M1bRange(_) => spec_msg(&element(m, m.slot())),
     }
 }

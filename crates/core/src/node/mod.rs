@@ -631,7 +631,10 @@ impl<P: Clone> NodeCore<P> {
                 // Above the ceiling only a Byzantine acceptor's messages
                 // can be (no safe acceptor's `maxBal` gets there): they must
                 // not lead the proposer's ballots where acceptors drop them.
+                // (Range messages are not sent by this node layer yet: a
+                // peer's is handled by the acceptor only.)
                 let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b)
+                    && !m.is_range()
                     && m.bal() <= self.ballot_ceiling;
                 if used && admitted {
                     pm.observe(now, m.slot(), m.bal());
@@ -832,7 +835,14 @@ impl<P: Clone> NodeCore<P> {
             Message::M2b(x) => {
                 self.store.insert(&x.val, slot, false);
             }
-            Message::M1a(_) | Message::M1c(_) => {}
+            Message::M1bRange(b) => {
+                for r in &b.reports {
+                    for v in r.votes.iter().chain(r.proposals.iter()) {
+                        self.store.insert(&v.val, r.slot, false);
+                    }
+                }
+            }
+            Message::M1a(_) | Message::M1c(_) | Message::M1aRange(_) => {}
         }
     }
 

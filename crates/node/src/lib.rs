@@ -109,6 +109,7 @@
 //!   learner (no ballot is above it).
 //! - Frames are signed, not encrypted (no TLS); membership is static.
 
+pub mod bundle;
 pub mod check;
 pub mod client;
 pub mod cluster;
@@ -130,6 +131,7 @@ pub mod run;
 pub mod snapshot;
 pub mod testnet;
 pub mod transport;
+pub mod verify;
 pub mod wal;
 pub mod wire;
 pub mod witness;

@@ -482,8 +482,8 @@ fn build_core(
         pc.takeover_grace = o.takeover_grace_ms;
         pc.window = o.window;
         pc.max_batch = o.batch_max;
-        pc.batch_delay = 1;
-        pc.max_batch_bytes = cfg.max_frame / 8;
+        pc.batch_delay = o.batch_delay_ms;
+        pc.max_batch_bytes = o.batch_bytes;
         // A restarted proposer remembers no ballot: start above any it
         // could have used before (seconds since the epoch, shifted).
         let secs = std::time::SystemTime::now()

@@ -327,8 +327,11 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         "recovered from the write-ahead log"
     );
 
+    // One worker per core (at least 2): the connection readers verify
+    // signatures there, off the driver thread (`crate::verify`).
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .map_err(|e| NodeError::Runtime(e.to_string()))?;

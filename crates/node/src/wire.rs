@@ -12,7 +12,11 @@
 //! A frame body is `postcard(Envelope)`; the signature covers a domain tag,
 //! the sender index and the payload bytes, so an envelope cannot be replayed
 //! under another sender's name, and a signed 2b can be forwarded verbatim as
-//! part of a decision certificate.
+//! part of a decision certificate. A [`Payload::Bundle`] carries several
+//! payloads under one signature (`crate::bundle`); it is a new variant, not
+//! a new meaning of the signed bytes, so the domain tag stays `v2` (a node
+//! without bundles refuses a bundle frame as malformed, and is sent a bare
+//! frame whenever an iteration has one message for it).
 
 use bytes::Bytes;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};

@@ -90,6 +90,24 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         bal: Ballot(u64::MAX / 2),
     }));
     send_raw(peer, &seal(n2, &k2, &forged_1a)).await;
+    // Batch frames (issue 9 item 4), validly signed by n2: one carrying
+    // a 2b (evidence travels alone), one with a garbage item, one nested;
+    // each refused whole and counted as `bad_bundle`.
+    let enc = |p: &Payload| postcard::to_stdvec(p).unwrap();
+    let status = Payload::Status(hpaxos_core::node::Status {
+        view: 0,
+        next: vec![],
+        hears_leader: false,
+    });
+    for items in [
+        vec![enc(&status), enc(&m2b(1, 0))],
+        vec![enc(&status), vec![0xff, 0xff, 0x07]],
+        vec![enc(&Payload::Bundle {
+            items: vec![enc(&status)],
+        })],
+    ] {
+        send_raw(peer, &seal(n2, &k2, &Payload::Bundle { items })).await;
+    }
 
     // Counted by reason, and the node is still healthy.
     let mut text = String::new();
@@ -98,7 +116,9 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
             .await
             .unwrap();
         text = m.body;
-        if metric(&text, "hpaxos_rejected_total{reason=\"unknown_learner\"}") >= 2 {
+        if metric(&text, "hpaxos_rejected_total{reason=\"unknown_learner\"}") >= 2
+            && metric(&text, "hpaxos_rejected_total{reason=\"bad_bundle\"}") >= 3
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -112,6 +132,7 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         "acc_mismatch",
         "unknown_learner",
         "not_a_proposer",
+        "bad_bundle",
     ] {
         let n = metric(
             &text,
@@ -122,6 +143,10 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
     assert_eq!(
         metric(&text, "hpaxos_rejected_total{reason=\"bad_signature\"}"),
         2
+    );
+    assert_eq!(
+        metric(&text, "hpaxos_rejected_total{reason=\"bad_bundle\"}"),
+        3
     );
     assert_eq!(std::fs::read(&wal).unwrap(), wal_before, "WAL changed");
     assert_eq!(metric(&text, "hpaxos_fsyncs_total"), 0);

@@ -144,11 +144,6 @@ pub struct Driver {
     ready: Ready<Bytes>,
     /// Set when the write-ahead log failed: the node must stop.
     pub failed: Option<String>,
-    /// Events were stepped while the last fsync ran: their output waits
-    /// for the next iteration, which must not wait for new events.
-    stepped_while_syncing: bool,
-    /// A shutdown arrived while an fsync ran.
-    stop_requested: bool,
     observer: Observer,
     witness: Witness,
 }
@@ -193,8 +188,6 @@ impl Driver {
             start: Instant::now(),
             ready: Ready::default(),
             failed: None,
-            stepped_while_syncing: false,
-            stop_requested: false,
             observer: Observer::new(),
             witness,
         }
@@ -226,18 +219,12 @@ impl Driver {
     ) -> Result<(), String> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
-            if std::mem::take(&mut self.stepped_while_syncing) {
-                // Events stepped during the last fsync wait for this
-                // iteration's: do not sleep before it.
-                batch.push(Event::Tick);
-            } else {
-                let wait = self.wait();
-                match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                    Ok(Some(ev)) => batch.push(ev),
-                    Ok(None) => return Ok(()),
-                    // Nothing arrived before the core's next wakeup: its timers.
-                    Err(_) => batch.push(Event::Tick),
-                }
+            let wait = self.wait();
+            match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                Ok(Some(ev)) => batch.push(ev),
+                Ok(None) => return Ok(()),
+                // Nothing arrived before the core's next wakeup: its timers.
+                Err(_) => batch.push(Event::Tick),
             }
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -252,8 +239,7 @@ impl Driver {
                     ev => self.on_event(ev),
                 }
             }
-            self.finish_iteration(&mut rx, &rt);
-            stop |= std::mem::take(&mut self.stop_requested);
+            self.finish_iteration();
             let now = self.now();
             self.observer.refresh(
                 &self.cfg,
@@ -462,53 +448,9 @@ impl Driver {
         }
     }
 
-    /// Makes this iteration's records durable (`Ok(true)`; `Ok(false)`
-    /// when it has none): writes them, then `fdatasync`s them on a
-    /// blocking-pool thread while this thread goes on taking events and
-    /// stepping the core with them. What those steps produce is in the
-    /// next iteration's `Ready` (its records, its messages): nothing of
-    /// it leaves before that iteration's own fsync, so every message still
-    /// leaves only after the state it depends on is durable, and the
-    /// driver does not sit idle for the disk. A shutdown that arrives
-    /// meanwhile is kept for after the iteration.
-    fn sync_and_step(
-        &mut self,
-        rx: &mut mpsc::Receiver<Event>,
-        rt: &tokio::runtime::Handle,
-    ) -> Result<bool, crate::wal::WalError> {
-        let Some((file, _records)) = self.wal.write_pending()? else {
-            return Ok(false);
-        };
-        let mut sync = rt.spawn_blocking(move || file.sync_data());
-        let mut stepped = 0usize;
-        let done = rt.block_on(async {
-            loop {
-                tokio::select! {
-                    biased;
-                    r = &mut sync => break r,
-                    ev = rx.recv(), if stepped < MAX_BATCH && !self.stop_requested => match ev {
-                        Some(Event::Shutdown) | None => self.stop_requested = true,
-                        Some(ev) => {
-                            stepped += 1;
-                            self.on_event(ev);
-                        }
-                    },
-                }
-            }
-        });
-        if stepped > 0 {
-            self.stepped_while_syncing = true;
-        }
-        match done {
-            Ok(Ok(())) => Ok(true),
-            Ok(Err(e)) => Err(self.wal.sync_error(e)),
-            Err(join) => Err(self.wal.sync_error(std::io::Error::other(join.to_string()))),
-        }
-    }
-
     /// Group commit, then send, then apply: the order that makes every
     /// message leave only after the state it depends on is durable.
-    fn finish_iteration(&mut self, rx: &mut mpsc::Receiver<Event>, rt: &tokio::runtime::Handle) {
+    fn finish_iteration(&mut self) {
         self.metrics.batches.inc();
         if let Some(pm) = self.core.pacemaker() {
             Metrics::set_counter(&self.metrics.ballots_started, pm.stats().ballots_started);
@@ -540,24 +482,25 @@ impl Driver {
             }
             self.metrics.wal_records.inc();
         }
-        let t = Instant::now();
-        match self.sync_and_step(rx, rt) {
-            Ok(true) => {
-                self.metrics.fsyncs.inc();
-                self.metrics
-                    .fsync_latency
-                    .observe(t.elapsed().as_secs_f64());
-                self.metrics
-                    .wal_bytes
-                    .set(crate::metrics::g(self.wal.len_bytes()));
-            }
-            Ok(false) => {}
-            Err(e) => {
-                // Nothing of this iteration may leave: stop here.
-                let e = crate::error_chain(&e);
-                tracing::error!("write-ahead log failed: {e}");
-                self.failed = Some(e);
-                return;
+        if self.wal.has_pending() {
+            let t = Instant::now();
+            match self.wal.commit() {
+                Ok(_) => {
+                    self.metrics.fsyncs.inc();
+                    self.metrics
+                        .fsync_latency
+                        .observe(t.elapsed().as_secs_f64());
+                    self.metrics
+                        .wal_bytes
+                        .set(crate::metrics::g(self.wal.len_bytes()));
+                }
+                Err(e) => {
+                    // Nothing of this iteration may leave: stop here.
+                    let e = crate::error_chain(&e);
+                    tracing::error!("write-ahead log failed: {e}");
+                    self.failed = Some(e);
+                    return;
+                }
             }
         }
         // What may share a frame goes first, in one bundle per
@@ -652,9 +595,8 @@ impl Driver {
             }
         }
         let compact = ready.compact.take();
-        // `self.ready` may hold what was stepped during the fsync: keep it
-        // (this iteration's, now empty, is dropped).
-        drop(ready);
+        ready.clear();
+        self.ready = ready;
         for token in done {
             self.step(Input::Done { token });
         }

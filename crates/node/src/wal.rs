@@ -354,34 +354,6 @@ impl Wal {
         Ok(std::mem::take(&mut self.pending_records))
     }
 
-    /// The first half of [`Wal::commit`], for a sync on another thread:
-    /// writes every buffered record (not yet durable) and returns a handle
-    /// of the file to `fdatasync` and how many records it makes durable;
-    /// `None` when nothing is buffered. Records appended after this call
-    /// go to the next commit.
-    pub fn write_pending(&mut self) -> Result<Option<(File, usize)>, WalError> {
-        if self.pending.is_empty() {
-            return Ok(None);
-        }
-        let io = |source| WalError::Io {
-            path: self.path.display().to_string(),
-            source,
-        };
-        self.file.write_all(&self.pending).map_err(io)?;
-        let handle = self.file.try_clone().map_err(io)?;
-        self.len += self.pending.len() as u64;
-        self.pending.clear();
-        Ok(Some((handle, std::mem::take(&mut self.pending_records))))
-    }
-
-    /// The error of a failed `fdatasync` of a [`Wal::write_pending`] handle.
-    pub fn sync_error(&self, source: std::io::Error) -> WalError {
-        WalError::Io {
-            path: self.path.display().to_string(),
-            source,
-        }
-    }
-
     pub fn len_bytes(&self) -> u64 {
         self.len
     }

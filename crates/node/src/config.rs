@@ -7,7 +7,7 @@
 //! max_frame_bytes = 4194304       # largest frame accepted from a peer
 //! peer_queue = 4096               # frames queued per peer before dropping
 //! window = 8                      # slots a proposer runs at once
-//! batch_max = 256                 # commands per value
+//! batch_max = 4096                # commands per value
 //! batch_bytes = 524288            # bytes of commands per value
 //! batch_delay_ms = 1              # wait for more commands at most
 //! timeout_ms = 400                # first ballot timeout (doubles, capped)
@@ -238,7 +238,7 @@ pub struct ClusterConfig {
 /// Default of `[cluster] window` (docs/CONFIG.md says how it was chosen).
 pub const DEFAULT_WINDOW: usize = 8;
 /// Default of `[cluster] batch_max`.
-pub const DEFAULT_BATCH_MAX: usize = 256;
+pub const DEFAULT_BATCH_MAX: usize = 4096;
 /// Default of `[cluster] batch_bytes`.
 pub const DEFAULT_BATCH_BYTES: usize = 512 * 1024;
 /// Default of `[cluster] batch_delay_ms`.

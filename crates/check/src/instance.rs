@@ -63,6 +63,10 @@ impl Options {
     pub fn acceptor_options(&self) -> hpaxos_core::AcceptorOptions {
         hpaxos_core::AcceptorOptions {
             late: self.late,
+            // Signed 2av as proposals (what the node runs with late steps):
+            // the checker's network delivers any sent 2av to any acceptor,
+            // so relays add no behaviour it does not explore.
+            signed_proposals: self.late,
             ..hpaxos_core::AcceptorOptions::default()
         }
     }

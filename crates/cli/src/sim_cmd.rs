@@ -57,10 +57,21 @@ pub struct SimArgs {
     /// HPaxos itself).
     #[arg(long)]
     pub no_late: bool,
+    /// Safe acceptors neither count a signed 2av as its sender's proposal
+    /// nor relay the 2av behind their votes (`AcceptorOptions::
+    /// signed_proposals`), to show the stalls a proposer that announces
+    /// two values at one ballot leaves without them.
+    #[arg(long)]
+    pub no_signed_proposals: bool,
     /// The nodes take 1a/1c at any ballot (no ballot ceiling), to show what
     /// a fake's 1a at ballot u64::MAX does to a slot.
     #[arg(long)]
     pub no_ballot_ceiling: bool,
+    /// Switch attacks off (comma-separated: equivocate, lie-1b, withhold,
+    /// compete-1c, hijack, inflate, max-ballot, random, replay), to tell
+    /// which attack a failing seed needs; the rest of the seed is unchanged.
+    #[arg(long, value_name = "ATTACKS")]
+    pub without: Option<String>,
     /// Do not check liveness after GST.
     #[arg(long)]
     pub no_liveness: bool,
@@ -117,6 +128,22 @@ fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams>
     p.crashes = !a.no_crashes;
     p.late = !a.no_late;
     p.ballot_ceiling = !a.no_ballot_ceiling;
+    p.signed_proposals = !a.no_signed_proposals;
+    if let Some(list) = &a.without {
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let Some(at) = hpaxos_sim::scenario::AttackName::parse(name) else {
+                let known: Vec<&str> = hpaxos_sim::scenario::AttackName::ALL
+                    .iter()
+                    .map(|(_, n)| *n)
+                    .collect();
+                bail!(
+                    "--without {name:?}: not an attack (known: {})",
+                    known.join(", ")
+                );
+            };
+            p.without.push(at);
+        }
+    }
     p.liveness = !a.no_liveness;
     p.judge_all = a.judge_all;
     p.refine = match a.refine.as_str() {
@@ -165,11 +192,15 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_crashes, "--no-crashes");
     flag(a.no_late, "--no-late");
     flag(a.no_ballot_ceiling, "--no-ballot-ceiling");
+    flag(a.no_signed_proposals, "--no-signed-proposals");
     flag(a.no_liveness, "--no-liveness");
     flag(a.judge_all, "--judge-all");
     flag(a.quick, "--quick");
     if let Some(f) = &a.fake {
         s.push_str(&format!(" --fake '{f}'"));
+    }
+    if let Some(w) = &a.without {
+        s.push_str(&format!(" --without '{w}'"));
     }
     if a.refine != "off" {
         s.push_str(" --refine on");

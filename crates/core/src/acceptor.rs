@@ -145,6 +145,18 @@ pub struct AcceptorOptions {
     /// waiting for proposals that cannot form ([`Acceptor::defers_1b`]) the
     /// same schedule passes with it on.
     pub late: bool,
+    /// With [`AcceptorOptions::late`]: count a 2av held from an acceptor
+    /// as that acceptor's proposal in `KnowsSafeAt2` once it sent a 1b at
+    /// the ballot (`crate::ksa_index::OneBBucket::add_2av`: a step of
+    /// HPaxosLate), and relay the 2av behind each vote a 1b of this
+    /// acceptor reports ([`Acceptor::relay_votes`]). A liveness rule: a
+    /// proposer that announced two values at one ballot splits the safe
+    /// acceptors' 2av there, and a fake acceptor whose 2av completed a
+    /// quorum for one of them can then deny it in every 1b; the learner's
+    /// `WQ` at that ballot needs the fake, and a safe acceptor's vote there
+    /// keeps `KnowsSafeAt1` from holding above it, so without its signed
+    /// 2av no value is ever safe for the learner again.
+    pub signed_proposals: bool,
 }
 
 impl Default for AcceptorOptions {
@@ -153,6 +165,7 @@ impl Default for AcceptorOptions {
             disconnect: true,
             defer_1b: false,
             late: false,
+            signed_proposals: false,
         }
     }
 }
@@ -164,6 +177,7 @@ impl AcceptorOptions {
             disconnect: true,
             defer_1b: true,
             late: true,
+            signed_proposals: true,
         }
     }
 }
@@ -366,12 +380,24 @@ impl Acceptor {
         m.canonicalize();
         let (slot, lr, bal) = (m.slot, m.lr, m.bal);
         let conn = &self.connected;
+        let signed = self.opts.late && self.opts.signed_proposals;
         let st = self.slots.entry(slot).or_default();
-        let bucket = st
-            .idx
-            .one_b
-            .entry((lr, bal))
-            .or_insert_with(|| OneBBucket::new(lr, bal));
+        let idx = &mut st.idx;
+        let bucket = idx.one_b.entry((lr, bal)).or_insert_with(|| {
+            let mut k = OneBBucket::new(lr, bal);
+            if signed {
+                // The 2av already held below `bal` (`OneBBucket::add_2av`).
+                for ((l, c, d), accs) in &idx.two_av {
+                    if *l == lr && *c < bal {
+                        let v = Value::from_digest(*d);
+                        for a in accs.iter() {
+                            k.add_2av(*c, &v, a, conn);
+                        }
+                    }
+                }
+            }
+            k
+        });
         // Two different 1b for one (slot, l, b) from one acceptor: a safe
         // acceptor's 1b for (l, b) never changes once sent (see Phase1b), so
         // this proves `m.acc` faulty.
@@ -557,6 +583,50 @@ impl Acceptor {
         if self.opts.defer_1b {
             self.take_deferred_1b(m.slot, m.lr, fx);
         }
+        if self.signed_proposals() {
+            let conn = &self.connected;
+            let mut grown = Vec::new();
+            if let Some(st) = self.slots.get_mut(&m.slot) {
+                for ((l, b), bucket) in st.idx.one_b.iter_mut() {
+                    if *l == m.lr && *b > m.bal && bucket.add_2av(m.bal, &m.val, m.acc, conn) {
+                        grown.push(*b);
+                    }
+                }
+            }
+            for b in grown {
+                self.try_phase_2av(m.slot, m.lr, b, fx);
+            }
+        }
+    }
+
+    fn signed_proposals(&self) -> bool {
+        self.opts.late && self.opts.signed_proposals
+    }
+
+    /// The other acceptors' 2av behind the votes `votes` (this acceptor's
+    /// own, reported in a 1b it sends), forwarded as signed so that
+    /// whoever reads the 1b can count them (`OneBBucket::add_2av`) even if
+    /// one of their senders denies them in its own 1b. Only 1b that report
+    /// votes relay anything: a ballot change after a vote, not the steady
+    /// state.
+    fn relay_votes(&self, slot: Slot, votes: &[Vote], fx: &mut Effects) {
+        let Some(st) = self.slots.get(&slot) else {
+            return;
+        };
+        for v in votes {
+            let Some(senders) = st.idx.two_av.get(&(v.lr, v.bal, v.val.digest())) else {
+                continue;
+            };
+            for acc in senders.iter().filter(|a| *a != self.id) {
+                fx.relay.push(Message::M2av(Msg2av {
+                    slot,
+                    lr: v.lr,
+                    acc,
+                    bal: v.bal,
+                    val: v.val.digest_only(),
+                }));
+            }
+        }
     }
 
     /// Takes `Phase1b(l, b)` for the highest ballot `b` initialized for
@@ -661,6 +731,9 @@ impl Acceptor {
             bal: b,
             acc: id,
         });
+        if self.signed_proposals() && !m.votes.is_empty() {
+            self.relay_votes(slot, &m.votes, fx);
+        }
         self.send_and_receive(Message::M1b(m), fx);
     }
 
@@ -755,6 +828,25 @@ impl Acceptor {
         // for good that way. Not taking an enabled step is always allowed.
         if self.opts.late && st.max_bal(l) > b && !self.votes_known_at(slot, b) {
             return;
+        }
+        if fx.record_actions && self.signed_proposals() {
+            let support = st
+                .idx
+                .one_b
+                .get(&(l, b))
+                .map(|k| k.signed_support(&self.trust, v))
+                .unwrap_or_default();
+            for (c, from) in support {
+                fx.action(|| SpecAction::Recv1bOf {
+                    slot,
+                    lr: l,
+                    bal: b,
+                    from,
+                    acc: id,
+                    c,
+                    val: v.clone(),
+                });
+            }
         }
         let st = self.slot(slot);
         st.d.two_av_sent.insert(vote.clone());

@@ -109,6 +109,20 @@ pub enum SpecAction {
         bal: Ballot,
         val: Value,
     },
+    /// `acc` receives the 1b that `from` sends at `(lr, bal)` now, reporting
+    /// the proposal `(lr, c, val)` of a 2av of `from` that `acc` holds:
+    /// `Phase1b`/`Phase1bLate(lr, bal, from)` then `Recv(_, acc)` if `from`
+    /// is safe, `FakeSend(from)` then `Recv(_, acc)` if not
+    /// (`crate::ksa_index::OneBBucket::add_2av` argues it).
+    Recv1bOf {
+        slot: Slot,
+        lr: LearnerId,
+        bal: Ballot,
+        from: AcceptorId,
+        acc: AcceptorId,
+        c: Ballot,
+        val: Value,
+    },
 }
 
 /// Why a received message was not acted on (counted, never a panic).
@@ -143,6 +157,10 @@ pub struct Effects {
     pub persist: Vec<Durable>,
     /// Messages to broadcast (acceptors' messages go to every role).
     pub send: Vec<Message>,
+    /// Other acceptors' messages to forward to every role, as their
+    /// senders signed them (the 2av behind a vote this acceptor reports:
+    /// see `Acceptor::relay_votes`).
+    pub relay: Vec<Message>,
     pub decisions: Vec<Decision>,
     pub evidence: Vec<Evidence>,
     pub rejected: Vec<Rejection>,
@@ -162,6 +180,7 @@ impl Effects {
     pub fn clear(&mut self) {
         self.persist.clear();
         self.send.clear();
+        self.relay.clear();
         self.decisions.clear();
         self.evidence.clear();
         self.rejected.clear();

@@ -46,6 +46,11 @@ pub struct OneBBucket {
     /// Acceptors with a 1b satisfying `KnowsSafeAt1`'s inner conjunct.
     ksa1: AccSet,
     cands: BTreeMap<(Ballot, Digest), Candidate>,
+    /// Senders of a 1b in this bucket.
+    senders: AccSet,
+    /// Proposals `(l, c, v)`, `c < b`, known from the 2av messages
+    /// themselves rather than from a 1b ([`OneBBucket::add_2av`]).
+    signed: BTreeMap<(Ballot, Digest), AccSet>,
 }
 
 impl PartialEq for OneBBucket {
@@ -56,6 +61,7 @@ impl PartialEq for OneBBucket {
             && self.distinct == o.distinct
             && self.ksa1 == o.ksa1
             && self.cands == o.cands
+            && self.signed == o.signed
     }
 }
 impl Eq for OneBBucket {}
@@ -66,6 +72,7 @@ impl std::hash::Hash for OneBBucket {
         self.distinct.hash(h);
         self.ksa1.hash(h);
         self.cands.hash(h);
+        self.signed.hash(h);
     }
 }
 
@@ -101,6 +108,8 @@ impl OneBBucket {
             distinct: BTreeSet::new(),
             ksa1: AccSet::EMPTY,
             cands: BTreeMap::new(),
+            senders: AccSet::EMPTY,
+            signed: BTreeMap::new(),
         }
     }
 
@@ -163,9 +172,91 @@ impl OneBBucket {
             !drop
         });
         self.distinct.insert(m.clone());
+        self.senders.insert(m.acc);
         self.index(&m, conn);
         self.msgs.push(m);
         true
+    }
+
+    /// Records that `acc` sent the 2av `(l, c, v)` (received directly or
+    /// relayed with its sender's signature), `c < b`: a proposal that
+    /// counts towards `KnowsSafeAt2`'s `WQ` as soon as `acc` also sent a
+    /// 1b in this bucket, whether or not that 1b reports it.
+    ///
+    /// Why that is a step of HPaxosLate (`spec/HPaxosLate.tla`): a 1b of
+    /// `acc` at `b` means, if `acc` is safe, `maxBal[l, acc] >= b`, so
+    /// `Phase1b(l, b, acc)` (at `maxBal = b`) or `Phase1bLate(l, b, acc)`
+    /// (above) is enabled, and the 1b it sends reports every 2av of `acc`
+    /// for `l` below `b`, this one included (`2avSent` only grows); its
+    /// votes are those of every 1b of `acc` at `b` (no vote below `b`
+    /// after `maxBal` reached it). If `acc` is fake, `FakeSend` may send
+    /// that 1b. Either way the spec's `received[ac]` may hold a 1b of
+    /// `acc` at `b` proposing `(l, c, v)`, which is all `WQ` asks. The
+    /// acceptor records the step as `SpecAction::Recv1bOf` before the
+    /// Phase2av that uses it, and the refinement checker replays it.
+    /// The 1b's votes are not known here, so it supports nothing else
+    /// (`BQ` and `KnowsSafeAt1` still come from the 1b received).
+    pub fn add_2av(&mut self, c: Ballot, v: &Value, acc: AcceptorId, conn: &Connected) -> bool {
+        if c >= self.b {
+            return false;
+        }
+        let key = (c, v.digest());
+        if !self.signed.entry(key).or_default().insert(acc) {
+            return false;
+        }
+        self.candidate(c, v, conn);
+        true
+    }
+
+    /// The candidate `(c, v)`, made with its `BQ` over the messages
+    /// already indexed if it is new.
+    fn candidate(&mut self, c: Ballot, v: &Value, conn: &Connected) -> &mut Candidate {
+        let l = self.l;
+        let msgs = &self.msgs;
+        self.cands
+            .entry((c, v.digest()))
+            .or_insert_with(|| Candidate {
+                val: v.clone(),
+                wq: AccSet::EMPTY,
+                bq: msgs
+                    .iter()
+                    .filter(|o| supports_bq(o, conn, l, c, v))
+                    .map(|o| o.acc)
+                    .collect(),
+            })
+    }
+
+    /// `WQ` of a candidate: its 1b proposals, and the signed 2av of
+    /// acceptors with a 1b here ([`OneBBucket::add_2av`]).
+    fn wq(&self, key: &(Ballot, Digest), c: &Candidate) -> AccSet {
+        match self.signed.get(key) {
+            Some(s) => c.wq.union(&s.intersection(&self.senders)),
+            None => c.wq,
+        }
+    }
+
+    /// The acceptors whose proposal `(l, c, v)` a `KnowsSafeAt2` for `v`
+    /// takes from their 2av rather than their 1b, with `c`: empty when
+    /// `KnowsSafeAt1` holds or a candidate needs none. The acceptor records
+    /// a `Recv1bOf` for each before its Phase2av.
+    pub fn signed_support(&self, trust: &Trust, v: &Value) -> Vec<(Ballot, AcceptorId)> {
+        if self.knows_safe_at1(trust) {
+            return Vec::new();
+        }
+        for (key, c) in self.cands.iter().rev() {
+            if &c.val != v || !trust.is_quorum(self.l, &c.bq) {
+                continue;
+            }
+            if trust.is_quorum(self.l, &c.wq) {
+                return Vec::new();
+            }
+            let wq = self.wq(key, c);
+            if trust.is_quorum(self.l, &wq) {
+                let extra = wq.difference(&c.wq);
+                return extra.iter().map(|a| (key.0, a)).collect();
+            }
+        }
+        Vec::new()
     }
 
     fn index(&mut self, m: &Msg1b, conn: &Connected) {
@@ -174,27 +265,8 @@ impl OneBBucket {
             self.ksa1.insert(m.acc);
         }
         for p in m.proposals.iter().filter(|p| p.lr == l && p.bal < b) {
-            let key = (p.bal, p.val.digest());
-            if !self.cands.contains_key(&key) {
-                // A new candidate: its BQ over the messages already indexed.
-                let bq = self
-                    .msgs
-                    .iter()
-                    .filter(|o| supports_bq(o, conn, l, p.bal, &p.val))
-                    .map(|o| o.acc)
-                    .collect();
-                self.cands.insert(
-                    key,
-                    Candidate {
-                        val: p.val.clone(),
-                        wq: AccSet::EMPTY,
-                        bq,
-                    },
-                );
-            }
-            if let Some(c) = self.cands.get_mut(&key) {
-                c.wq.insert(m.acc);
-            }
+            // A new candidate gets its BQ over the messages already indexed.
+            self.candidate(p.bal, &p.val, conn).wq.insert(m.acc);
         }
         for ((c, _), cand) in self.cands.iter_mut() {
             if supports_bq(m, conn, l, *c, &cand.val) {
@@ -212,6 +284,10 @@ impl OneBBucket {
             self.index(m, conn);
             self.msgs.push(m.clone());
         }
+        let signed: Vec<(Ballot, Digest)> = self.signed.keys().copied().collect();
+        for (c, d) in signed {
+            self.candidate(c, &Value::from_digest(d), conn);
+        }
     }
 
     /// `KnowsSafeAt1(l, ac, b, v)` (independent of `v`).
@@ -221,9 +297,10 @@ impl OneBBucket {
 
     /// `KnowsSafeAt2(l, ac, b, v)`.
     pub fn knows_safe_at2(&self, trust: &Trust, v: &Value) -> bool {
-        self.cands.values().any(|c| {
+        self.cands.iter().any(|(key, c)| {
             &c.val == v
-                && (mutant!(KnowsSafeAt2NoProposalQuorum) || trust.is_quorum(self.l, &c.wq))
+                && (mutant!(KnowsSafeAt2NoProposalQuorum)
+                    || trust.is_quorum(self.l, &self.wq(key, c)))
                 && trust.is_quorum(self.l, &c.bq)
         })
     }
@@ -243,14 +320,16 @@ impl OneBBucket {
         self.cands
             .iter()
             .rev()
-            .filter(|(_, c)| trust.is_quorum(self.l, &c.wq) && trust.is_quorum(self.l, &c.bq))
+            .filter(|(key, c)| {
+                trust.is_quorum(self.l, &self.wq(key, c)) && trust.is_quorum(self.l, &c.bq)
+            })
             .map(|(_, c)| c.val.clone())
             .collect()
     }
 
     /// Acceptors that sent a 1b in this bucket.
     pub fn senders(&self) -> AccSet {
-        self.msgs.iter().map(|m| m.acc).collect()
+        self.senders
     }
 
     pub fn has_sender(&self, a: AcceptorId) -> bool {

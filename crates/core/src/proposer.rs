@@ -285,6 +285,10 @@ impl Proposer {
     /// own proposals, for ever). A learner that joins later gets the same
     /// value if it is safe for it.
     pub fn handle(&mut self, msg: &Message, fx: &mut Effects) {
+        if let Message::M2av(m) = msg {
+            self.on_2av(m, fx);
+            return;
+        }
         let Message::M1b(m) = msg else { return };
         let (na, nl) = (self.trust.n_acceptors(), self.trust.n_learners());
         let well_formed = m.acc.index() < na
@@ -316,6 +320,37 @@ impl Proposer {
             return;
         }
         self.announce(slot, false, fx);
+    }
+
+    /// A 2av below the round's ballot, received or relayed signed
+    /// (`crate::node::relay`): its sender's proposal counts for the round's
+    /// `KnowsSafeAt2` once its sender sent a 1b of the round, as at the
+    /// acceptors (`OneBBucket::add_2av`), so the proposer finds the value
+    /// they will find safe.
+    fn on_2av(&mut self, m: &crate::msg::Msg2av, fx: &mut Effects) {
+        if m.acc.index() >= self.trust.n_acceptors() {
+            return;
+        }
+        let Some(r) = self.rounds.get_mut(&m.slot) else {
+            return;
+        };
+        if m.bal >= r.bal || !r.learners.contains(&m.lr) || r.announced.contains_key(&m.lr) {
+            return;
+        }
+        let (lr, bal) = (m.lr, r.bal);
+        let own = r
+            .one_b_own
+            .entry(lr)
+            .or_insert_with(|| OneBBucket::new(lr, bal))
+            .add_2av(m.bal, &m.val, m.acc, &self.own_connected);
+        let all = r
+            .one_b
+            .entry(lr)
+            .or_insert_with(|| OneBBucket::new(lr, bal))
+            .add_2av(m.bal, &m.val, m.acc, &self.all_connected);
+        if own || all {
+            self.announce(m.slot, false, fx);
+        }
     }
 
     /// Announces what can be announced in `slot`'s round; with `anyway`

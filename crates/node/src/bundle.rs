@@ -25,7 +25,7 @@
 //! that may be shown to a third node keeps a frame and a signature of its
 //! own: the 2b (decision certificates, vote transfers to a new leader,
 //! witness relays), the 1b (witness relays: equivocation evidence), the
-//! 2av (an acceptor's proposal, checked by the same rule) and the
+//! 2av (relayed behind a vote in `Relay2av`: a signed proposal) and the
 //! attestation (snapshot proofs). The receiver enforces it: a bundle with
 //! such an item is refused, so no node can make a certificate out of one.
 //!
@@ -46,7 +46,7 @@
 //! | 1b | 1 signature, 86 bytes + about 40 per vote or proposal (learner, ballot, digest) | the same (evidence), verified in a batch |
 //! | 1c | 1 signature, 87 bytes + the batch bytes | an item of the iteration's bundle to all peers: no signature of its own, its encoding + 2-3 bytes (3 1c with 512-byte values: 1,661 bytes and 1 signature instead of 1,797 and 3) |
 //! | 1a, status heartbeat, fetch, value answer, forward, sync and vote requests | 1 signature and 71-72 bytes of frame each | items of the iteration's bundle to that destination: together 1 signature, 72 bytes + 1-3 per item |
-//! | certificates, vote answers, witness relays | 1 signature each around inner frames with their own signatures | items of the bundle; the inner 2b/1b frames keep their signatures and are verified in one batch per answer |
+//! | certificates, vote answers, witness and 2av relays | 1 signature each around inner frames with their own signatures | items of the bundle; the inner 2b/1b/2av frames keep their signatures and are verified in one batch per answer |
 //! | attestation, snapshot | 1 signature each | the same (a proof relayed in snapshots; a snapshot is large) |
 //!
 //! A lone message to a destination goes in a bare frame, exactly as before

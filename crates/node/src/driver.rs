@@ -416,19 +416,12 @@ impl Driver {
             },
             Control::Forward { cmds } => Payload::Forward { cmds },
             Control::VotesRequest { from, to } => Payload::VotesRequest { from, to },
-            Control::Votes { votes } => {
-                // Within a quarter of the largest frame a peer accepts.
-                let mut room = max_frame / 4;
-                let mut frames = Vec::new();
-                for (_, f) in votes {
-                    if f.len() > room {
-                        break;
-                    }
-                    room -= f.len();
-                    frames.push(f.to_vec());
-                }
-                Payload::Votes { frames }
-            }
+            Control::Relay { msgs } => Payload::Relay2av {
+                frames: frames_within(msgs.into_iter().map(|(_, f)| f), max_frame),
+            },
+            Control::Votes { votes } => Payload::Votes {
+                frames: frames_within(votes.into_iter().map(|(_, f)| f), max_frame),
+            },
             Control::Attest { att, .. } => Payload::Attest {
                 lr: att.lr,
                 slot: att.slot,
@@ -1041,4 +1034,20 @@ pub fn ballot_ceiling() -> hpaxos_core::Ballot {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     hpaxos_core::Ballot(secs.saturating_add(BALLOT_CEILING_SLACK_SECS) << 16)
+}
+
+/// Signed frames to relay, in order, within a quarter of the largest frame
+/// a peer accepts (the rest is dropped: relays and vote answers are
+/// retried).
+fn frames_within(frames: impl Iterator<Item = Bytes>, max_frame: usize) -> Vec<Vec<u8>> {
+    let mut room = max_frame / 4;
+    let mut out = Vec::new();
+    for f in frames {
+        if f.len() > room {
+            break;
+        }
+        room -= f.len();
+        out.push(f.to_vec());
+    }
+    out
 }

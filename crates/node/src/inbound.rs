@@ -371,6 +371,18 @@ fn admit(
         Payload::Hello { .. } | Payload::Welcome { .. } | Payload::Refused { .. } => {
             Err("handshake_out_of_place")
         }
+        Payload::Relay2av { frames } => {
+            let opened = open_frames(&frames, keys, cfg.max_frame);
+            let msgs = frames
+                .into_iter()
+                .zip(opened)
+                .map(|(f, o)| relayed_2av(cfg, o, f))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Event::Control {
+                from,
+                msg: Control::Relay { msgs },
+            })
+        }
         // Opened by `admit_frame`: never inside a bundle.
         Payload::Bundle { .. } => Err("bad_bundle"),
         Payload::Witness { frames } => {
@@ -482,6 +494,22 @@ fn relayed_2b(
     check_acc(cfg, signer, &msg).map_err(|_| err)?;
     let Message::M2b(m) = msg else {
         return Err(err);
+    };
+    Ok((m, Bytes::from(frame)))
+}
+
+/// A 2av relayed behind a vote: signed by the node that runs its acceptor.
+fn relayed_2av(
+    cfg: &ClusterConfig,
+    opened: Opened,
+    frame: Vec<u8>,
+) -> Result<(hpaxos_core::Msg2av, Bytes), &'static str> {
+    let Ok((signer, Payload::Protocol(msg))) = opened else {
+        return Err("bad_relay");
+    };
+    check_acc(cfg, signer, &msg).map_err(|_| "bad_relay")?;
+    let Message::M2av(m) = msg else {
+        return Err("bad_relay");
     };
     Ok((m, Bytes::from(frame)))
 }

@@ -125,6 +125,13 @@ pub enum Payload {
     Batches {
         batches: Vec<(Digest, serde_bytes::ByteBuf)>,
     },
+    /// Other acceptors' signed 2av frames (complete frames, length prefix
+    /// included), relayed behind a vote (`hpaxos_core::node::relay`);
+    /// each is verified against its signer's key on arrival.
+    Relay2av {
+        #[serde(with = "byte_strings")]
+        frames: Vec<Vec<u8>>,
+    },
     /// Several payloads under the one signature of this frame
     /// (`crate::bundle`): each item is a postcard-encoded [`Payload`] that
     /// is never evidence (no 1b, 2av, 2b or attestation, which keep their

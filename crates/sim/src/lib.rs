@@ -112,7 +112,7 @@ pub struct RunStats {
     pub delivered: u64,
     /// Deliveries by kind: 1a, 1b, 1c, 2av, 2b, forward, sync, status,
     /// certs, vote queries, votes, value fetches, value answers.
-    pub by_kind: [u64; 13],
+    pub by_kind: [u64; 14],
     pub dropped: u64,
     pub duplicated: u64,
     pub replayed: u64,

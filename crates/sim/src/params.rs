@@ -81,6 +81,14 @@ pub struct SimParams {
     /// (the node layer's ballot ceiling). Off only to show what a 1a at
     /// `u64::MAX` does without it.
     pub ballot_ceiling: bool,
+    /// Attacks switched off in every seed (drawn, then set to 0, so the
+    /// rest of each seed is unchanged): to tell which attack a failure
+    /// needs.
+    pub without: Vec<crate::scenario::AttackName>,
+    /// Safe acceptors count signed 2av as proposals and relay the 2av
+    /// behind their votes (`AcceptorOptions::signed_proposals`; with late
+    /// steps only). On by default, as in the node.
+    pub signed_proposals: bool,
 }
 
 impl Default for SimParams {
@@ -106,6 +114,8 @@ impl Default for SimParams {
             judge_all: false,
             late: true,
             ballot_ceiling: true,
+            without: Vec::new(),
+            signed_proposals: true,
         }
     }
 }

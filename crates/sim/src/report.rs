@@ -161,8 +161,8 @@ impl Summary {
         row(
             "delivered by kind",
             format!(
-                "1a {} 1b {} 1c {} 2av {} 2b {} | forward {} sync {} status {} certs {} vote queries {} votes {} value fetches {} value answers {}",
-                k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12]
+                "1a {} 1b {} 1c {} 2av {} 2b {} | forward {} sync {} status {} certs {} vote queries {} votes {} value fetches {} value answers {} relayed 2av {}",
+                k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13]
             ),
         );
         row(

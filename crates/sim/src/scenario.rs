@@ -124,6 +124,66 @@ pub struct Attack {
     pub replay: f64,
 }
 
+/// One attack of [`Attack`], by name (`hpaxos sim --without NAME`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AttackName {
+    Equivocate,
+    Lie1b,
+    Withhold,
+    Compete1c,
+    Hijack,
+    Inflate,
+    MaxBallot,
+    Random,
+    Replay,
+}
+
+impl AttackName {
+    /// Every name with its spelling on the command line.
+    pub const ALL: [(AttackName, &'static str); 9] = [
+        (AttackName::Equivocate, "equivocate"),
+        (AttackName::Lie1b, "lie-1b"),
+        (AttackName::Withhold, "withhold"),
+        (AttackName::Compete1c, "compete-1c"),
+        (AttackName::Hijack, "hijack"),
+        (AttackName::Inflate, "inflate"),
+        (AttackName::MaxBallot, "max-ballot"),
+        (AttackName::Random, "random"),
+        (AttackName::Replay, "replay"),
+    ];
+
+    /// The attack spelled `s`, if any.
+    pub fn parse(s: &str) -> Option<AttackName> {
+        Self::ALL.iter().find(|(_, n)| *n == s).map(|(a, _)| *a)
+    }
+
+    /// Its spelling on the command line.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("?", |(_, n)| n)
+    }
+}
+
+impl Attack {
+    /// Sets one attack's probability to 0.
+    pub fn switch_off(&mut self, name: AttackName) {
+        let p = match name {
+            AttackName::Equivocate => &mut self.equivocate,
+            AttackName::Lie1b => &mut self.lie_1b,
+            AttackName::Withhold => &mut self.withhold,
+            AttackName::Compete1c => &mut self.compete_1c,
+            AttackName::Hijack => &mut self.hijack,
+            AttackName::Inflate => &mut self.inflate,
+            AttackName::MaxBallot => &mut self.max_ballot,
+            AttackName::Random => &mut self.random,
+            AttackName::Replay => &mut self.replay,
+        };
+        *p = 0.0;
+    }
+}
+
 /// Everything drawn for one seed.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -328,6 +388,10 @@ impl Scenario {
         let mut attack = attack;
         if attack.inflate > 0.0 && attack.max_ballot == 0.0 {
             attack.max_ballot = Rng::new(seed ^ 0xba11_07c3_11e6).unit();
+        }
+        // Switched off after drawing, so the rest of the seed is unchanged.
+        for name in &p.without {
+            attack.switch_off(*name);
         }
         // Sides of a split: the safe acceptors in two halves, a learner's
         // replicas alternating, everything else at random.

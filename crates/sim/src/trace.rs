@@ -135,6 +135,13 @@ impl Names<'_> {
                     atts.len()
                 ),
                 Control::Fetch { digests } => format!("fetch {digests:?}"),
+                Control::Relay { msgs } => format!(
+                    "relay {}",
+                    msgs.iter()
+                        .map(|(m, _)| self.msg(&Message::M2av(m.clone())))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
                 Control::Batches { batches } => format!(
                     "value bytes for {:?}",
                     batches.iter().map(|(d, _)| *d).collect::<Vec<_>>()

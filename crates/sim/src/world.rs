@@ -96,6 +96,8 @@ pub struct World<'a> {
     pub(crate) rng: Rng,
     pub(crate) brng: Rng,
     pub(crate) q: Queue,
+    /// Every 2av sent in its own acceptor's name (relays must be among them).
+    sent_2av: BTreeSet<TwoAvKey>,
     pub(crate) arena: Vec<Sent>,
     pub(crate) acc: Vec<AccNode>,
     /// Every node by id: `None` for the fake acceptors.
@@ -214,6 +216,7 @@ impl<'a> World<'a> {
             brng,
             q: Queue::default(),
             arena: Vec::with_capacity(4096),
+            sent_2av: BTreeSet::new(),
             acc,
             nodes,
             part_active: vec![false; n_parts],
@@ -557,6 +560,11 @@ impl<'a> World<'a> {
 
     /// Stores a packet sent by `from` (authenticated here) in the arena.
     pub(crate) fn store(&mut self, from: u16, pkt: Packet, cause: u32) -> u32 {
+        if let Packet::Proto(Message::M2av(m)) = &pkt {
+            if m.acc.0 == from {
+                self.sent_2av.insert(two_av_key(m));
+            }
+        }
         let id = self.arena.len() as u32;
         self.arena.push(Sent {
             pkt,
@@ -702,6 +710,7 @@ impl<'a> World<'a> {
             Packet::Ctl(Control::Attest { .. } | Control::Snapshot { .. }) => 8,
             Packet::Ctl(Control::Fetch { .. }) => 11,
             Packet::Ctl(Control::Batches { .. }) => 12,
+            Packet::Ctl(Control::Relay { .. }) => 13,
         };
         self.stats.by_kind[k] += 1;
         if self.p.trace_ring > 0 {
@@ -715,6 +724,23 @@ impl<'a> World<'a> {
         // from that acceptor's node (certificates relay 2b messages that
         // were authenticated when first received).
         let from = self.arena[id as usize].from;
+        if let Packet::Ctl(Control::Relay { msgs }) = &self.arena[id as usize].pkt {
+            // A relayed 2av stands for its sender's signature: it must be
+            // one that its acceptor really sent.
+            if let Some((m, _)) = msgs
+                .iter()
+                .find(|(m, _)| !self.sent_2av.contains(&two_av_key(m)))
+            {
+                let claimed = m.acc.0;
+                self.stats.forged += 1;
+                self.oracle.violations.push(Violation::Forgery {
+                    t: self.now,
+                    from,
+                    claimed,
+                });
+                return;
+            }
+        }
         if let Packet::Proto(m) = &self.arena[id as usize].pkt {
             if let Some(a) = m.acc() {
                 if from != a.0 {
@@ -1146,11 +1172,25 @@ pub(crate) fn layout_of(p: &SimParams, trust: &Trust) -> Layout {
     layout(p, trust)
 }
 
+/// A sent 2av, as the relay check looks it up.
+type TwoAvKey = (
+    Slot,
+    LearnerId,
+    hpaxos_core::Ballot,
+    AcceptorId,
+    hpaxos_core::Digest,
+);
+
+fn two_av_key(m: &hpaxos_core::Msg2av) -> TwoAvKey {
+    (m.slot, m.lr, m.bal, m.acc, m.val.digest())
+}
+
 /// The options of the run's safe acceptors: the node's (`live`), with late
 /// steps as the parameters say.
 fn acceptor_options(p: &SimParams) -> AcceptorOptions {
     AcceptorOptions {
         late: p.late,
+        signed_proposals: p.signed_proposals,
         ..AcceptorOptions::live()
     }
 }

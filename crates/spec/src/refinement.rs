@@ -229,6 +229,53 @@ impl Refinement {
             }
             return Ok(slots);
         }
+        if let SpecAction::Recv1bOf {
+            slot,
+            lr,
+            bal,
+            from,
+            acc,
+            c,
+            val,
+        } = sa
+        {
+            // `OneBBucket::add_2av`: the 1b `from` sends at `(lr, bal)` now
+            // (`Phase1b`/`Phase1bLate` if safe, `FakeSend` of one reporting
+            // the proposal if fake), then `Recv(_, acc)` of it.
+            let fake = self.inst.fake.contains(*from);
+            let sp = self.slot(*slot)?;
+            let (send, m) = if fake {
+                let m = sp.model.table.intern(Msg::M1b {
+                    lr: *lr,
+                    acc: *from,
+                    bal: *bal,
+                    votes: Default::default(),
+                    proposals: [Vote {
+                        lr: *lr,
+                        bal: *c,
+                        val: val.clone(),
+                    }]
+                    .into_iter()
+                    .collect(),
+                });
+                (Action::FakeSend { a: *from, m }, m)
+            } else {
+                let one_b = sp.model.one_b_of(&sp.state, *lr, *bal, *from);
+                let m = sp.model.table.intern(one_b);
+                (
+                    Action::Phase1b {
+                        l: *lr,
+                        b: *bal,
+                        a: *from,
+                    },
+                    m,
+                )
+            };
+            for act in [send, Action::Recv { a: *acc, m }] {
+                sp.model.step(&mut sp.state, &act).map_err(guard(*slot))?;
+            }
+            return Ok(vec![*slot]);
+        }
         let (slot, act) = match sa {
             SpecAction::Phase1a { slot, lr, bal } => (*slot, Action::Phase1a { l: *lr, b: *bal }),
             SpecAction::Phase1c { slot, lr, bal, val } => (
@@ -297,7 +344,9 @@ impl Refinement {
                     v: val.clone(),
                 },
             ),
-            SpecAction::Disconnect { .. } => unreachable!("handled above"), // ok: matched above
+            SpecAction::Disconnect { .. } | SpecAction::Recv1bOf { .. } => {
+                unreachable!("handled above") // ok: matched above
+            }
         };
         let sp = self.slot(slot)?;
         sp.model.step(&mut sp.state, &act).map_err(guard(slot))?;

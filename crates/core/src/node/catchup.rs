@@ -95,6 +95,11 @@ impl<P: Clone> NodeCore<P> {
                     self.protocol(now, Message::M2b(m), proof, out);
                 }
             }
+            Control::Relay { msgs } => {
+                for (m, proof) in msgs {
+                    self.protocol(now, Message::M2av(m), proof, out);
+                }
+            }
             Control::Attest { att, proof } => self.on_attest(from, att, proof),
             Control::Snapshot {
                 lr,

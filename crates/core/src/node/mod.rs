@@ -64,6 +64,7 @@
 pub mod catchup;
 pub mod certs;
 pub mod leader;
+pub mod relay;
 pub mod snapshot;
 pub mod store;
 pub mod types;
@@ -76,7 +77,7 @@ use crate::acceptor::Acceptor;
 use crate::effects::{Decision, Durable, Effects, Rejection};
 use crate::ids::{Ballot, LearnerId, Slot};
 use crate::learner::Learner;
-use crate::msg::{Kind, Message, Msg1c};
+use crate::msg::{Kind, Message, Msg1c, Msg2av};
 use crate::pacemaker::{Action, Pacemaker, Tick};
 use crate::proposer::Proposer;
 use crate::trust::Trust;
@@ -184,6 +185,8 @@ pub struct NodeSetup {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeStats {
     pub view_changes: u64,
+    /// Other acceptors' 2av relayed behind this acceptor's votes ([`relay`]).
+    pub relayed_2av: u64,
     pub forwarded: u64,
     pub sync_requests: u64,
     pub certs_served: u64,
@@ -225,6 +228,8 @@ pub struct NodeCore<P> {
     horizon: u64,
     ballot_ceiling: Ballot,
     certs: CertStore<P>,
+    /// Proofs of the 2av received, for relaying ([`relay`]).
+    proofs_2av: relay::Proofs2av<P>,
     snaps: snapshot::SnapStore<P>,
     leader: leader::LeaderState,
     /// Commands submitted here and not done: token -> (command, last sent).
@@ -357,6 +362,7 @@ impl<P: Clone> NodeCore<P> {
             horizon: s.horizon.max(16),
             ballot_ceiling: Ballot(u64::MAX),
             certs: CertStore::new(n_followed).keeping(snapshot::certs_kept(s.retain_slots)),
+            proofs_2av: relay::Proofs2av::default(),
             snaps: snapshot::SnapStore::new(snapshot::checkpoint_every(s.retain_slots)),
             leader: leader::LeaderState::default(),
             pending: BTreeMap::new(),
@@ -558,6 +564,9 @@ impl<P: Clone> NodeCore<P> {
             }
             return;
         }
+        if let (Message::M2av(m), Some(_)) = (&msg, &self.acceptor) {
+            self.proofs_2av.note(m, proof.clone());
+        }
         if let Message::M2b(b) = &msg {
             let done = self
                 .learners
@@ -605,6 +614,9 @@ impl<P: Clone> NodeCore<P> {
                 }
             }
             if let Some((p, pm)) = &mut self.proposer {
+                if let Message::M2av(a) = &m {
+                    p.handle(&Message::M2av(a.clone()), &mut self.fx);
+                }
                 if let Message::M1b(b) = &m {
                     // The bytes held here of the values it reports, so the
                     // proposer can tell a value it can announce with bytes.
@@ -669,6 +681,21 @@ impl<P: Clone> NodeCore<P> {
             }
             out.broadcast.push(m.clone());
             self.local.push_back(m);
+        }
+        let relay: Vec<Message> = self.fx.relay.drain(..).collect();
+        let msgs: Vec<(Msg2av, P)> = relay
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::M2av(a) => {
+                    let proof = self.proofs_2av.get(&a)?.clone();
+                    Some((a, proof))
+                }
+                _ => None,
+            })
+            .collect();
+        if !msgs.is_empty() {
+            self.stats.relayed_2av += msgs.len() as u64;
+            out.send_all.push(Control::Relay { msgs });
         }
         out.evidence.append(&mut self.fx.evidence);
         out.rejected.append(&mut self.fx.rejected);
@@ -983,6 +1010,7 @@ impl<P: Clone> NodeCore<P> {
             p.compact(below);
         }
         self.certs.compact(below);
+        self.proofs_2av.compact(below);
         self.store.compact(below);
         self.fetches.compact(below);
         self.compacted_below = below;

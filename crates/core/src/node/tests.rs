@@ -333,6 +333,32 @@ fn killing_the_leader_fails_over_and_the_log_has_no_hole() {
 }
 
 #[test]
+fn a_view_change_passes_over_a_proposer_that_is_down() {
+    // Three proposers; the leader (node 0) and the next view's leader
+    // (node 1) are both down: the survivors must go straight to view 2
+    // (node 2) instead of waiting out a leader timeout in view 1.
+    let mut c = Cluster::new(3);
+    c.run(5);
+    c.submit(3, "before");
+    c.run(60);
+    assert!(c.has(3, BOB, "before"));
+    c.up[0] = false;
+    c.up[1] = false;
+    c.submit(3, "after");
+    c.run(400);
+    assert!(c.has(3, BOB, "after"), "no failover");
+    for i in 2..5 {
+        assert_eq!(c.nodes[i].view(), 2, "node {i}");
+        assert_eq!(c.nodes[i].leader_node(), Some(NodeId(2)));
+        assert_eq!(
+            c.nodes[i].stats.view_changes, 1,
+            "node {i} went through the dead node's view"
+        );
+    }
+    c.assert_agreement();
+}
+
+#[test]
 fn bob_keeps_deciding_with_two_acceptors_down_and_alice_does_not() {
     // Per-learner liveness: bob's quorums (3 of 5) are up, alice's (4 of 5)
     // are not; bob must not wait for alice.

@@ -97,6 +97,11 @@ pub enum Control<P> {
     /// [`Control::Fetch`]. Bytes that do not hash to their digest are
     /// rejected and counted.
     Batches { batches: Vec<(Digest, Value)> },
+    /// Other acceptors' 2av with their proofs, relayed by the acceptor
+    /// whose vote they justify (see [`super::relay`]); each is fed through
+    /// the receiving node as a 2av from its sender (the driver verified
+    /// every proof).
+    Relay { msgs: Vec<(crate::msg::Msg2av, P)> },
 }
 
 /// A node's heartbeat: the view it is in and, per learner it runs or

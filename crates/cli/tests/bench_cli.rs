@@ -15,7 +15,9 @@ fn a_short_bench_reports_throughput_latency_and_the_machine_bound() {
     let out = dir.path().join("bench.json");
     let run = Command::new(env!("CARGO_BIN_EXE_hpaxos"))
         .args(["bench", "--seconds", "2", "--warmup", "0.5", "--json"])
-        .args(["--clients", "8", "--batch", "8", "--out"])
+        .args(["--clients", "8", "--batch", "8"])
+        // Issue 9 item 3: the batch bounds reach the nodes' `[cluster]`.
+        .args(["--batch-bytes", "65536", "--batch-delay-ms", "0", "--out"])
         .arg(&out)
         .env("NO_COLOR", "1")
         .output()
@@ -41,6 +43,8 @@ fn a_short_bench_reports_throughput_latency_and_the_machine_bound() {
         assert!(j[f].is_number(), "{f} is not a number: {j}");
     }
     assert_eq!(j["config"], "classic");
+    assert_eq!(j["batch_bytes"], 65536, "{j}");
+    assert_eq!(j["batch_delay_ms"], 0, "{j}");
     assert!(j["commands_per_second"].as_f64().unwrap() > 0.0, "{j}");
     assert!(j["committed"].as_u64().unwrap() > 0, "{j}");
     assert!(

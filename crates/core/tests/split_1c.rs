@@ -16,6 +16,7 @@
 //! - `KnowsSafeAt2` with `c = 2`, `v = x` needs four 1b proposing `x` at
 //!   2: only a2, a3, a5 report it (a4 proposed `y`, the fake denies);
 //! - no other `c`, `v` has any proposal quorum.
+//!
 //! So no value is ever safe for alice above 2 and the slot is dead, with
 //! four safe acceptors up. With signed proposals, a4's 1b at 3 relays the
 //! 2av it voted on, the fake's among them, and `x` is safe at 3.

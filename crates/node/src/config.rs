@@ -7,7 +7,9 @@
 //! max_frame_bytes = 4194304       # largest frame accepted from a peer
 //! peer_queue = 4096               # frames queued per peer before dropping
 //! window = 8                      # slots a proposer runs at once
-//! batch_max = 256                 # commands per value
+//! batch_max = 4096                # commands per value
+//! batch_bytes = 524288            # bytes of commands per value
+//! batch_delay_ms = 1              # wait for more commands at most
 //! timeout_ms = 400                # first ballot timeout (doubles, capped)
 //! max_timeout_ms = 4000
 //! takeover_grace_ms = 20          # wait for the votes before a new ballot
@@ -70,6 +72,8 @@ struct RawCluster {
     peer_queue: Option<usize>,
     window: Option<usize>,
     batch_max: Option<usize>,
+    batch_bytes: Option<usize>,
+    batch_delay_ms: Option<u64>,
     timeout_ms: Option<u64>,
     max_timeout_ms: Option<u64>,
     takeover_grace_ms: Option<u64>,
@@ -159,6 +163,12 @@ pub struct ProposerOptions {
     pub window: usize,
     /// Commands per value at most.
     pub batch_max: usize,
+    /// Bytes of commands per value at most: a batch is cut when this many
+    /// are queued (or `batch_max` commands, or after `batch_delay_ms`).
+    pub batch_bytes: usize,
+    /// Longest wait of the oldest queued command for more to join its
+    /// batch, in ms (0: a batch is cut as soon as a slot is free).
+    pub batch_delay_ms: u64,
     /// First timeout of a ballot.
     pub timeout_ms: u64,
     /// Cap of the doubled timeout.
@@ -172,8 +182,10 @@ pub struct ProposerOptions {
 impl Default for ProposerOptions {
     fn default() -> Self {
         ProposerOptions {
-            window: 8,
-            batch_max: 256,
+            window: DEFAULT_WINDOW,
+            batch_max: DEFAULT_BATCH_MAX,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+            batch_delay_ms: DEFAULT_BATCH_DELAY_MS,
             timeout_ms: 400,
             max_timeout_ms: 4000,
             takeover_grace_ms: 20,
@@ -222,6 +234,15 @@ pub struct ClusterConfig {
     /// logged at start and printed by `node --check`.
     pub warnings: Vec<String>,
 }
+
+/// Default of `[cluster] window` (docs/CONFIG.md says how it was chosen).
+pub const DEFAULT_WINDOW: usize = 8;
+/// Default of `[cluster] batch_max`.
+pub const DEFAULT_BATCH_MAX: usize = 4096;
+/// Default of `[cluster] batch_bytes`.
+pub const DEFAULT_BATCH_BYTES: usize = 512 * 1024;
+/// Default of `[cluster] batch_delay_ms`.
+pub const DEFAULT_BATCH_DELAY_MS: u64 = 1;
 
 /// Default of `[cluster] late_steps`.
 pub const DEFAULT_LATE_STEPS: bool = true;
@@ -369,9 +390,30 @@ impl ClusterConfig {
             }
         }
         let d = ProposerOptions::default();
+        let max_frame = cluster
+            .max_frame_bytes
+            .unwrap_or(DEFAULT_MAX_FRAME)
+            .max(1024);
+        // A batch travels in a 1c frame (and in value answers of at most
+        // half a frame): it must fit in half of the largest frame.
+        let batch_bytes = match cluster.batch_bytes {
+            Some(b) if b > max_frame / 2 => {
+                return Err(err(
+                    "[cluster]",
+                    format!(
+                        "`batch_bytes` = {b} is more than half of `max_frame_bytes` ({max_frame}): a batch must fit in a frame (raise max_frame_bytes to at least {})",
+                        b.saturating_mul(2)
+                    ),
+                ))
+            }
+            Some(b) => b.max(1024),
+            None => d.batch_bytes.min(max_frame / 2),
+        };
         let proposer = ProposerOptions {
             window: cluster.window.unwrap_or(d.window).max(1),
             batch_max: cluster.batch_max.unwrap_or(d.batch_max).max(1),
+            batch_bytes,
+            batch_delay_ms: cluster.batch_delay_ms.unwrap_or(d.batch_delay_ms),
             timeout_ms: cluster.timeout_ms.unwrap_or(d.timeout_ms).max(10),
             max_timeout_ms: cluster
                 .max_timeout_ms
@@ -382,10 +424,7 @@ impl ClusterConfig {
         Ok(ClusterConfig {
             trust,
             nodes,
-            max_frame: cluster
-                .max_frame_bytes
-                .unwrap_or(DEFAULT_MAX_FRAME)
-                .max(1024),
+            max_frame,
             peer_queue: cluster.peer_queue.unwrap_or(4096).max(16),
             proposer,
             acceptor_node,
@@ -443,6 +482,44 @@ mod tests {
         let c = parse(&format!("[cluster]\nwitness_frames = 0\n{n}")).unwrap();
         assert_eq!(c.witness_frames, 0);
         assert!(parse(&format!("[cluster]\nwitness_frames = -1\n{n}"))
+            .unwrap_err()
+            .starts_with("[cluster]: invalid value"));
+    }
+
+    /// Issue 9 item 3: batches cut by bytes and by a delay, both keys
+    /// optional with their documented defaults; a batch must fit in half
+    /// a frame (golden message), a tiny one is raised to 1 KiB.
+    #[test]
+    fn batch_bytes_and_delay_defaults_and_bounds() {
+        let n = node("n1", "localhost:7101", "acceptor = \"a1\"");
+        let p = parse(&n).unwrap().proposer;
+        assert_eq!(
+            (p.window, p.batch_max, p.batch_bytes, p.batch_delay_ms),
+            (
+                DEFAULT_WINDOW,
+                DEFAULT_BATCH_MAX,
+                DEFAULT_BATCH_BYTES,
+                DEFAULT_BATCH_DELAY_MS
+            )
+        );
+        let c = parse(&format!(
+            "[cluster]\nbatch_bytes = 2097152\nbatch_delay_ms = 0\n{n}"
+        ))
+        .unwrap();
+        assert_eq!(
+            (c.proposer.batch_bytes, c.proposer.batch_delay_ms),
+            (2 << 20, 0)
+        );
+        let c = parse(&format!("[cluster]\nbatch_bytes = 10\n{n}")).unwrap();
+        assert_eq!(c.proposer.batch_bytes, 1024);
+        assert_eq!(
+            parse(&format!("[cluster]\nbatch_bytes = 3000000\n{n}")).unwrap_err(),
+            "[cluster]: `batch_bytes` = 3000000 is more than half of `max_frame_bytes` (4194304): a batch must fit in a frame (raise max_frame_bytes to at least 6000000)"
+        );
+        // A small frame limit lowers the default batch bound with it.
+        let c = parse(&format!("[cluster]\nmax_frame_bytes = 65536\n{n}")).unwrap();
+        assert_eq!(c.proposer.batch_bytes, 32768);
+        assert!(parse(&format!("[cluster]\nbatch_delay_ms = -1\n{n}"))
             .unwrap_err()
             .starts_with("[cluster]: invalid value"));
     }

@@ -27,6 +27,7 @@
 //! learner its client named (or the node's first learner), whatever the
 //! other learners can do.
 
+use crate::bundle::{is_evidence, Outbox};
 use crate::config::ClusterConfig;
 use crate::kv::{encode_command, CmdId, CmdResult, Command, Op, Replica};
 use crate::metrics::Metrics;
@@ -495,26 +496,73 @@ impl Driver {
                 }
             }
         }
+        // What may share a frame goes first, in one bundle per
+        // destination (`crate::bundle`): 1a/1c, heartbeats and other
+        // control messages; then the evidence, each message in a frame
+        // of its own.
+        let mut outbox = Outbox::default();
+        let mut evidence = Vec::new();
         for m in ready.broadcast.drain(..) {
             tracing::trace!(kind = kind_label(m.kind()), slot = m.slot().0, lr = m.lr().0, bal = m.bal().0, acc = ?m.acc().map(|a| a.0), "send");
+            if is_evidence(&m) {
+                evidence.push(m);
+            } else {
+                self.metrics.msgs_out.inc(kind_label(m.kind()));
+                self.observer.slot_seen(m.slot());
+                outbox.all(&Payload::Protocol(m));
+            }
+        }
+        let mut own_frames = Vec::new();
+        for c in ready.send_all.drain(..) {
+            match c {
+                Control::Attest { att, .. } => {
+                    let f = seal(
+                        self.me,
+                        &self.key,
+                        &Payload::Attest {
+                            lr: att.lr,
+                            slot: att.slot,
+                            digest: att.digest,
+                        },
+                    );
+                    // Its signed frame is the proof served in snapshots.
+                    self.core.own_attestation(&att, f.clone());
+                    own_frames.push(f);
+                }
+                c => outbox.all(&Self::payload(c, self.cfg.max_frame)),
+            }
+        }
+        if let Some(frames) = self.witness.take_relay(self.cfg.max_frame / 4) {
+            if !frames.is_empty() {
+                self.metrics.witness_sent.inc_by(frames.len() as u64);
+                outbox.all(&Payload::Witness { frames });
+            }
+        }
+        let mut snapshots = Vec::new();
+        for (to, c) in ready.send.drain(..) {
+            let to = NodeIdx(to.0);
+            if matches!(c, Control::Snapshot { .. }) {
+                snapshots.push((to, c));
+            } else {
+                outbox.to(to, &Self::payload(c, self.cfg.max_frame));
+            }
+        }
+        let sealed = outbox.seal(self.me, &self.key);
+        self.metrics.frames_signed.inc_by(sealed.frames() as u64);
+        for f in sealed.all.iter().chain(&own_frames) {
+            self.send_all(f);
+        }
+        for m in evidence {
             self.broadcast(&m);
         }
-        for c in ready.send_all.drain(..) {
-            let own = match &c {
-                Control::Attest { att, .. } => Some(*att),
-                _ => None,
-            };
-            let f = seal(self.me, &self.key, &Self::payload(c, self.cfg.max_frame));
-            if let Some(att) = own {
-                // Its signed frame is the proof served in snapshots.
-                self.core.own_attestation(&att, f.clone());
+        for (to, frames) in sealed.to {
+            for f in frames {
+                self.send_to(to, f);
             }
-            self.send_all(&f);
         }
-        for (to, c) in ready.send.drain(..) {
-            let snapshot = matches!(c, Control::Snapshot { .. });
+        for (to, c) in snapshots {
             let f = seal(self.me, &self.key, &Self::payload(c, self.cfg.max_frame));
-            if snapshot && f.len() > self.cfg.max_frame {
+            if f.len() > self.cfg.max_frame {
                 tracing::warn!(
                     bytes = f.len(),
                     max_frame = self.cfg.max_frame,
@@ -522,16 +570,9 @@ impl Driver {
                 );
                 continue;
             }
-            self.send_to(NodeIdx(to.0), f);
+            self.send_to(to, f);
         }
         self.report(&mut ready);
-        if let Some(frames) = self.witness.take_relay(self.cfg.max_frame / 4) {
-            if !frames.is_empty() {
-                self.metrics.witness_sent.inc_by(frames.len() as u64);
-                let f = seal(self.me, &self.key, &Payload::Witness { frames });
-                self.send_all(&f);
-            }
-        }
         let decisions: Vec<Decision> = ready.decided.drain(..).collect();
         let mut done = Vec::new();
         for ins in installs {
@@ -699,8 +740,11 @@ impl Driver {
         }
     }
 
+    /// Sends a 1b, 2av or 2b in a frame of its own (evidence: see
+    /// `crate::bundle`).
     fn broadcast(&mut self, m: &Message) {
         self.metrics.msgs_out.inc(kind_label(m.kind()));
+        self.metrics.frames_signed.inc();
         self.observer.slot_seen(m.slot());
         let f = seal(self.me, &self.key, &Payload::Protocol(m.clone()));
         if let Message::M2b(b) = m {

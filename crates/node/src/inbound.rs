@@ -14,11 +14,13 @@
 //! Rejections are counted and their warnings rate-limited
 //! ([`Net`]'s rate limit).
 
+use crate::bundle::unbundle;
 use crate::config::ClusterConfig;
 use crate::driver::Event;
 use crate::handshake::{self, First, PREAUTH_MAX_FRAME};
 use crate::transport::{max_inbound, Net, NodeSlot, PER_NODE_INBOUND, STALL};
-use crate::wire::{open, open_frame, seal, FrameReader, NodeIdx, Payload, WireError};
+use crate::verify::{open_all, open_frames};
+use crate::wire::{seal, FrameReader, NodeIdx, Payload, WireError};
 use bytes::Bytes;
 use hpaxos_core::node::{Attestation, Control, NodeId};
 use hpaxos_core::Message;
@@ -168,12 +170,19 @@ async fn read_conn(
             Ok(n) => n,
         };
         fr.extend(&buf[..n]);
+        // Every complete frame of this read: the handshake first, then
+        // the others opened together (their signatures batch-checked).
+        let mut bodies = Vec::new();
         loop {
             let body = match fr.next_frame() {
                 Ok(Some(b)) => b,
                 Ok(None) => break,
                 Err(e) => {
-                    // Framing is lost: drop the connection.
+                    // Framing is lost: drop the connection (after what
+                    // came before the bad length).
+                    if !deliver(&mut s, peer, &net, &events, &mut slot, &mut fr, &bodies).await {
+                        return;
+                    }
                     reject(&net, peer, &e);
                     return;
                 }
@@ -207,58 +216,113 @@ async fn read_conn(
                     First::NotHello => {}
                 }
             }
-            let ev = match open(&body, keys) {
-                Ok((from, p)) => {
-                    if slot.is_none() {
-                        // An older node without the handshake.
-                        slot = net.claim(from);
-                        if slot.is_none() {
-                            refuse_crowded(&mut s, &net, peer, from).await;
-                            return;
-                        }
-                    }
-                    fr.set_max(cfg.max_frame);
-                    match admit(cfg, keys, from, p, &body) {
-                        Ok(ev) => ev,
-                        Err(why) => {
-                            net.reject(
-                                &ip,
-                                why,
-                                &format!(
-                                    "rejected a message of node #{} from {peer}: {why}",
-                                    from.0
-                                ),
-                            );
-                            continue;
-                        }
-                    }
+            bodies.push(body);
+            if slot.is_none() {
+                // Not authenticated yet: the next frame's size limit
+                // depends on this one.
+                if !deliver(&mut s, peer, &net, &events, &mut slot, &mut fr, &bodies).await {
+                    return;
                 }
-                Err(e) => {
-                    reject(&net, peer, &e);
-                    continue;
-                }
-            };
-            if events.send(ev).await.is_err() {
-                return;
+                bodies.clear();
             }
+        }
+        if !deliver(&mut s, peer, &net, &events, &mut slot, &mut fr, &bodies).await {
+            return;
         }
     }
 }
 
-/// Checks an authenticated payload against the configuration.
-fn admit(
+/// Opens `bodies` (one batch signature check), checks each against the
+/// configuration and queues its events for the driver, in order. `false`
+/// when the connection must close (refused, or the driver is gone).
+async fn deliver(
+    s: &mut TcpStream,
+    peer: SocketAddr,
+    net: &Arc<Net>,
+    events: &mpsc::Sender<Event>,
+    slot: &mut Option<NodeSlot>,
+    fr: &mut FrameReader,
+    bodies: &[Vec<u8>],
+) -> bool {
+    if bodies.is_empty() {
+        return true;
+    }
+    let (cfg, keys) = (&net.cfg, &net.keys);
+    let ip = peer.ip().to_string();
+    for (body, opened) in bodies.iter().zip(open_all(bodies, keys)) {
+        let (from, p) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                reject(net, peer, &e);
+                continue;
+            }
+        };
+        if slot.is_none() {
+            // An older node without the handshake.
+            *slot = net.claim(from);
+            if slot.is_none() {
+                refuse_crowded(s, net, peer, from).await;
+                return false;
+            }
+        }
+        fr.set_max(cfg.max_frame);
+        match admit_frame(cfg, keys, from, p, body) {
+            Ok(evs) => {
+                for ev in evs {
+                    if events.send(ev).await.is_err() {
+                        return false;
+                    }
+                }
+            }
+            Err(why) => {
+                net.reject(
+                    &ip,
+                    why,
+                    &format!("rejected a message of node #{} from {peer}: {why}", from.0),
+                );
+            }
+        }
+    }
+    true
+}
+
+/// Checks an authenticated frame's payload against the configuration: its
+/// events (several for a bundle, whose items are each checked as if they
+/// had come alone; one bad item refuses the whole frame).
+fn admit_frame(
     cfg: &ClusterConfig,
     keys: &[ed25519_dalek::VerifyingKey],
     from: NodeIdx,
     p: Payload,
     body: &[u8],
+) -> Result<Vec<Event>, &'static str> {
+    match p {
+        Payload::Bundle { items } => {
+            let ps = unbundle(&items)?;
+            let raw = framed(body);
+            ps.into_iter()
+                .map(|p| admit(cfg, keys, from, p, &raw))
+                .collect()
+        }
+        p => Ok(vec![admit(cfg, keys, from, p, &framed(body))?]),
+    }
+}
+
+/// Checks an authenticated payload against the configuration; `raw` is
+/// the complete frame it came in.
+fn admit(
+    cfg: &ClusterConfig,
+    keys: &[ed25519_dalek::VerifyingKey],
+    from: NodeIdx,
+    p: Payload,
+    raw: &Bytes,
 ) -> Result<Event, &'static str> {
     match p {
         Payload::Protocol(msg) => {
             check_acc(cfg, from, &msg)?;
             Ok(Event::Net {
                 msg,
-                raw: framed(body),
+                raw: raw.clone(),
             })
         }
         Payload::SyncRequest { lr, from: s, limit } => Ok(Event::Control {
@@ -278,9 +342,11 @@ fn admit(
             msg: Control::VotesRequest { from: lo, to },
         }),
         Payload::Votes { frames } => {
+            let opened = open_frames(&frames, keys, cfg.max_frame);
             let votes = frames
                 .into_iter()
-                .map(|f| relayed_2b(cfg, keys, f, "bad_votes"))
+                .zip(opened)
+                .map(|(f, o)| relayed_2b(cfg, o, f, "bad_votes"))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Event::Control {
                 from,
@@ -306,19 +372,23 @@ fn admit(
             Err("handshake_out_of_place")
         }
         Payload::Relay2av { frames } => {
+            let opened = open_frames(&frames, keys, cfg.max_frame);
             let msgs = frames
                 .into_iter()
-                .map(|f| relayed_2av(cfg, keys, f))
+                .zip(opened)
+                .map(|(f, o)| relayed_2av(cfg, o, f))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Event::Control {
                 from,
                 msg: Control::Relay { msgs },
             })
         }
+        // Opened by `admit_frame`: never inside a bundle.
+        Payload::Bundle { .. } => Err("bad_bundle"),
         Payload::Witness { frames } => {
-            let msgs = frames
+            let msgs = open_frames(&frames, keys, cfg.max_frame)
                 .into_iter()
-                .map(|f| relayed_1b_2b(cfg, keys, &f))
+                .map(|o| relayed_1b_2b(cfg, o))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Event::Witness { msgs })
         }
@@ -331,7 +401,7 @@ fn admit(
                     digest,
                     node: NodeId(from.0),
                 },
-                proof: Some(framed(body)),
+                proof: Some(raw.clone()),
             },
         }),
         Payload::Snapshot {
@@ -340,9 +410,11 @@ fn admit(
             state,
             atts,
         } => {
+            let opened = open_frames(&atts, keys, cfg.max_frame);
             let atts = atts
                 .into_iter()
-                .map(|f| relayed_attestation(cfg, keys, f))
+                .zip(opened)
+                .map(|(f, o)| relayed_attestation(o, f))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Event::Control {
                 from,
@@ -356,8 +428,10 @@ fn admit(
         }
         Payload::SyncResponse { lr, certs } => {
             let mut msgs = Vec::new();
-            for frame in certs.into_iter().flatten() {
-                let (m, raw) = relayed_2b(cfg, keys, frame, "bad_certificate")?;
+            let frames: Vec<Vec<u8>> = certs.into_iter().flatten().collect();
+            let opened = open_frames(&frames, keys, cfg.max_frame);
+            for (frame, o) in frames.into_iter().zip(opened) {
+                let (m, raw) = relayed_2b(cfg, o, frame, "bad_certificate")?;
                 if m.lr != lr {
                     return Err("bad_certificate");
                 }
@@ -374,6 +448,9 @@ fn admit(
     }
 }
 
+/// A relayed frame as [`open_frames`] opened it.
+type Opened = Result<(NodeIdx, Payload), WireError>;
+
 /// The complete frame (length prefix included) of a frame body.
 fn framed(body: &[u8]) -> Bytes {
     let mut raw = Vec::with_capacity(body.len() + 4);
@@ -387,13 +464,10 @@ fn framed(body: &[u8]) -> Bytes {
 /// the relaying peer says, is the attestation's node (the core then
 /// counts the signers' acceptors against the learner's quorums).
 fn relayed_attestation(
-    cfg: &ClusterConfig,
-    keys: &[ed25519_dalek::VerifyingKey],
+    opened: Opened,
     frame: Vec<u8>,
 ) -> Result<(Attestation, Bytes), &'static str> {
-    let Ok((signer, Payload::Attest { lr, slot, digest })) =
-        open_frame(&frame, keys, cfg.max_frame)
-    else {
+    let Ok((signer, Payload::Attest { lr, slot, digest })) = opened else {
         return Err("bad_attestation");
     };
     let att = Attestation {
@@ -410,11 +484,11 @@ fn relayed_attestation(
 /// names the failure.
 fn relayed_2b(
     cfg: &ClusterConfig,
-    keys: &[ed25519_dalek::VerifyingKey],
+    opened: Opened,
     frame: Vec<u8>,
     err: &'static str,
 ) -> Result<(hpaxos_core::Msg2b, Bytes), &'static str> {
-    let Ok((signer, Payload::Protocol(msg))) = open_frame(&frame, keys, cfg.max_frame) else {
+    let Ok((signer, Payload::Protocol(msg))) = opened else {
         return Err(err);
     };
     check_acc(cfg, signer, &msg).map_err(|_| err)?;
@@ -427,10 +501,10 @@ fn relayed_2b(
 /// A 2av relayed behind a vote: signed by the node that runs its acceptor.
 fn relayed_2av(
     cfg: &ClusterConfig,
-    keys: &[ed25519_dalek::VerifyingKey],
+    opened: Opened,
     frame: Vec<u8>,
 ) -> Result<(hpaxos_core::Msg2av, Bytes), &'static str> {
-    let Ok((signer, Payload::Protocol(msg))) = open_frame(&frame, keys, cfg.max_frame) else {
+    let Ok((signer, Payload::Protocol(msg))) = opened else {
         return Err("bad_relay");
     };
     check_acc(cfg, signer, &msg).map_err(|_| "bad_relay")?;
@@ -442,12 +516,8 @@ fn relayed_2av(
 
 /// A 1b or 2b relayed for the equivocation cross-check: signed by the
 /// node that runs its acceptor.
-fn relayed_1b_2b(
-    cfg: &ClusterConfig,
-    keys: &[ed25519_dalek::VerifyingKey],
-    frame: &[u8],
-) -> Result<Message, &'static str> {
-    let Ok((signer, Payload::Protocol(msg))) = open_frame(frame, keys, cfg.max_frame) else {
+fn relayed_1b_2b(cfg: &ClusterConfig, opened: Opened) -> Result<Message, &'static str> {
+    let Ok((signer, Payload::Protocol(msg))) = opened else {
         return Err("bad_witness");
     };
     check_acc(cfg, signer, &msg).map_err(|_| "bad_witness")?;

@@ -31,7 +31,8 @@
 //! [`metrics`], [`observe`] (the driver's gauges and quorum warnings),
 //! [`handshake`] (peer connections), [`inbound`] (the listener),
 //! [`ratelimit`] (warnings about peers), [`logging`] (log filter and format),
-//! [`witness`] (equivocation cross-check), [`run`] (process startup), [`check`] (`node --check`),
+//! [`witness`] (equivocation cross-check), [`bundle`] (batch frames and
+//! what each message costs), [`verify`] (batch signature verification), [`run`] (process startup), [`check`] (`node --check`),
 //! [`demo`], [`testnet`] (a cluster's files from one command).
 //!
 //! ## Authentication: every message is signed
@@ -57,21 +58,35 @@
 //!   process or a node of another cluster (for operators and the peer
 //!   gauges); it authenticates no message.
 //!
-//! The cost is one signature per message sent (once, whatever the number of
-//! peers) and one verification per message received, done by the connection
-//! reader tasks in parallel with the driver. Measured (release build, on the
-//! 2-core development machine while other builds ran, so upper bounds):
-//! signing a 2b frame costs 38-73 us and verifying it 74-86 us for values
-//! of 64 B-1 KiB, against 2-5 us to encode and decode it unsigned; per
-//! decided slot that is a few dozen signatures per node, far below the
-//! fsync cost (~5 ms). Rerun with
-//! `cargo test -p hpaxos-node --release --lib -- --ignored --nocapture sig_cost`.
+//! The cost: one signature per 1b, 2av and 2b sent (evidence: each keeps
+//! a frame and a signature of its own, so it can be relayed), and one per
+//! **bundle** for everything else a driver iteration sends to one
+//! destination (1a, 1c, heartbeats, fetches, certificates...:
+//! [`bundle`], whose module doc has the per-message table and why a
+//! bundle is still attributable: a frame signed by node N authenticates
+//! each of its items as N's, and evidence never rides in one). Received
+//! frames are verified by the connection reader tasks on the runtime's
+//! workers (one per core), never on the driver thread, and the frames of
+//! one read are checked together with Ed25519 batch verification
+//! ([`verify`]: about 2x cheaper per signature from 3 frames on).
+//! Measured (release build, on the 2-core development machine while other
+//! builds ran, so upper bounds): signing a 2b frame costs 28-45 us and
+//! verifying it alone 29-80 us, 15 us per frame in a batch of 8 or more,
+//! against 0.2-2 us to encode and decode it unsigned. Rerun with
+//! `cargo test -p hpaxos-node --release --lib -- --ignored --nocapture
+//! --test-threads 1 sig_cost batch_verify_cost`.
 //!
 //! ## Durability
 //!
 //! The write-ahead log ([`wal`]) holds the core's `Durable` records; the
 //! driver makes every record of an iteration durable with one fsync before
-//! any message of that iteration leaves (group commit). Restart replays it
+//! any message of that iteration leaves (group commit). The fsync stays on
+//! the driver thread: events that arrive during it are taken by the next
+//! iteration at once, and moving it to another thread while the driver
+//! stepped those events meanwhile was measured slower (issue 9: p50 18-21
+//! ms against 13-18 ms with 4 clients, 17.3k against 18.8k commands/s
+//! under load, more CPU per command): the overlap saved only the stepping
+//! time and added two thread hand-offs per iteration. Restart replays it
 //! into `AcceptorDurable::apply`, `Acceptor::restore` and
 //! `Learner::restore`.
 //!
@@ -109,6 +124,7 @@
 //!   learner (no ballot is above it).
 //! - Frames are signed, not encrypted (no TLS); membership is static.
 
+pub mod bundle;
 pub mod check;
 pub mod client;
 pub mod cluster;
@@ -130,6 +146,7 @@ pub mod run;
 pub mod snapshot;
 pub mod testnet;
 pub mod transport;
+pub mod verify;
 pub mod wal;
 pub mod wire;
 pub mod witness;

@@ -147,6 +147,8 @@ pub struct Metrics {
     pub peer_up: ByLabel<Gauge>,
     /// Signed 1b/2b relayed to peers for the equivocation cross-check.
     pub witness_sent: Counter,
+    /// Frames this node signed (a bundle of several messages counts once).
+    pub frames_signed: Counter,
 }
 
 /// Resident set size in bytes (Linux: the second field of
@@ -372,6 +374,12 @@ impl Default for Metrics {
                 r,
                 "hpaxos_witness_frames_sent",
                 "Signed 1b/2b of other acceptors relayed to peers for the equivocation cross-check",
+                Counter::default(),
+            ),
+            frames_signed: reg(
+                r,
+                "hpaxos_frames_signed",
+                "Frames signed for peers: one per 1b/2av/2b, one per bundle of the other messages of an iteration to a destination",
                 Counter::default(),
             ),
             registry: Registry::default(),

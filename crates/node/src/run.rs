@@ -327,8 +327,11 @@ pub fn run_node(args: NodeArgs) -> Result<(), NodeError> {
         "recovered from the write-ahead log"
     );
 
+    // One worker per core (at least 2): the connection readers verify
+    // signatures there, off the driver thread (`crate::verify`).
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .map_err(|e| NodeError::Runtime(e.to_string()))?;
@@ -482,8 +485,8 @@ fn build_core(
         pc.takeover_grace = o.takeover_grace_ms;
         pc.window = o.window;
         pc.max_batch = o.batch_max;
-        pc.batch_delay = 1;
-        pc.max_batch_bytes = cfg.max_frame / 8;
+        pc.batch_delay = o.batch_delay_ms;
+        pc.max_batch_bytes = o.batch_bytes;
         // A restarted proposer remembers no ballot: start above any it
         // could have used before (seconds since the epoch, shifted).
         let secs = std::time::SystemTime::now()

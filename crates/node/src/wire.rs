@@ -12,7 +12,11 @@
 //! A frame body is `postcard(Envelope)`; the signature covers a domain tag,
 //! the sender index and the payload bytes, so an envelope cannot be replayed
 //! under another sender's name, and a signed 2b can be forwarded verbatim as
-//! part of a decision certificate.
+//! part of a decision certificate. A [`Payload::Bundle`] carries several
+//! payloads under one signature (`crate::bundle`); it is a new variant, not
+//! a new meaning of the signed bytes, so the domain tag stays `v2` (a node
+//! without bundles refuses a bundle frame as malformed, and is sent a bare
+//! frame whenever an iteration has one message for it).
 
 use bytes::Bytes;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -128,6 +132,16 @@ pub enum Payload {
         #[serde(with = "byte_strings")]
         frames: Vec<Vec<u8>>,
     },
+    /// Several payloads under the one signature of this frame
+    /// (`crate::bundle`): each item is a postcard-encoded [`Payload`] that
+    /// is never evidence (no 1b, 2av, 2b or attestation, which keep their
+    /// own frames), nor a bundle, nor part of the handshake. Items are
+    /// byte strings, decoded one by one after the signature check, so a
+    /// frame cannot nest payloads (no recursion on decoding).
+    Bundle {
+        #[serde(with = "byte_strings")]
+        items: Vec<Vec<u8>>,
+    },
 }
 
 /// The signed frame body.
@@ -217,7 +231,17 @@ fn signed_bytes(from: NodeIdx, payload: &[u8]) -> Vec<u8> {
 /// Encodes and signs `p` into a complete frame (4-byte big-endian length,
 /// then the envelope).
 pub fn seal(from: NodeIdx, key: &SigningKey, p: &Payload) -> Bytes {
-    let payload = postcard::to_stdvec(p).unwrap_or_default(); // ok: encoding to a Vec cannot fail for these types
+    seal_encoded(from, key, encode(p))
+}
+
+/// The postcard encoding of a payload (what a frame signs, and what a
+/// [`Payload::Bundle`] item is).
+pub fn encode(p: &Payload) -> Vec<u8> {
+    postcard::to_stdvec(p).unwrap_or_default() // ok: encoding to a Vec cannot fail for these types
+}
+
+/// Signs an encoded payload into a complete frame.
+pub fn seal_encoded(from: NodeIdx, key: &SigningKey, payload: Vec<u8>) -> Bytes {
     let sig = key.sign(&signed_bytes(from, &payload)).to_bytes().to_vec();
     frame_of(&Envelope { from, payload, sig })
 }
@@ -233,7 +257,42 @@ pub fn frame_of(env: &Envelope) -> Bytes {
 
 /// Decodes a frame body and checks its signature; `keys[i]` is node `i`'s key.
 pub fn open(body: &[u8], keys: &[VerifyingKey]) -> Result<(NodeIdx, Payload), WireError> {
-    // The envelope's byte fields are borrowed from the frame, not copied.
+    let u = unverified(body, keys)?;
+    u.key
+        .verify(&u.signed_bytes(), &u.sig)
+        .map_err(|_| WireError::BadSignature(u.from.0))?;
+    u.decode()
+}
+
+/// A frame body whose envelope decoded and whose sender is known, its
+/// signature not checked yet (`crate::verify` checks many at once).
+pub(crate) struct Unverified<'a> {
+    pub from: NodeIdx,
+    pub payload: &'a [u8],
+    pub sig: Signature,
+    pub key: &'a VerifyingKey,
+}
+
+impl Unverified<'_> {
+    /// The bytes the signature covers.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        signed_bytes(self.from, self.payload)
+    }
+
+    /// The payload, once the signature is known to be good.
+    pub fn decode(&self) -> Result<(NodeIdx, Payload), WireError> {
+        let p: Payload =
+            postcard::from_bytes(self.payload).map_err(|e| WireError::Malformed(e.to_string()))?;
+        Ok((self.from, p))
+    }
+}
+
+/// Decodes a frame body's envelope (its byte fields borrowed from the
+/// frame, not copied) and finds the claimed sender's key.
+pub(crate) fn unverified<'a>(
+    body: &'a [u8],
+    keys: &'a [VerifyingKey],
+) -> Result<Unverified<'a>, WireError> {
     let env: EnvelopeRef<'_> =
         postcard::from_bytes(body).map_err(|e| WireError::Malformed(e.to_string()))?;
     let key = keys
@@ -243,14 +302,12 @@ pub fn open(body: &[u8], keys: &[VerifyingKey]) -> Result<(NodeIdx, Payload), Wi
         .sig
         .try_into()
         .map_err(|_| WireError::BadSignature(env.from.0))?;
-    key.verify(
-        &signed_bytes(env.from, env.payload),
-        &Signature::from_bytes(&sig),
-    )
-    .map_err(|_| WireError::BadSignature(env.from.0))?;
-    let p: Payload =
-        postcard::from_bytes(env.payload).map_err(|e| WireError::Malformed(e.to_string()))?;
-    Ok((env.from, p))
+    Ok(Unverified {
+        from: env.from,
+        payload: env.payload,
+        sig: Signature::from_bytes(&sig),
+        key,
+    })
 }
 
 /// Decodes a frame body **without** checking its signature: only to read

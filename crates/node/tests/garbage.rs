@@ -112,6 +112,24 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         }],
     }));
     send_raw(peer, &seal(n2, &k2, &bad_range)).await;
+    // Batch frames (issue 9 item 4), validly signed by n2: one carrying
+    // a 2b (evidence travels alone), one with a garbage item, one nested;
+    // each refused whole and counted as `bad_bundle`.
+    let enc = |p: &Payload| postcard::to_stdvec(p).unwrap();
+    let status = Payload::Status(hpaxos_core::node::Status {
+        view: 0,
+        next: vec![],
+        hears_leader: false,
+    });
+    for items in [
+        vec![enc(&status), enc(&m2b(1, 0))],
+        vec![enc(&status), vec![0xff, 0xff, 0x07]],
+        vec![enc(&Payload::Bundle {
+            items: vec![enc(&status)],
+        })],
+    ] {
+        send_raw(peer, &seal(n2, &k2, &Payload::Bundle { items })).await;
+    }
 
     // Counted by reason, and the node is still healthy.
     let mut text = String::new();
@@ -123,6 +141,7 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         if metric(&text, "hpaxos_rejected_total{reason=\"unknown_learner\"}") >= 2
             && metric(&text, "hpaxos_rejected_total{reason=\"not_a_proposer\"}") >= 2
             && metric(&text, "hpaxos_rejected_total{reason=\"malformed_range\"}") >= 1
+            && metric(&text, "hpaxos_rejected_total{reason=\"bad_bundle\"}") >= 3
         {
             break;
         }
@@ -138,6 +157,7 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
         "unknown_learner",
         "not_a_proposer",
         "malformed_range",
+        "bad_bundle",
     ] {
         let n = metric(
             &text,
@@ -152,6 +172,10 @@ async fn raw_socket_garbage_is_rejected_without_touching_durable_state() {
     assert_eq!(
         metric(&text, "hpaxos_rejected_total{reason=\"not_a_proposer\"}"),
         2
+    );
+    assert_eq!(
+        metric(&text, "hpaxos_rejected_total{reason=\"bad_bundle\"}"),
+        3
     );
     assert_eq!(std::fs::read(&wal).unwrap(), wal_before, "WAL changed");
     assert_eq!(metric(&text, "hpaxos_fsyncs_total"), 0);

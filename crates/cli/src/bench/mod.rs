@@ -100,6 +100,12 @@ pub struct BenchArgs {
     /// Override `[cluster] batch_max` (commands per slot at most).
     #[arg(long)]
     batch_max: Option<usize>,
+    /// Override `[cluster] batch_bytes` (bytes of commands per slot at most).
+    #[arg(long)]
+    batch_bytes: Option<usize>,
+    /// Override `[cluster] batch_delay_ms` (longest wait for a batch to fill).
+    #[arg(long)]
+    batch_delay_ms: Option<u64>,
     /// Also write the results (JSON) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -145,6 +151,8 @@ pub struct RunReport {
     pub payload_bytes: usize,
     pub window: usize,
     pub batch_max: usize,
+    pub batch_bytes: usize,
+    pub batch_delay_ms: u64,
     pub seconds: f64,
     pub committed: u64,
     pub failed: u64,
@@ -236,6 +244,12 @@ fn base_config(a: &BenchArgs) -> anyhow::Result<(String, String, Vec<String>, Ve
         if let Some(b) = a.batch_max {
             c.insert("batch_max".into(), toml::Value::Integer(b as i64));
         }
+        if let Some(b) = a.batch_bytes {
+            c.insert("batch_bytes".into(), toml::Value::Integer(b as i64));
+        }
+        if let Some(d) = a.batch_delay_ms {
+            c.insert("batch_delay_ms".into(), toml::Value::Integer(d as i64));
+        }
     }
     let text = toml::to_string(&t).context("cannot write the configuration")?;
     Ok((name, text, acceptors, learners))
@@ -308,7 +322,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<Outcome> {
         acceptors: acceptors.len(),
         nodes: plans.len(),
         command_bytes: command_bytes(a.payload),
-        commands_per_slot: cfg.proposer.batch_max,
+        // A batch is cut by count or by bytes, whichever comes first.
+        commands_per_slot: cfg
+            .proposer
+            .batch_max
+            .min(cfg.proposer.batch_bytes / command_bytes(a.payload).max(1))
+            .max(1),
     };
     let bnd = bound::bound(&lim, &model);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -709,6 +728,8 @@ fn report(
         payload_bytes: a.payload,
         window: cfg.proposer.window,
         batch_max: cfg.proposer.batch_max,
+        batch_bytes: cfg.proposer.batch_bytes,
+        batch_delay_ms: cfg.proposer.batch_delay_ms,
         seconds: out.window,
         committed: out.committed,
         failed: out.failed,
@@ -761,8 +782,15 @@ fn print_human(rs: &[RunReport]) {
     let Some(r0) = rs.first() else { return };
     let l = &r0.limits;
     println!(
-        "hpaxos bench: {} ({} acceptors, {} node processes), window {}, batch_max {}, {} B payload",
-        r0.config, r0.acceptors, r0.nodes, r0.window, r0.batch_max, r0.payload_bytes
+        "hpaxos bench: {} ({} acceptors, {} node processes), window {}, batch_max {}, batch_bytes {}, batch_delay_ms {}, {} B payload",
+        r0.config,
+        r0.acceptors,
+        r0.nodes,
+        r0.window,
+        r0.batch_max,
+        r0.batch_bytes,
+        r0.batch_delay_ms,
+        r0.payload_bytes
     );
     println!(
         "machine: Ed25519 sign {}/s, verify {}/s (one core); SHA-256 {}B/s; fsync p50 {:.2} ms alone, {:.2} ms with {} writers; synced writes {}B/s; loopback rtt {:.3} ms, {}B/s; {} cores",

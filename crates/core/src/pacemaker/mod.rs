@@ -74,7 +74,10 @@
 //!   a deterministic per-(proposer, slot, level) jitter of up to half.
 //! - **Batching.** Commands are cut into a batch when `max_batch` commands
 //!   (or `max_batch_bytes`) are queued, or when the oldest has waited
-//!   `batch_delay`. A batch becomes a [`Value`] by [`encode_batch`], whose
+//!   `batch_delay`. Commands that arrive while the window is full, or that
+//!   did not fit in the batch cut before them, wait only for the next free
+//!   slot: they leave with it whatever their age (the delay is there to
+//!   fill a batch when the pipe is idle, not to hold back a backlog). A batch becomes a [`Value`] by [`encode_batch`], whose
 //!   header names the proposer and slot, so distinct proposals are distinct
 //!   values. If a slot is decided with another value than this proposer's,
 //!   its commands are queued again; when leadership is lost, every command
@@ -350,6 +353,10 @@ pub struct Pacemaker {
     leader: bool,
     queue: VecDeque<(Tick, Vec<u8>)>,
     queued_bytes: usize,
+    /// The queued commands waited for a free slot of a full window (or
+    /// did not fit in the batch cut before them): they leave with the next
+    /// free slot, without another `batch_delay`.
+    backlog: bool,
     /// The next fresh slot this proposer would start.
     next_slot: Slot,
     slots: BTreeMap<Slot, InFlight>,
@@ -392,6 +399,7 @@ impl Pacemaker {
             leader: false,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            backlog: false,
             next_slot: Slot(0),
             slots: BTreeMap::new(),
             seen: BTreeMap::new(),
@@ -502,8 +510,10 @@ impl Pacemaker {
                 s = Slot(s.0 + 1);
             }
         } else {
+            // Highest slot first, each pushed to the front: the queue
+            // keeps the commands in the order they were proposed.
             let own: Vec<Slot> = self.slots.keys().copied().collect();
-            for s in own {
+            for s in own.into_iter().rev() {
                 if let Some(f) = self.slots.remove(&s) {
                     if !self.is_decided_by_any(s) {
                         for c in f.commands.into_iter().rev() {
@@ -519,6 +529,7 @@ impl Pacemaker {
     /// Takes every queued command (to forward them to the new leader).
     pub fn take_commands(&mut self) -> Vec<Vec<u8>> {
         self.queued_bytes = 0;
+        self.backlog = false;
         self.queue.drain(..).map(|(_, c)| c).collect()
     }
 
@@ -731,6 +742,8 @@ impl Pacemaker {
                 cmds.push(c);
             }
         }
+        // What did not fit waits only for the next slot.
+        self.backlog = !self.queue.is_empty();
         cmds
     }
 
@@ -738,7 +751,8 @@ impl Pacemaker {
         match self.queue.front() {
             None => false,
             Some((t, _)) => {
-                self.queue.len() >= self.cfg.max_batch
+                self.backlog
+                    || self.queue.len() >= self.cfg.max_batch
                     || self.queued_bytes >= self.cfg.max_batch_bytes
                     || now >= t.after(self.cfg.batch_delay)
             }
@@ -789,6 +803,9 @@ impl Pacemaker {
                 pinned: false,
             });
             self.slots.insert(slot, f);
+        }
+        if !self.queue.is_empty() && self.undecided_in_flight() >= self.cfg.window {
+            self.backlog = true;
         }
         // Partly decided slots whose missing learners are retried: the
         // lowest `8 * window` of them (a learner applies in slot order, and
@@ -996,7 +1013,11 @@ impl Pacemaker {
         }
         if self.undecided_in_flight() < self.cfg.window {
             if let Some((q, _)) = self.queue.front() {
-                take(q.after(self.cfg.batch_delay));
+                take(if self.backlog {
+                    *q
+                } else {
+                    q.after(self.cfg.batch_delay)
+                });
             }
         }
         t

@@ -406,3 +406,47 @@ fn bad_configurations_are_rejected() {
     c.window = 0;
     assert!(Pacemaker::new(c).is_err());
 }
+
+/// Issue 9 item 3: a batch is cut by bytes as well as by count, and the
+/// commands that arrive while the window is full wait only for the next
+/// free slot: when one frees, they all go in its batch at once (no new
+/// batch delay, none left behind up to the bounds).
+#[test]
+fn batches_cut_by_bytes_and_late_commands_ride_the_next_slot() {
+    let mut c = cfg(0, 1);
+    c.window = 1;
+    c.max_batch = 1000;
+    c.max_batch_bytes = 300;
+    c.batch_delay = 10;
+    let mut p = Pacemaker::new(c).unwrap();
+    p.set_trust(demo_trust());
+    p.set_leader(Tick(0), true);
+    for i in 0..5u8 {
+        p.submit(Tick(0), vec![i; 100]);
+    }
+    // 300 bytes queued or more: cut at once, before the delay, 3 commands.
+    let mut out = Vec::new();
+    p.poll(Tick(0), &mut out);
+    assert_eq!(starts(&out), vec![(Slot(0), Ballot(1))]);
+    let v0 = value_of(&out, 0);
+    let b0 = decode_batch(v0.bytes().unwrap()).unwrap();
+    assert_eq!(b0.commands.len(), 3);
+    // Two more arrive while slot 0 is in flight (the window is full).
+    p.submit(Tick(2), vec![7; 10]);
+    p.submit(Tick(3), vec![8; 10]);
+    out.clear();
+    p.poll(Tick(4), &mut out);
+    assert!(starts(&out).is_empty(), "the window is full: {out:?}");
+    // Slot 0 decided at tick 5: the next batch leaves in the same poll
+    // with everything queued (the two left over and the two late ones).
+    p.on_decided(Tick(5), Slot(0), A, Ballot(1), &v0);
+    p.on_decided(Tick(5), Slot(0), B, Ballot(1), &v0);
+    out.clear();
+    p.poll(Tick(5), &mut out);
+    assert_eq!(starts(&out), vec![(Slot(1), Ballot(1))]);
+    let b1 = decode_batch(value_of(&out, 0).bytes().unwrap()).unwrap();
+    assert_eq!(
+        b1.commands,
+        vec![vec![3; 100], vec![4; 100], vec![7; 10], vec![8; 10]]
+    );
+}

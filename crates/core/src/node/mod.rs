@@ -228,6 +228,8 @@ pub struct NodeCore<P> {
     horizon: u64,
     ballot_ceiling: Ballot,
     certs: CertStore<P>,
+    /// The acceptors heard at the last poll of the proposer.
+    last_reachable: crate::accset::AccSet,
     /// Proofs of the 2av received, for relaying ([`relay`]).
     proofs_2av: relay::Proofs2av<P>,
     snaps: snapshot::SnapStore<P>,
@@ -363,6 +365,7 @@ impl<P: Clone> NodeCore<P> {
             ballot_ceiling: Ballot(u64::MAX),
             certs: CertStore::new(n_followed).keeping(snapshot::certs_kept(s.retain_slots)),
             proofs_2av: relay::Proofs2av::default(),
+            last_reachable: crate::accset::AccSet::EMPTY,
             snaps: snapshot::SnapStore::new(snapshot::checkpoint_every(s.retain_slots)),
             leader: leader::LeaderState::default(),
             pending: BTreeMap::new(),
@@ -944,6 +947,12 @@ impl<P: Clone> NodeCore<P> {
         let Some((p, pm)) = &mut self.proposer else {
             return;
         };
+        // An acceptor heard again: retry the slots in flight soon
+        // (`Pacemaker::hurry`).
+        if !reachable.difference(&self.last_reachable).is_empty() {
+            pm.hurry(now);
+        }
+        self.last_reachable = reachable;
         let mut actions = Vec::new();
         pm.poll(now, &mut actions);
         if actions.is_empty() {

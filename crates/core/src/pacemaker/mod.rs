@@ -489,6 +489,25 @@ impl Pacemaker {
     ///
     /// [`poll`]: Pacemaker::poll
     /// [`take_commands`]: Pacemaker::take_commands
+    /// More acceptors are reachable than before (a node came back from a
+    /// crash, a pause or a partition): every slot in flight is retried
+    /// within one base timeout and its backoff starts over. While the node
+    /// was away its slots' timeouts doubled up to `max_timeout` (with
+    /// jitter, up to 1.5x that), so a slot that needs the returning
+    /// acceptor for a learner's quorum would otherwise wait seconds for
+    /// its next ballot (the fault harness, schedule ci seed 2: alice
+    /// stalled for a whole fault window after a `docker pause` ended).
+    /// Timing only: when a ballot starts never matters to safety.
+    pub fn hurry(&mut self, now: Tick) {
+        let soon = now.after(self.cfg.base_timeout);
+        for f in self.slots.values_mut() {
+            f.level = 0;
+            if f.deadline > soon {
+                f.deadline = soon;
+            }
+        }
+    }
+
     pub fn set_leader(&mut self, now: Tick, leader: bool) {
         if leader == self.leader {
             return;

@@ -226,6 +226,39 @@ fn timeout_retransmits_then_moves_above_observed_ballot_with_backoff() {
 }
 
 #[test]
+fn hurry_retries_a_backed_off_slot_within_one_base_timeout() {
+    // A slot whose ballots kept timing out (its acceptors away) waits up to
+    // max_timeout; when they are heard again it is retried within one base
+    // timeout, and its backoff starts over.
+    let mut p = leader(0, 1);
+    p.submit(Tick(0), b"a".to_vec());
+    let mut out = Vec::new();
+    p.poll(Tick(0), &mut out);
+    let base = p.config().base_timeout;
+    let mut now = Tick(0);
+    let mut wait = 0;
+    for _ in 0..100 {
+        now = p.next_wakeup().unwrap();
+        out.clear();
+        p.poll(now, &mut out);
+        let _ = p.take_probe();
+        wait = p.next_wakeup().unwrap().0 - now.0;
+        if wait > 2 * base {
+            break;
+        }
+    }
+    assert!(wait > 2 * base, "backed off: {wait} > 2 x {base}");
+    p.hurry(now);
+    let t = p.next_wakeup().unwrap();
+    assert!(t.0 - now.0 <= base, "retried within one base timeout");
+    out.clear();
+    p.poll(t, &mut out);
+    assert!(!out.is_empty(), "the slot is retried");
+    let next = p.next_wakeup().unwrap().0 - t.0;
+    assert!(next <= base + base / 2 + 1, "backoff starts over: {next}");
+}
+
+#[test]
 fn forced_value_requeues_the_commands() {
     let mut p = leader(0, 1);
     p.submit(Tick(0), b"a".to_vec());

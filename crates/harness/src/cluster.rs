@@ -56,10 +56,24 @@ pub struct ClusterSpec<'a> {
     pub set: &'a [String],
 }
 
+/// `[cluster] retain_slots` of the harness's clusters unless `--set` says
+/// otherwise: check 2 reads every acknowledged write's slot from
+/// `/v1/log`, which does not serve compacted slots, so a run must not
+/// compact (with the default 4096 a run of about 7,000 slots compacted
+/// below 2048 and check 2 counted the writes there as lost).
+const RETAIN_SLOTS: i64 = 1 << 20;
+
 /// Rewrites the compose cluster file for the harness: every node's HTTP API
-/// listens on all of its interfaces (the client network too).
+/// listens on all of its interfaces (the client network too), and no slot
+/// of a run is compacted ([`RETAIN_SLOTS`]).
 fn harness_config(text: &str, set: &[String]) -> anyhow::Result<String> {
     let mut doc: toml::Table = text.parse().context("testnet's cluster file")?;
+    doc.entry("cluster")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .ok_or_else(|| anyhow!("testnet's [cluster] is not a table"))?
+        .entry("retain_slots")
+        .or_insert(toml::Value::Integer(RETAIN_SLOTS));
     for kv in set {
         let (k, v) = kv
             .split_once('=')
@@ -310,6 +324,14 @@ mod tests {
         assert_eq!(doc["cluster"]["late_steps"].as_bool(), Some(true));
         assert_eq!(doc["cluster"]["window"].as_integer(), Some(16));
         assert_eq!(doc["nodes"]["n1"]["http"].as_str(), Some("0.0.0.0:8101"));
+        // Check 2 reads every slot of the run from /v1/log: nothing compacts.
+        assert_eq!(
+            doc["cluster"]["retain_slots"].as_integer(),
+            Some(super::RETAIN_SLOTS)
+        );
+        let t = harness_config(FILE, &["retain_slots=64".to_string()]).unwrap();
+        let doc: toml::Table = t.parse().unwrap();
+        assert_eq!(doc["cluster"]["retain_slots"].as_integer(), Some(64));
     }
 
     #[test]

@@ -67,6 +67,10 @@ pub struct SimArgs {
     /// a fake's 1a at ballot u64::MAX does to a slot.
     #[arg(long)]
     pub no_ballot_ceiling: bool,
+    /// The leader runs per-slot Phase 1 only (no range 1a/1b): every slot
+    /// 1a -> 1b -> 1c -> 2av -> 2b, as before range Phase 1.
+    #[arg(long)]
+    pub no_range: bool,
     /// Switch attacks off (comma-separated: equivocate, lie-1b, withhold,
     /// compete-1c, hijack, inflate, max-ballot, random, replay), to tell
     /// which attack a failing seed needs; the rest of the seed is unchanged.
@@ -129,6 +133,7 @@ fn params(a: &SimArgs, cfg: &hpaxos_config::Config) -> anyhow::Result<SimParams>
     p.late = !a.no_late;
     p.ballot_ceiling = !a.no_ballot_ceiling;
     p.signed_proposals = !a.no_signed_proposals;
+    p.range_phase1 = !a.no_range;
     if let Some(list) = &a.without {
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let Some(at) = hpaxos_sim::scenario::AttackName::parse(name) else {
@@ -193,6 +198,7 @@ fn replay_command(a: &SimArgs) -> String {
     flag(a.no_late, "--no-late");
     flag(a.no_ballot_ceiling, "--no-ballot-ceiling");
     flag(a.no_signed_proposals, "--no-signed-proposals");
+    flag(a.no_range, "--no-range");
     flag(a.no_liveness, "--no-liveness");
     flag(a.judge_all, "--judge-all");
     flag(a.quick, "--quick");

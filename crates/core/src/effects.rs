@@ -213,6 +213,17 @@ impl Effects {
         self.actions.clear();
     }
 
+    /// Nothing to carry out (and no action recorded).
+    pub fn is_empty(&self) -> bool {
+        self.persist.is_empty()
+            && self.send.is_empty()
+            && self.relay.is_empty()
+            && self.decisions.is_empty()
+            && self.evidence.is_empty()
+            && self.rejected.is_empty()
+            && self.actions.is_empty()
+    }
+
     pub(crate) fn action(&mut self, f: impl FnOnce() -> SpecAction) {
         if self.record_actions {
             self.actions.push(f());

@@ -52,6 +52,9 @@ struct Round {
     one_b_own: BTreeMap<LearnerId, OneBBucket>,
     /// The 1c message sent per learner, once a value was found for it.
     announced: BTreeMap<LearnerId, Msg1c>,
+    /// Phase 1 of this round ran as range Phase 1 ([`Proposer::start_ranged`]):
+    /// a retransmission sends the 1c only.
+    ranged: bool,
 }
 
 /// A proposer of all slots; at most one live ballot per slot.
@@ -163,6 +166,7 @@ impl Proposer {
                 one_b: BTreeMap::new(),
                 one_b_own: BTreeMap::new(),
                 announced: BTreeMap::new(),
+                ranged: false,
             },
         );
         for &l in &learners {
@@ -183,10 +187,55 @@ impl Proposer {
         }
     }
 
+    /// Runs ballot `bal` of `slot` for `learners` on range Phase 1: the
+    /// leadership's range 1b quorum of every learner reported nothing for
+    /// the slot (`crate::range_proposer::RangeProposer::free_for`), so
+    /// `KnowsSafeAt1` holds there for any value and `own` is announced at
+    /// once, `Phase1c(l, bal, own)` for each learner: no per-slot 1a or
+    /// 1b. The round is kept like any other, so that a retry at a higher
+    /// ballot announces `own` again when safe (rule (b)).
+    pub fn start_ranged(
+        &mut self,
+        slot: Slot,
+        learners: &[LearnerId],
+        bal: Ballot,
+        own: Value,
+        fx: &mut Effects,
+    ) {
+        let learners: Vec<LearnerId> = learners
+            .iter()
+            .copied()
+            .filter(|l| l.index() < self.trust.n_learners())
+            .collect();
+        self.rounds.insert(
+            slot,
+            Round {
+                bal,
+                learners: learners.clone(),
+                own: own.clone(),
+                pinned: false,
+                earlier: None,
+                one_b: BTreeMap::new(),
+                one_b_own: BTreeMap::new(),
+                announced: BTreeMap::new(),
+                ranged: true,
+            },
+        );
+        for &l in &learners {
+            self.phase_1c(slot, l, bal, own.clone(), fx);
+        }
+    }
+
     /// Sends again the current ballot's 1a and 1c messages (after loss),
     /// and stops waiting for learners whose 1b quorum has not come (they
     /// are suspected down until one of their quorums answers again).
     pub fn retransmit(&mut self, slot: Slot, fx: &mut Effects) {
+        if let Some(r) = self.rounds.get(&slot).filter(|r| r.ranged) {
+            for m in r.announced.values() {
+                fx.send.push(Message::M1c(m.clone()));
+            }
+            return;
+        }
         let before = fx.send.len();
         self.announce(slot, true, fx);
         let fresh = fx.send.len() > before;

@@ -111,6 +111,67 @@ impl RangeProposer {
             .collect()
     }
 
+    /// The learners the current leadership runs for.
+    pub fn learners(&self) -> &[LearnerId] {
+        self.current.as_ref().map_or(&[], |c| &c.learners)
+    }
+
+    /// Ends the current leadership (this proposer no longer leads).
+    pub fn stop(&mut self) {
+        self.current = None;
+    }
+
+    /// Sends the range 1a of the current leadership again, for each of its
+    /// learners that has no quorum of range 1b yet (after loss).
+    pub fn retransmit(&mut self, fx: &mut Effects) {
+        let Some(c) = &self.current else {
+            return;
+        };
+        let (from, bal) = (c.from, c.bal);
+        let waiting: Vec<LearnerId> = c
+            .learners
+            .iter()
+            .copied()
+            .filter(|&l| {
+                let heard: AccSet = c
+                    .one_b
+                    .keys()
+                    .filter(|(ml, _)| *ml == l)
+                    .map(|(_, a)| *a)
+                    .collect();
+                !self.trust.is_quorum(l, &heard)
+            })
+            .collect();
+        for l in waiting {
+            self.phase_1a_range(from, l, bal, fx);
+        }
+    }
+
+    /// Does some range 1b of the current leadership report `slot` (a vote
+    /// or a proposal there)? Such a slot is not free: its value is the
+    /// per-slot proposer's to choose (`KnowsSafeAt2`).
+    pub fn reported(&self, slot: Slot) -> bool {
+        self.current.as_ref().is_some_and(|c| {
+            c.one_b
+                .values()
+                .any(|m| m.covers(slot) && m.reports.iter().any(|r| r.slot == slot))
+        })
+    }
+
+    /// Is `slot` free for each of `learners` in the current leadership (a
+    /// quorum of range 1b of each that report nothing for it)? False for a
+    /// learner outside the leadership.
+    pub fn free_for(&self, slot: Slot, learners: &[LearnerId]) -> bool {
+        let Some(c) = &self.current else {
+            return false;
+        };
+        slot >= c.from
+            && !learners.is_empty()
+            && learners.iter().all(|&l| {
+                c.learners.contains(&l) && self.trust.is_quorum(l, &self.silent_at(c, l, slot))
+            })
+    }
+
     /// Is `slot` free for the current leadership: for every learner, a
     /// quorum of range 1b that report nothing for it (`KnowsSafeAt1` for
     /// any value)?

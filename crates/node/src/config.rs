@@ -16,6 +16,7 @@
 //! retain_slots = 4096             # decided slots kept before compaction
 //! witness_frames = 16             # 1b/2b relayed per 500 ms (0: off)
 //! late_steps = true               # late Phase1b/Phase2av (spec/HPaxosLate.tla)
+//! range_phase1 = true             # the leader runs Phase 1 once per leadership
 //!
 //! [nodes.n1]
 //! addr = "127.0.0.1:7101"         # peer-to-peer TCP (default: its acceptor's addr)
@@ -80,6 +81,7 @@ struct RawCluster {
     retain_slots: Option<u64>,
     witness_frames: Option<usize>,
     late_steps: Option<bool>,
+    range_phase1: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +232,9 @@ pub struct ClusterConfig {
     /// The acceptor takes late `Phase1b`/`Phase2av` (`AcceptorOptions::late`,
     /// `spec/HPaxosLate.tla`).
     pub late_steps: bool,
+    /// The leader runs range Phase 1 (`hpaxos_core::node::range`): Phase 1
+    /// once per leadership, steady-state slots 1c -> 2av -> 2b.
+    pub range_phase1: bool,
     /// What loads but is probably a mistake (`hpaxos_config::Warning`s),
     /// logged at start and printed by `node --check`.
     pub warnings: Vec<String>,
@@ -246,6 +251,9 @@ pub const DEFAULT_BATCH_DELAY_MS: u64 = 1;
 
 /// Default of `[cluster] late_steps`.
 pub const DEFAULT_LATE_STEPS: bool = true;
+
+/// Default of `[cluster] range_phase1`.
+pub const DEFAULT_RANGE_PHASE1: bool = true;
 
 /// Default of `[cluster] retain_slots`.
 pub const DEFAULT_RETAIN_SLOTS: u64 = 4096;
@@ -433,6 +441,7 @@ impl ClusterConfig {
                 .witness_frames
                 .unwrap_or(crate::witness::DEFAULT_RELAY_FRAMES),
             late_steps: cluster.late_steps.unwrap_or(DEFAULT_LATE_STEPS),
+            range_phase1: cluster.range_phase1.unwrap_or(DEFAULT_RANGE_PHASE1),
             warnings,
         })
     }

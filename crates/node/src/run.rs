@@ -526,5 +526,6 @@ fn build_core(
         horizon: DEFAULT_HORIZON,
         record_actions: false,
         values: logged_values(records),
+        range_phase1: cfg.range_phase1,
     }))
 }

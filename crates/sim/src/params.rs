@@ -89,6 +89,10 @@ pub struct SimParams {
     /// behind their votes (`AcceptorOptions::signed_proposals`; with late
     /// steps only). On by default, as in the node.
     pub signed_proposals: bool,
+    /// The leader runs range Phase 1 (`NodeSetup::range_phase1`): one
+    /// range 1a per learner per leadership, steady-state slots 1c -> 2av ->
+    /// 2b. On by default, as in the node; off: per-slot Phase 1 only.
+    pub range_phase1: bool,
 }
 
 impl Default for SimParams {
@@ -116,6 +120,7 @@ impl Default for SimParams {
             ballot_ceiling: true,
             without: Vec::new(),
             signed_proposals: true,
+            range_phase1: true,
         }
     }
 }

@@ -333,6 +333,7 @@ impl<'a> World<'a> {
             horizon: DEFAULT_HORIZON,
             record_actions: record,
             values,
+            range_phase1: p.range_phase1,
         }));
         sn.timer_at = None;
         Ok(())

@@ -64,6 +64,7 @@
 pub mod catchup;
 pub mod certs;
 pub mod leader;
+pub mod range;
 pub mod relay;
 pub mod snapshot;
 pub mod store;
@@ -179,6 +180,9 @@ pub struct NodeSetup {
     pub record_actions: bool,
     /// Value bytes restored from the node's `Batch` records: (slot, value).
     pub values: Vec<(Slot, Value)>,
+    /// The leader runs range Phase 1 ([`range`]); off: every slot runs its
+    /// own per-slot Phase 1.
+    pub range_phase1: bool,
 }
 
 /// Counters kept by the node layer.
@@ -211,6 +215,13 @@ pub struct NodeStats {
     pub digest_mismatches: u64,
     /// 1c messages that waited for their bytes.
     pub parked_1c: u64,
+    /// Range Phase 1 leaderships started here ([`range`]).
+    pub range_leaderships: u64,
+    /// Slots whose first ballot went straight to 1c on range Phase 1.
+    pub range_slots: u64,
+    /// Slots of a leadership run per-slot instead (reported by a range 1b,
+    /// or left waiting when the leadership ended).
+    pub range_fallbacks: u64,
 }
 
 /// One node's protocol state above the roles. See the module doc.
@@ -221,6 +232,8 @@ pub struct NodeCore<P> {
     /// Learners run here first (in setup order), then the followed ones.
     pub learners: Vec<Followed>,
     proposer: Option<(Proposer, Pacemaker)>,
+    /// Range Phase 1 of the proposer, when it is on ([`range`]).
+    range: Option<range::RangeLead>,
     proposers: Vec<NodeId>,
     acceptor_nodes: Vec<NodeId>,
     timing: NodeTiming,
@@ -302,6 +315,8 @@ impl<P: Clone> NodeCore<P> {
             }
         }
         let proposer = pm.map(|pm| (Proposer::new(s.trust.clone()), pm));
+        let range = (proposer.is_some() && s.range_phase1)
+            .then(|| range::RangeLead::new(s.trust.clone()));
         let mut store = ValueStore::new(certs::CERTS_KEPT * n_followed.max(1));
         for (slot, v) in &s.values {
             store.restore(v, *slot);
@@ -357,6 +372,7 @@ impl<P: Clone> NodeCore<P> {
             acceptor: s.acceptor,
             learners,
             proposer,
+            range,
             proposers: s.proposers,
             acceptor_nodes: s.acceptor_nodes,
             timing: s.timing,
@@ -634,8 +650,16 @@ impl<P: Clone> NodeCore<P> {
                 // Above the ceiling only a Byzantine acceptor's messages
                 // can be (no safe acceptor's `maxBal` gets there): they must
                 // not lead the proposer's ballots where acceptors drop them.
-                // (Range messages are not sent by this node layer yet: a
-                // peer's is handled by the acceptor only.)
+                // A range 1b goes to range Phase 1 ([`range`]), which
+                // reports what it names to the pacemaker itself.
+                if let Message::M1bRange(r) = &m {
+                    if admitted && r.bal <= self.ballot_ceiling {
+                        let r = r.clone();
+                        self.on_1b_range(now, &r);
+                    }
+                    self.absorb(now, out);
+                    continue;
+                }
                 let used = matches!(m.kind(), Kind::K1b | Kind::K2av | Kind::K2b)
                     && !m.is_range()
                     && m.bal() <= self.ballot_ceiling;
@@ -943,8 +967,7 @@ impl<P: Clone> NodeCore<P> {
     /// pinned at the vote's ballot, once its quorum is heard again.
     fn poll_proposer(&mut self, now: Tick, out: &mut Ready<P>) {
         let reachable = self.reachable_acceptors(now);
-        let trust = &self.trust;
-        let Some((p, pm)) = &mut self.proposer else {
+        let Some((_, pm)) = &mut self.proposer else {
             return;
         };
         // An acceptor heard again: retry the slots in flight soon
@@ -953,12 +976,15 @@ impl<P: Clone> NodeCore<P> {
             pm.hurry(now);
         }
         self.last_reachable = reachable;
-        let mut actions = Vec::new();
-        pm.poll(now, &mut actions);
-        if actions.is_empty() {
-            return;
-        }
+        let served = range::served(&self.trust, &pm.config().learners, &reachable);
         self.fx.clear();
+        // Range Phase 1 first: slots the pacemaker starts below get the
+        // leadership's ballot.
+        self.range_lead(now, &served);
+        let mut actions = Vec::new();
+        if let Some((_, pm)) = &mut self.proposer {
+            pm.poll(now, &mut actions);
+        }
         for a in actions {
             match a {
                 Action::Start {
@@ -969,25 +995,43 @@ impl<P: Clone> NodeCore<P> {
                     pinned,
                 } => {
                     if !pinned {
-                        let served: Vec<LearnerId> = learners
+                        let s: Vec<LearnerId> = learners
                             .iter()
                             .copied()
-                            .filter(|l| trust.is_quorum(*l, &reachable))
+                            .filter(|l| self.trust.is_quorum(*l, &reachable))
                             .collect();
-                        if !served.is_empty() {
-                            learners = served;
+                        if !s.is_empty() {
+                            learners = s;
                         }
                     }
-                    p.start_for(slot, &learners, ballot, value, pinned, &mut self.fx)
+                    if !pinned && self.range_start(slot, ballot, &value, &learners) {
+                        continue;
+                    }
+                    if let Some((p, _)) = &mut self.proposer {
+                        p.start_for(slot, &learners, ballot, value, pinned, &mut self.fx);
+                    }
                 }
-                Action::Retransmit { slot, .. } => p.retransmit(slot, &mut self.fx),
+                Action::Retransmit { slot, .. } => {
+                    if !self.range_retransmit(slot) {
+                        if let Some((p, _)) = &mut self.proposer {
+                            p.retransmit(slot, &mut self.fx);
+                        }
+                    }
+                }
                 Action::Refresh {
                     slot,
                     ballot,
                     value,
                     learners,
-                } => p.refresh(slot, &learners, ballot, value, &mut self.fx),
+                } => {
+                    if let Some((p, _)) = &mut self.proposer {
+                        p.refresh(slot, &learners, ballot, value, &mut self.fx);
+                    }
+                }
             }
+        }
+        if self.fx.is_empty() {
+            return;
         }
         self.absorb(now, out);
         self.drain_local(now, out);
@@ -1027,6 +1071,9 @@ impl<P: Clone> NodeCore<P> {
         if let Some((p, pm)) = &mut self.proposer {
             pm.resume_from(below);
             p.compact(below);
+        }
+        if let Some(rl) = &mut self.range {
+            rl.compact(below);
         }
         self.certs.compact(below);
         self.proofs_2av.compact(below);

@@ -99,6 +99,7 @@ fn node_from(trust: &Trust, i: u16, proposers: u16, records: &[Durable]) -> Node
         horizon: DEFAULT_HORIZON,
         record_actions: false,
         values,
+        range_phase1: true,
     })
 }
 

@@ -376,6 +376,13 @@ pub struct Pacemaker {
     highest_seen: Option<Slot>,
     /// Slots taken over and not yet asked about (`[from, to)`).
     probe: Option<(Slot, Slot)>,
+    /// Highest ballot seen in any message (every slot), and in range 1b:
+    /// a new leadership's ballot goes above it.
+    top_ballot: Ballot,
+    /// The range Phase 1 leadership this proposer runs, `(from, ballot)`:
+    /// the first ballot of every slot `>= from` is `ballot` (see
+    /// [`Pacemaker::lead_from`]).
+    leadership: Option<(Slot, Ballot)>,
     stats: PacemakerStats,
 }
 
@@ -409,6 +416,8 @@ impl Pacemaker {
             done_below: Slot(0),
             highest_seen: None,
             probe: None,
+            top_ballot: Ballot::ZERO,
+            leadership: None,
             stats: PacemakerStats::default(),
         })
     }
@@ -513,6 +522,7 @@ impl Pacemaker {
             return;
         }
         self.leader = leader;
+        self.leadership = None;
         if leader {
             self.stats.takeovers += 1;
             self.next_slot = self
@@ -552,9 +562,51 @@ impl Pacemaker {
         self.queue.drain(..).map(|(_, c)| c).collect()
     }
 
+    /// The first slot this proposer has not started: where a new range
+    /// Phase 1 leadership begins.
+    pub fn next_fresh_slot(&self) -> Slot {
+        self.next_slot.max(self.done_below)
+    }
+
+    /// Reports a ballot seen in a range message (a stale proposer's range
+    /// 1b is answered at the promised ballot): the next leadership goes
+    /// above it.
+    pub fn observe_ballot(&mut self, ballot: Ballot) {
+        self.top_ballot = self.top_ballot.max(ballot);
+    }
+
+    /// The ballot of a new leadership: the smallest owned one above every
+    /// ballot seen anywhere and the floor (a restarted proposer never
+    /// reuses one).
+    pub fn leadership_ballot(&self) -> Ballot {
+        next_owned(
+            self.cfg.me,
+            self.cfg.proposers,
+            self.top_ballot.max(self.cfg.ballot_floor),
+        )
+    }
+
+    /// Starts (or replaces) the range Phase 1 leadership `(from, ballot)`:
+    /// from now on the first ballot of a slot `>= from` is `ballot` (its
+    /// retries go above it as for any ballot). Only while leader, and only
+    /// from a slot not started here, so no slot in flight changes ballot.
+    pub fn lead_from(&mut self, from: Slot, ballot: Ballot) {
+        if !self.leader || from < self.next_fresh_slot() {
+            return;
+        }
+        self.top_ballot = self.top_ballot.max(ballot);
+        self.leadership = Some((from, ballot));
+    }
+
+    /// The current range Phase 1 leadership, `(from, ballot)`.
+    pub fn leadership(&self) -> Option<(Slot, Ballot)> {
+        self.leadership
+    }
+
     /// Reports a ballot seen in a message of `slot` (1b, 2av or 2b): the
     /// floor for this proposer's next ballot of the slot, and a slot in use.
     pub fn observe(&mut self, _now: Tick, slot: Slot, ballot: Ballot) {
+        self.top_ballot = self.top_ballot.max(ballot);
         if self.is_complete(slot) {
             return;
         }
@@ -723,8 +775,14 @@ impl Pacemaker {
         let value = encode_batch(self.cfg.me, slot, &commands);
         let seen = self.seen.get(&slot).copied().unwrap_or(Ballot::ZERO);
         let floor = seen.max(self.cfg.ballot_floor);
+        let ballot = match self.leadership {
+            // The leadership's ballot, when nothing in the slot is at or
+            // above it (its range 1a stands for the slot's 1a there).
+            Some((from, lb)) if slot >= from && seen < lb => lb,
+            _ => next_owned(self.cfg.me, self.cfg.proposers, floor),
+        };
         InFlight {
-            ballot: next_owned(self.cfg.me, self.cfg.proposers, floor),
+            ballot,
             value,
             commands,
             // Only ballots seen in messages: this proposer's own floor is

@@ -105,6 +105,7 @@ fn core(i: u16, trust: &Trust) -> NodeCore<()> {
         horizon: DEFAULT_HORIZON,
         record_actions: false,
         values: Vec::new(),
+        range_phase1: true,
     })
 }
 

@@ -45,6 +45,21 @@ struct Cluster {
     /// Answers to this node's fetches carry other bytes than asked for.
     corrupt_to: Option<usize>,
     proposers: u16,
+    /// Protocol messages broadcast, by kind ([`label`]).
+    sent: BTreeMap<&'static str, u64>,
+}
+
+/// A message's kind, telling range messages apart.
+fn label(m: &Message) -> &'static str {
+    match m {
+        Message::M1a(_) => "1a",
+        Message::M1b(_) => "1b",
+        Message::M1c(_) => "1c",
+        Message::M2av(_) => "2av",
+        Message::M2b(_) => "2b",
+        Message::M1aRange(_) => "1a-range",
+        Message::M1bRange(_) => "1b-range",
+    }
 }
 
 /// Node `i` of a [`Cluster`] built from its durable records.
@@ -126,6 +141,7 @@ impl Cluster {
             no_1c_to: None,
             corrupt_to: None,
             proposers,
+            sent: BTreeMap::new(),
         }
     }
 
@@ -171,6 +187,7 @@ impl Cluster {
             }
         }
         for m in out.broadcast {
+            *self.sent.entry(label(&m)).or_default() += 1;
             for j in 0..self.nodes.len() {
                 if j != i {
                     self.net
@@ -846,5 +863,152 @@ fn a_restarted_node_keeps_its_votes_and_serves_their_bytes() {
     c.submit(1, "after");
     c.run(200);
     assert!(c.has(3, BOB, "after"));
+    c.assert_agreement();
+}
+
+#[test]
+fn steady_state_slots_use_range_phase1_and_no_per_slot_1a_or_1b() {
+    // Issue 9, item 1: the leader's range 1a is `Phase1a(l, b)` in every
+    // slot from its `from` on, and each acceptor's range 1b is
+    // `Phase1b(l, b, a)` in each of them (empty `votes`/`proposals` where
+    // it reports nothing); with a quorum of those for every learner,
+    // `KnowsSafeAt1(l, b)` holds in a new slot, so its 1c is answered by
+    // 2av and 2b with no per-slot 1a or 1b.
+    let mut c = Cluster::new(3);
+    c.run(5);
+    c.submit(0, "warm-up");
+    c.run(60);
+    assert!(c.has(0, ALICE, "warm-up") && c.has(0, BOB, "warm-up"));
+    let lead = c.nodes[0].range.as_ref().and_then(|r| r.leadership());
+    assert!(lead.is_some(), "the leader started a leadership");
+    assert!(c.sent.get("1a-range").copied().unwrap_or(0) >= 2, "one per learner");
+    let before = c.sent.clone();
+    let slots_before = c.nodes[0].stats.range_slots;
+    for k in 0..12 {
+        c.submit(k % 5, &format!("cmd{k}"));
+        c.run(8);
+    }
+    c.run(80);
+    for k in 0..12 {
+        let cmd = format!("cmd{k}");
+        for n in 0..5 {
+            assert!(c.has(n, ALICE, &cmd) && c.has(n, BOB, &cmd), "{cmd} at {n}");
+        }
+    }
+    let delta = |k: &str| c.sent.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    assert_eq!(delta("1a"), 0, "no per-slot 1a in steady state");
+    assert_eq!(delta("1b"), 0, "no per-slot 1b in steady state");
+    assert_eq!(delta("1a-range") + delta("1b-range"), 0, "Phase 1 ran once");
+    assert!(delta("1c") > 0 && delta("2av") > 0 && delta("2b") > 0);
+    assert!(c.nodes[0].stats.range_slots > slots_before);
+    assert_eq!(c.nodes[0].stats.range_fallbacks, 0);
+    // The leadership did not change, and no slot needed another ballot.
+    assert_eq!(c.nodes[0].range.as_ref().and_then(|r| r.leadership()), lead);
+    c.assert_agreement();
+}
+
+#[test]
+fn without_range_phase1_every_slot_runs_per_slot_phase1() {
+    // The switch (`[cluster] range_phase1 = false`): per-slot `Phase1a`
+    // and `Phase1b` in every slot, no range message.
+    let mut c = Cluster::new(3);
+    for (i, n) in c.nodes.iter_mut().enumerate() {
+        let _ = i;
+        n.range = None;
+    }
+    c.run(5);
+    c.submit(0, "x");
+    c.run(60);
+    assert!(c.has(0, ALICE, "x") && c.has(0, BOB, "x"));
+    assert!(c.sent.get("1a").copied().unwrap_or(0) > 0);
+    assert_eq!(c.sent.get("1a-range").copied().unwrap_or(0), 0);
+    c.assert_agreement();
+}
+
+#[test]
+fn after_the_leader_is_killed_the_next_leader_runs_its_own_range_phase1() {
+    // A learner whose proposer disappears mid-range still decides via
+    // another proposer: the new leader's leadership ballot is above every
+    // ballot it saw (so its range 1a is `Phase1a(l, b)` at a `b` above
+    // the old promise, and each acceptor's `maxBal[l, a] =< b` holds for
+    // its range `Phase1b`), and its slots go straight to 1c again.
+    let mut c = Cluster::new(3);
+    c.run(5);
+    for k in 0..4 {
+        c.submit(3, &format!("a{k}"));
+        c.run(6);
+    }
+    c.run(60);
+    let (_, old) = c.nodes[0]
+        .range
+        .as_ref()
+        .and_then(|r| r.leadership())
+        .expect("node 0 leads on range Phase 1");
+    c.up[0] = false;
+    c.submit(3, "after");
+    c.run(400);
+    assert!(c.has(3, BOB, "after") && c.has(3, ALICE, "after"), "no failover");
+    assert_eq!(c.nodes[3].leader_node(), Some(NodeId(1)));
+    let (_, new) = c.nodes[1]
+        .range
+        .as_ref()
+        .and_then(|r| r.leadership())
+        .expect("node 1 leads on range Phase 1");
+    assert!(new > old, "the new leadership is above the old one");
+    let before = c.sent.clone();
+    let ranged = c.nodes[1].stats.range_slots;
+    for k in 0..4 {
+        c.submit(2, &format!("b{k}"));
+        c.run(6);
+    }
+    c.run(60);
+    for k in 0..4 {
+        assert!(c.has(3, BOB, &format!("b{k}")) && c.has(3, ALICE, &format!("b{k}")));
+    }
+    let delta = |k: &str| c.sent.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    assert_eq!(delta("1a") + delta("1b"), 0, "steady state again after failover");
+    assert!(c.nodes[1].stats.range_slots > ranged);
+    c.assert_agreement();
+}
+
+#[test]
+fn a_leader_restarted_from_its_records_leads_on_range_phase1_again() {
+    // A leader that restarts remembers no ballot but its acceptor's
+    // promise: its new range 1a may be below it, and then the acceptors'
+    // guard `maxBal[l, a] =< b` fails in every slot the promise covers;
+    // they answer at the promised ballot, and the new leadership goes
+    // above it. The log stays contiguous and both learners decide.
+    let mut c = Cluster::new(2);
+    c.run(5);
+    for k in 0..3 {
+        c.submit(0, &format!("p{k}"));
+        c.run(6);
+    }
+    c.run(60);
+    c.restart(0);
+    c.run(40);
+    for k in 0..3 {
+        c.submit(2, &format!("q{k}"));
+        c.run(6);
+    }
+    c.run(300);
+    for k in 0..3 {
+        for cmd in [format!("p{k}"), format!("q{k}")] {
+            assert!(c.has(2, BOB, &cmd) && c.has(2, ALICE, &cmd), "{cmd}");
+        }
+    }
+    assert!(c.nodes[0].is_leader());
+    assert!(c.nodes[0].stats.range_leaderships >= 1);
+    assert!(c.nodes[0].stats.range_slots >= 1, "q* went straight to 1c");
+    for lr in [ALICE, BOB] {
+        let slots: Vec<Slot> = c.decided[2]
+            .keys()
+            .filter(|(l, _)| *l == lr)
+            .map(|(_, s)| *s)
+            .collect();
+        for (i, s) in slots.iter().enumerate() {
+            assert_eq!(s.0, i as u64, "hole in {lr:?}'s log: {slots:?}");
+        }
+    }
     c.assert_agreement();
 }

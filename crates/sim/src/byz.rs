@@ -15,7 +15,9 @@
 //!
 //! With each lying 1b it also sends a range 1b from that slot on that
 //! reports nothing ([`World::range_lie`]): a hidden vote, and a claim that
-//! every later slot is empty.
+//! every later slot is empty. The range 1b its shadow sends to a leader's
+//! range 1a lie the same way ([`World::lie_range`]): reports hidden or
+//! invented.
 //!
 //! It never sends a message in another acceptor's name: every message it
 //! builds carries its own `acc`, and the network stamps the real sender.
@@ -30,7 +32,7 @@ use crate::net::Packet;
 use crate::world::{AccNode, World};
 use hpaxos_core::{
     Acceptor, Ballot, LearnerId, Message, Msg1a, Msg1b, Msg1bRange, Msg1c, Msg2av, Msg2b, Slot,
-    Vote,
+    SlotReport, Vote,
 };
 use std::collections::BTreeSet;
 
@@ -220,12 +222,57 @@ impl World<'_> {
         l
     }
 
+    /// A lying version of the shadow's range 1b (the leader's range Phase
+    /// 1, `hpaxos_core::node::range`): every report dropped (each slot's
+    /// votes and proposals hidden, every slot claimed free), one report
+    /// dropped, or a vote invented in a slot of the range. Still well
+    /// formed and in the fake's own name: `FakeSend` of each element.
+    fn lie_range(&mut self, r: &Msg1bRange) -> Msg1bRange {
+        let mut l = r.clone();
+        match self.brng.below(3) {
+            0 => l.reports.clear(),
+            1 if !l.reports.is_empty() => {
+                let k = self.brng.below(l.reports.len() as u64) as usize;
+                l.reports.remove(k);
+            }
+            _ => {
+                let slot = Slot(r.from.0.saturating_add(self.brng.below(4)));
+                let lr = LearnerId(self.brng.below(self.trust.n_learners() as u64) as u16);
+                let vote = Vote {
+                    lr,
+                    bal: Ballot(r.bal.0.saturating_sub(1)),
+                    val: self.evil(slot),
+                };
+                match l.reports.iter_mut().find(|x| x.slot == slot) {
+                    Some(x) => {
+                        x.votes.push(vote);
+                        x.votes.sort();
+                        x.votes.dedup();
+                    }
+                    None => {
+                        l.reports.push(SlotReport {
+                            slot,
+                            votes: vec![vote],
+                            proposals: Vec::new(),
+                        });
+                        l.reports.sort_by_key(|x| x.slot);
+                    }
+                }
+            }
+        }
+        l
+    }
+
     /// Sends one of the shadow's messages, distorted.
     fn byz_send(&mut self, node: u16, m: Message, cause: u32) {
         let at = self.sc.attack;
         let stable = self.stable;
         let variant: Option<Message> = match &m {
             Message::M1b(b) if self.brng.chance(at.lie_1b) => Some(Message::M1b(self.lie(b))),
+            Message::M1bRange(r) if self.brng.chance(at.lie_1b) => {
+                self.stats.range_lies += 1;
+                Some(Message::M1bRange(self.lie_range(r)))
+            }
             Message::M2av(x) if self.brng.chance(at.equivocate) => Some(Message::M2av(Msg2av {
                 val: self.evil(x.slot),
                 ..x.clone()
@@ -236,7 +283,7 @@ impl World<'_> {
             })),
             _ => None,
         };
-        let is_1b = matches!(m, Message::M1b(_));
+        let is_1b = matches!(m, Message::M1b(_) | Message::M1bRange(_));
         if let (Message::M1b(b), Some(_)) = (&m, &variant) {
             self.range_lie(node, b, cause);
         }
@@ -244,7 +291,7 @@ impl World<'_> {
             self.stats.byz_attacks += 1;
         }
         let recipients: Vec<u16> = match &m {
-            Message::M1b(_) => self.to_1b.clone(),
+            Message::M1b(_) | Message::M1bRange(_) => self.to_1b.clone(),
             Message::M2b(x) => self
                 .learner_nodes
                 .get(x.lr.index())

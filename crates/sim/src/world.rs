@@ -25,7 +25,7 @@ use hpaxos_core::node::{
 use hpaxos_core::pacemaker::{Pacemaker, PacemakerConfig, PacemakerError, ProposerIndex, Tick};
 use hpaxos_core::{
     AccSet, Acceptor, AcceptorDurable, AcceptorId, AcceptorOptions, Durable, Learner, LearnerId,
-    Message, Slot, SpecAction, Trust, Value,
+    Message, Msg1a, Msg1c, Slot, SpecAction, Trust, Value,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -625,8 +625,11 @@ impl<'a> World<'a> {
         match pkt {
             // 2av go to the proposers as well (the node sends every
             // protocol message to every peer): the pacemaker counts a
-            // learner's proposals at a pinned ballot.
-            Packet::Proto(Message::M1b(_) | Message::M2av(_)) => &self.to_1b,
+            // learner's proposals at a pinned ballot. A range 1b goes to
+            // the proposers too: the leader's range Phase 1 counts them.
+            Packet::Proto(Message::M1b(_) | Message::M2av(_) | Message::M1bRange(_)) => {
+                &self.to_1b
+            }
             Packet::Proto(Message::M2b(m)) => self
                 .to_2b
                 .get(m.lr.index())
@@ -674,10 +677,14 @@ impl<'a> World<'a> {
     }
 
     fn dispatch(&mut self, from: u16, pkt: Packet, dest: Dest, cause: u32) {
-        if let Packet::Proto(Message::M1a(m)) = &pkt {
-            // A slot is started when a safe proposer first sends a 1a for it.
-            self.oracle.start(m.slot, self.now);
-            self.max_slot = self.max_slot.max(m.slot);
+        if let Packet::Proto(Message::M1a(Msg1a { slot, .. }) | Message::M1c(Msg1c { slot, .. })) =
+            &pkt
+        {
+            // A slot is started when a safe proposer first sends a 1a for
+            // it, or its 1c (a slot on the leader's range Phase 1 has no
+            // 1a of its own).
+            self.oracle.start(*slot, self.now);
+            self.max_slot = self.max_slot.max(*slot);
         }
         match dest {
             Dest::Route | Dest::Nodes => {

@@ -36,6 +36,12 @@
 //!   ([`owner`]); a proposer only starts fresh ballots it owns, so two
 //!   correct proposers never announce two values at one ballot. Ballot 0 is
 //!   never used (it is every acceptor's initial `maxBal`).
+//! - **Range Phase 1.** While the node layer runs a leadership
+//!   (`crate::node::range`, [`Pacemaker::lead_from`]), the first ballot
+//!   of every slot from the leadership's first slot is the leadership's
+//!   ballot (an owned one above every ballot seen, [`Pacemaker::
+//!   leadership_ballot`]), unless the slot already saw that ballot or a
+//!   higher one; its retries go above it as for any ballot.
 //! - **Per-learner progress.** A slot stops occupying the window as soon as
 //!   *one* learner decided it: a learner whose quorum is up is never held
 //!   back by another learner's. The learners still missing it are retried,

@@ -123,6 +123,12 @@ pub struct RunStats {
     pub byz_attacks: u64,
     /// Range 1b sent by fakes hiding every vote (`byz::World::range_lie`).
     pub range_lies: u64,
+    /// Range Phase 1 at the leaders (`hpaxos_core::node::range`): the
+    /// leaderships started, the slots whose first ballot went straight to
+    /// 1c, and the slots of a leadership run per-slot instead.
+    pub range_leaderships: u64,
+    pub range_slots: u64,
+    pub range_fallbacks: u64,
     pub forged: u64,
     pub evidence: u64,
     pub fsyncs_delayed: u64,

@@ -64,6 +64,9 @@ impl Summary {
         t.partitions += s.partitions;
         t.byz_attacks += s.byz_attacks;
         t.range_lies += s.range_lies;
+        t.range_leaderships += s.range_leaderships;
+        t.range_slots += s.range_slots;
+        t.range_fallbacks += s.range_fallbacks;
         t.forged += s.forged;
         t.evidence += s.evidence;
         t.fsyncs_delayed += s.fsyncs_delayed;
@@ -164,6 +167,13 @@ impl Summary {
             format!(
                 "1a {} 1b {} 1c {} 2av {} 2b {} | forward {} sync {} status {} certs {} vote queries {} votes {} value fetches {} value answers {} relayed 2av {}",
                 k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13]
+            ),
+        );
+        row(
+            "range Phase 1",
+            format!(
+                "{} leaderships, {} slots straight to 1c, {} per-slot fallbacks, {} lying range 1b by fakes",
+                t.range_leaderships, t.range_slots, t.range_fallbacks, t.range_lies
             ),
         );
         row(

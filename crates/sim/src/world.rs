@@ -627,9 +627,7 @@ impl<'a> World<'a> {
             // protocol message to every peer): the pacemaker counts a
             // learner's proposals at a pinned ballot. A range 1b goes to
             // the proposers too: the leader's range Phase 1 counts them.
-            Packet::Proto(Message::M1b(_) | Message::M2av(_) | Message::M1bRange(_)) => {
-                &self.to_1b
-            }
+            Packet::Proto(Message::M1b(_) | Message::M2av(_) | Message::M1bRange(_)) => &self.to_1b,
             Packet::Proto(Message::M2b(m)) => self
                 .to_2b
                 .get(m.lr.index())
@@ -1149,6 +1147,9 @@ impl<'a> World<'a> {
                     self.stats.retransmits += s.retransmits;
                 }
                 self.stats.view_changes += core.stats.view_changes;
+                self.stats.range_leaderships += core.stats.range_leaderships;
+                self.stats.range_slots += core.stats.range_slots;
+                self.stats.range_fallbacks += core.stats.range_fallbacks;
                 self.stats.certificates += core.stats.certs_received;
             }
         }

@@ -35,10 +35,12 @@
 //! `floor = 5·d + 3·(1/S + 1/V) + 3·f`, with `f` the median fsync latency
 //! measured with one writer per acceptor syncing at once (the acceptors of
 //! a slot sync together; a lone writer's sync is slower on this kind of
-//! virtual disk, and is printed too). The path run today (Phase 1 per
-//! slot: 1a, 1b, 1c, 2av, 2b, and the 1b's `maxBal` record fsynced too)
-//! has seven delays, five signed messages and four fsyncs; its floor is
-//! printed as `floor_current_path_ms`.
+//! virtual disk, and is printed too). The leader runs that path by
+//! default (range Phase 1, `[cluster] range_phase1`). The per-slot path
+//! (`range_phase1 = false`, or a slot that falls back: 1a, 1b, 1c, 2av,
+//! 2b, and the 1b's `maxBal` record fsynced too) has seven delays, five
+//! signed messages and four fsyncs; its floor is printed as
+//! `floor_current_path_ms` (the name is kept: it is a JSON field).
 
 use super::limits::Limits;
 use serde::Serialize;

@@ -21,6 +21,10 @@
 //!   heartbeats and only go up. Any node that runs a learner accepts
 //!   commands and forwards them to the leader, and forwards them again
 //!   after a view change or a timeout (replicas apply a command id once).
+//! - **Range Phase 1** ([`range`]): the leader runs Phase 1 once per
+//!   leadership (one range 1a per learner from its first slot not
+//!   started); a slot the range 1b prove free goes straight to 1c, a slot
+//!   they report (or whose 1b are late) runs per-slot rounds as before.
 //! - **Heartbeats and catch-up** ([`catchup`]): every node sends a
 //!   [`Status`] every `heartbeat` (its view and, per learner it runs or
 //!   follows, its decided prefix), so a lagging node learns that it lags
@@ -315,8 +319,8 @@ impl<P: Clone> NodeCore<P> {
             }
         }
         let proposer = pm.map(|pm| (Proposer::new(s.trust.clone()), pm));
-        let range = (proposer.is_some() && s.range_phase1)
-            .then(|| range::RangeLead::new(s.trust.clone()));
+        let range =
+            (proposer.is_some() && s.range_phase1).then(|| range::RangeLead::new(s.trust.clone()));
         let mut store = ValueStore::new(certs::CERTS_KEPT * n_followed.max(1));
         for (slot, v) in &s.values {
             store.restore(v, *slot);

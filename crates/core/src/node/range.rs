@@ -143,9 +143,7 @@ impl<P: Clone> NodeCore<P> {
         };
         let stale = match current {
             None => true,
-            Some((_, b)) => {
-                rl.above > b || served.iter().any(|l| !rl.rp.learners().contains(l))
-            }
+            Some((_, b)) => rl.above > b || served.iter().any(|l| !rl.rp.learners().contains(l)),
         };
         if !stale {
             return;
@@ -262,7 +260,14 @@ impl<P: Clone> NodeCore<P> {
                 p.start_ranged(slot, &w.learners, w.bal, w.value.clone(), &mut self.fx);
                 self.stats.range_slots += 1;
             } else if rl.rp.reported(slot) {
-                p.start_for(slot, &w.learners, w.bal, w.value.clone(), false, &mut self.fx);
+                p.start_for(
+                    slot,
+                    &w.learners,
+                    w.bal,
+                    w.value.clone(),
+                    false,
+                    &mut self.fx,
+                );
                 self.stats.range_fallbacks += 1;
             } else {
                 continue;

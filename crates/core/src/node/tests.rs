@@ -881,7 +881,10 @@ fn steady_state_slots_use_range_phase1_and_no_per_slot_1a_or_1b() {
     assert!(c.has(0, ALICE, "warm-up") && c.has(0, BOB, "warm-up"));
     let lead = c.nodes[0].range.as_ref().and_then(|r| r.leadership());
     assert!(lead.is_some(), "the leader started a leadership");
-    assert!(c.sent.get("1a-range").copied().unwrap_or(0) >= 2, "one per learner");
+    assert!(
+        c.sent.get("1a-range").copied().unwrap_or(0) >= 2,
+        "one per learner"
+    );
     let before = c.sent.clone();
     let slots_before = c.nodes[0].stats.range_slots;
     for k in 0..12 {
@@ -947,7 +950,10 @@ fn after_the_leader_is_killed_the_next_leader_runs_its_own_range_phase1() {
     c.up[0] = false;
     c.submit(3, "after");
     c.run(400);
-    assert!(c.has(3, BOB, "after") && c.has(3, ALICE, "after"), "no failover");
+    assert!(
+        c.has(3, BOB, "after") && c.has(3, ALICE, "after"),
+        "no failover"
+    );
     assert_eq!(c.nodes[3].leader_node(), Some(NodeId(1)));
     let (_, new) = c.nodes[1]
         .range
@@ -966,7 +972,11 @@ fn after_the_leader_is_killed_the_next_leader_runs_its_own_range_phase1() {
         assert!(c.has(3, BOB, &format!("b{k}")) && c.has(3, ALICE, &format!("b{k}")));
     }
     let delta = |k: &str| c.sent.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
-    assert_eq!(delta("1a") + delta("1b"), 0, "steady state again after failover");
+    assert_eq!(
+        delta("1a") + delta("1b"),
+        0,
+        "steady state again after failover"
+    );
     assert!(c.nodes[1].stats.range_slots > ranged);
     c.assert_agreement();
 }

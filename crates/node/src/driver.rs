@@ -966,6 +966,15 @@ impl Driver {
             "values_fetched": ns.values_fetched,
             "values_served": ns.values_served,
             "digest_mismatches": ns.digest_mismatches,
+            "range_phase1": self.core.range_phase1().then(|| serde_json::json!({
+                "leadership": self.core.range_leadership().map(|(from, bal)| serde_json::json!({
+                    "from": from.0,
+                    "ballot": bal.0,
+                })),
+                "leaderships": ns.range_leaderships,
+                "slots_straight_to_1c": ns.range_slots,
+                "fallbacks": ns.range_fallbacks,
+            })),
             "byzantine": self.byz.map(|b| format!("{b:?}")),
             "evidence": self.witness.status(&self.cfg.trust),
             "cluster_id": crate::handshake::cluster_id(&self.cfg),

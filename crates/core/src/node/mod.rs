@@ -456,6 +456,16 @@ impl<P: Clone> NodeCore<P> {
         self.acceptor.as_ref()
     }
 
+    /// Does this node's proposer run range Phase 1 ([`range`])?
+    pub fn range_phase1(&self) -> bool {
+        self.range.is_some()
+    }
+
+    /// The range Phase 1 leadership this node runs, `(from, ballot)`.
+    pub fn range_leadership(&self) -> Option<(Slot, Ballot)> {
+        self.range.as_ref().and_then(|r| r.leadership())
+    }
+
     pub fn pacemaker(&self) -> Option<&Pacemaker> {
         self.proposer.as_ref().map(|(_, p)| p)
     }

@@ -443,6 +443,10 @@ impl<P: Clone> NodeCore<P> {
         f.core.compact(slot, &mut fx);
         f.jump(slot);
         let (lr, local) = (f.core.id(), f.local);
+        // Decisions below the snapshot that were waiting for their bytes
+        // are covered by the snapshot's state: waiting on would hold
+        // `low_water` (and so compaction) below the slot for good.
+        self.awaiting.retain(|&(l, s), _| l != lr || s >= slot);
         if let Some(state) = state {
             out.install.push(super::Install { lr, slot, state });
         }

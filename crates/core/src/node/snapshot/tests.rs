@@ -357,3 +357,37 @@ fn a_rebuilt_node_catches_up_from_a_snapshot() {
         assert_eq!((a.next, a.hash), (b.next, b.hash), "{lr:?}");
     }
 }
+
+/// A decision that waits for its bytes below the snapshot slot is covered
+/// by the installed state: the install drops it, so it holds neither
+/// `low_water` nor compaction below the checkpoint. (Before the fix a
+/// decision of a slot the peers had compacted could never get its bytes,
+/// and the node never compacted again.)
+#[test]
+fn an_install_drops_the_decisions_it_covers_that_wait_for_bytes() {
+    let mut c = Net::new();
+    c.run(5);
+    c.load(2);
+    c.up[3] = false;
+    c.load(260);
+    let d = Decision {
+        slot: Slot(5),
+        lr: ALICE,
+        bal: Ballot(1),
+        val: Value::from_digest(crate::value::Digest([7; 32])),
+    };
+    c.nodes[3].awaiting.insert((ALICE, Slot(5)), d);
+    assert!(c.nodes[3].low_water().is_some_and(|l| l <= Slot(5)));
+    c.up[3] = true;
+    c.load(10);
+    c.run(200);
+    let n3 = &c.nodes[3];
+    assert!(n3.stats.snapshots_installed >= 1, "{:?}", n3.stats);
+    assert_eq!(n3.decisions_awaiting_bytes(), 0);
+    assert!(
+        n3.low_water().is_some_and(|l| l.0 > 150),
+        "{:?}",
+        n3.low_water()
+    );
+    assert!(n3.compacted_below().0 > 100, "{:?}", n3.compacted_below());
+}

@@ -392,15 +392,13 @@ fn an_install_drops_the_decisions_it_covers_that_wait_for_bytes() {
     assert!(n3.compacted_below().0 > 100, "{:?}", n3.compacted_below());
 }
 
-/// A state longer than a part (16 bytes here, parts of 5) goes as four
-/// `SnapshotPart` ahead of its `Snapshot`, is reassembled, checked against
-/// the attested digest and installed as when sent whole.
-#[test]
-fn a_state_larger_than_a_part_is_sent_in_parts_and_installed() {
+/// [`lagging_node_case`] with snapshot states sent in parts of 5 bytes.
+fn lagging_in_parts(tamper: Option<Tamper>) -> Net {
     let mut c = Net::new();
     for n in &mut c.nodes {
         n.set_snapshot_part_bytes(5);
     }
+    c.tamper = tamper;
     c.run(5);
     c.load(2);
     c.up[3] = false;
@@ -408,6 +406,15 @@ fn a_state_larger_than_a_part_is_sent_in_parts_and_installed() {
     c.up[3] = true;
     c.load(10);
     c.run(200);
+    c
+}
+
+/// A state longer than a part (16 bytes here, parts of 5) goes as four
+/// `SnapshotPart` ahead of its `Snapshot`, is reassembled, checked against
+/// the attested digest and installed as when sent whole.
+#[test]
+fn a_state_larger_than_a_part_is_sent_in_parts_and_installed() {
+    let c = lagging_in_parts(None);
     let st = c.nodes[3].stats;
     assert!(st.snapshots_installed >= 2, "{st:?}");
     assert_eq!(st.snapshots_refused, 0);
@@ -423,25 +430,14 @@ fn a_state_larger_than_a_part_is_sent_in_parts_and_installed() {
 /// does not hash to the attested digest and is refused.
 #[test]
 fn a_forged_state_in_parts_is_refused() {
-    let mut c = Net::new();
-    for n in &mut c.nodes {
-        n.set_snapshot_part_bytes(5);
-    }
-    c.tamper = Some(Box::new(|_, _, m| {
+    let c = lagging_in_parts(Some(Box::new(|_, _, m| {
         if let Control::SnapshotPart {
             offset: 5, bytes, ..
         } = m
         {
             bytes[0] ^= 1;
         }
-    }));
-    c.run(5);
-    c.load(2);
-    c.up[3] = false;
-    c.load(260);
-    c.up[3] = true;
-    c.load(10);
-    c.run(200);
+    })));
     let st = c.nodes[3].stats;
     assert!(st.snapshots_refused > 0, "{st:?}");
     assert_eq!(st.snapshots_installed, 0, "{st:?}");

@@ -41,10 +41,15 @@
 //!   already received there, in which case its bit is dead in `t`, so `m`
 //!   was a dead absorption in `t`'s past and is one in `s` now: `s' ~ s ~ t`.
 //!   Dead entries stay dead (their guards keep failing), so `s' ~ t'`.
-//! Properties: `safety` and `decided` read the learners only, and with
-//! `--refinement` the monitor is part of the key (its spec state records
-//! every receipt, so states with different receipts are not merged), so
-//! every class satisfies a property in all its states or in none. Hence the
+//!
+//! Properties: `safety` and `decided` read the learners only; with
+//! `--refinement` the monitor's fingerprint is part of the key unchanged,
+//! and its future depends only on its own state and on the spec actions
+//! and the durable state of the acceptors (`check_acceptor` reads
+//! `connected` and the durable records, never the index), which the
+//! bisimulation keeps equal. So every class satisfies a property in all its
+//! states or in none (the monitor keeps most states apart: its spec state
+//! records every receipt, so the reduction merges few states with it). Hence the
 //! classes reachable in the reduced search are exactly the classes of the
 //! full search's states, and each verdict is the same. With sleep sets the
 //! names of actions are the same in `s` and `t` (up to dead deliveries,
@@ -87,10 +92,7 @@ pub fn live_node_hash(model: &CheckModel, n: &Node) -> u64 {
 pub fn live_delivered(model: &CheckModel, a: &Acceptor, delivered: &Bits) -> Bits {
     let mut out = Bits::default();
     for id in delivered.iter() {
-        let dead = model
-            .interner
-            .get(id)
-            .is_some_and(|m| a.absorbs_dead(&m));
+        let dead = model.interner.get(id).is_some_and(|m| a.absorbs_dead(&m));
         if !dead {
             out.insert(id);
         }

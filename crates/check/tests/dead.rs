@@ -75,7 +75,11 @@ impl Case {
         };
         let mut model = CheckModel::new(inst, monitor);
         if m.sym {
-            assert!(model.with_symmetry() > 1, "{}: a symmetric instance", self.what);
+            assert!(
+                model.with_symmetry() > 1,
+                "{}: a symmetric instance",
+                self.what
+            );
         }
         model.dead = m.dead;
         let limits = Limits {
@@ -299,7 +303,11 @@ fn dead_reduction_visits_one_state_per_class_and_keeps_every_verdict() {
                 assert!(reduced.states < plain.states, "{}: it reduces", c.what);
             }
             if c.opts.late {
-                assert_eq!(reduced.states, plain.states, "{}: late: nothing pruned", c.what);
+                assert_eq!(
+                    reduced.states, plain.states,
+                    "{}: late: nothing pruned",
+                    c.what
+                );
             }
         }
         if c.sym {

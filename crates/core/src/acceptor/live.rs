@@ -126,9 +126,10 @@ impl Acceptor {
             // `on_1c`: `announced[b]` grows and `Phase2av(L, b, _)` is tried
             // for every learner, each failing on `maxBal[L, a] =< b`; or it
             // was announced before and only old messages are sent again.
-            Message::M1c(x) => self.slots.get(&x.slot).is_some_and(|st| {
-                self.announced_floor(st).is_some_and(|f| x.bal < f)
-            }),
+            Message::M1c(x) => self
+                .slots
+                .get(&x.slot)
+                .is_some_and(|st| self.announced_floor(st).is_some_and(|f| x.bal < f)),
             _ => false,
         }
     }
@@ -141,11 +142,10 @@ fn dead_initialized(st: &SlotState, l: LearnerId, b: Ballot) -> bool {
 
 /// The 2av senders of `(l, b, v)` can no longer enable `Phase2b(l, b, v)`.
 fn dead_2av(st: &SlotState, l: LearnerId, b: Ballot, d: &Digest) -> bool {
-    let voted = st
-        .d
-        .votes_sent
-        .iter()
-        .any(|v| v.lr == l && v.bal == b && v.val.digest() == *d);
+    let voted =
+        st.d.votes_sent
+            .iter()
+            .any(|v| v.lr == l && v.bal == b && v.val.digest() == *d);
     let below = if mutant!(Phase2bIgnoreMaxBal) {
         false
     } else if mutant!(Phase2bOwnLearnerMaxBal) {

@@ -49,7 +49,8 @@
 //!
 //! Even so, full interleavings of several acceptors grow fast: the classic
 //! 4-acceptor cluster completes with one ballot and symmetry (1.1M orbits
-//! of 6.5M states), not with two (`docs/MODEL-CHECK.md`). The instances
+//! of 6.5M states), not with two, even with the dead-message reduction
+//! (`docs/MODEL-CHECK.md`). The instances
 //! that do (one or two safe acceptors plus a fake, the classic cluster with
 //! one ballot, `data/*.toml`) are the CI instances (`.ci/run`).
 

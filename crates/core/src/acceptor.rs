@@ -12,6 +12,7 @@
 //! 1a/1b (Phase 1 for every slot from some slot on) are in [`range`], with
 //! the argument that they refine the per-slot spec actions.
 
+mod live;
 pub mod range;
 
 use crate::accset::AccSet;

@@ -40,14 +40,21 @@
 //! - with `--symmetry on` ([`symmetry`]), one state per orbit of the
 //!   permutations of interchangeable safe acceptors the trust allows (the
 //!   transition relation and the properties commute with them; sleep sets
-//!   are then off).
+//!   compose with it).
+//!
+//! - with `--dead on` ([`dead`]), states that differ only in index entries
+//!   of an acceptor that no guard can read again (below its `maxBal`), and
+//!   in whether it received messages that only added such entries, share
+//!   one entry of the visited table (a bisimulation: the same verdicts).
 //!
 //! Even so, full interleavings of several acceptors grow fast: the classic
 //! 4-acceptor cluster completes with one ballot and symmetry (1.1M orbits
-//! of 6.5M states), not with two (`docs/MODEL-CHECK.md`). The instances
+//! of 6.5M states), not with two, even with the dead-message reduction
+//! (`docs/MODEL-CHECK.md`). The instances
 //! that do (one or two safe acceptors plus a fake, the classic cluster with
 //! one ballot, `data/*.toml`) are the CI instances (`.ci/run`).
 
+pub mod dead;
 pub mod fake;
 pub mod instance;
 pub mod intern;

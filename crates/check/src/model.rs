@@ -44,7 +44,7 @@ use hpaxos_core::{
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// What an actor is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -97,10 +97,13 @@ pub struct Node {
     pub hist: Option<Arc<Hist>>,
     role_hash: u64,
     hash: u64,
+    /// The node's key hash with dead entries left out ([`crate::dead`]),
+    /// computed on first use with `--dead on`.
+    live: OnceLock<u64>,
 }
 
 /// A fast hasher with fixed keys (hashes only need to agree within a run).
-fn hasher() -> ahash::AHasher {
+pub(crate) fn hasher() -> ahash::AHasher {
     ahash::RandomState::with_seeds(0x6870, 0x6178, 0x6f73, 0x2e31).build_hasher()
 }
 
@@ -125,6 +128,7 @@ impl Node {
             durable,
             restarts_left,
             hist: None,
+            live: OnceLock::new(),
         }
     }
 
@@ -300,6 +304,9 @@ pub struct CheckModel {
     /// `any_1c` has sent every 1c a proposer could announce (see the
     /// module doc); a test sets it back to compare.
     pub proposers_hear_1b: bool,
+    /// Dead-message reduction ([`crate::dead`]): safe acceptors are keyed
+    /// by their live state.
+    pub dead: bool,
 }
 
 impl CheckModel {
@@ -316,6 +323,7 @@ impl CheckModel {
             unchanged_sends: AtomicU64::new(0),
             sym: None,
             proposers_hear_1b: !inst_any_1c,
+            dead: false,
         }
     }
 
@@ -333,8 +341,29 @@ impl CheckModel {
     pub fn key(&self, s: &SysState) -> u64 {
         match &self.sym {
             Some(sym) => sym.canonical(self, s),
-            None => fingerprint(s),
+            None => self.plain_key(s),
         }
+    }
+
+    /// The key of `s` without symmetry: its fingerprint, or with
+    /// [`CheckModel::dead`] the fingerprint of its live parts.
+    pub fn plain_key(&self, s: &SysState) -> u64 {
+        if !self.dead {
+            return fingerprint(s);
+        }
+        combine(
+            s.nodes.iter().map(|n| self.node_key(n)),
+            &s.sent,
+            s.monitor.as_ref().map(|m| m.fingerprint()),
+        )
+    }
+
+    /// A node's hash as the key sees it (see [`CheckModel::plain_key`]).
+    pub fn node_key(&self, n: &Node) -> u64 {
+        if !self.dead {
+            return n.hash;
+        }
+        *n.live.get_or_init(|| crate::dead::live_node_hash(self, n))
     }
 
     /// [`CheckModel::key`] and the index of the permutation of the
@@ -343,7 +372,7 @@ impl CheckModel {
     pub fn key_with_perm(&self, s: &SysState) -> (u64, usize) {
         match &self.sym {
             Some(sym) => sym.canonical_with(self, s),
-            None => (fingerprint(s), 0),
+            None => (self.plain_key(s), 0),
         }
     }
 

@@ -156,6 +156,8 @@ pub struct Report {
     pub orbits: Option<usize>,
     /// Bytes of the symmetry reduction's memo of images (0 without it).
     pub memo_bytes: u64,
+    /// The dead-message reduction keyed states ([`crate::dead`]).
+    pub dead: bool,
 }
 
 impl Report {
@@ -391,6 +393,7 @@ fn check_dfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
         sleep_sets: used_sleep_sets,
         orbits: outcomes.iter().find_map(|o| o.orbits),
         memo_bytes: model.sym.as_ref().map_or(0, |s| s.memo_bytes()),
+        dead: model.dead && !limits.count_orbits,
     }
 }
 
@@ -483,5 +486,6 @@ fn check_bfs(model: CheckModel, limits: &Limits, progress: &mut dyn FnMut(Progre
         sleep_sets: false,
         orbits: None,
         memo_bytes: 0,
+        dead: false,
     }
 }

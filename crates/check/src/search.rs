@@ -268,7 +268,8 @@ pub fn dfs(model: &CheckModel, o: &DfsOptions, live: &Live) -> Outcome {
         orbits: None,
     };
     let mut orbits: HashSet<u64> = HashSet::new();
-    let count_orbits = o.count_orbits && model.sym.is_some();
+    // Also the exactness check of `crate::dead`: the classes of states.
+    let count_orbits = o.count_orbits && (model.sym.is_some() || model.dead);
     let entry_bytes = (std::mem::size_of::<(u64, Seen)>() + 1) as u64;
     let table_bytes = |t: &HashMap<u64, Seen, ahash::RandomState>, sets: &SleepSets| {
         t.capacity() as u64 * entry_bytes + sets.bytes

@@ -261,7 +261,7 @@ impl Symmetry {
     /// first permutation (in group order, the identity first) whose image
     /// of `s` has it: the map from `s` to its orbit's representative.
     pub fn canonical_with(&self, model: &CheckModel, s: &SysState) -> (u64, usize) {
-        let mut best = (crate::model::fingerprint(s), 0);
+        let mut best = (model.plain_key(s), 0);
         let mut c = self.cache();
         for k in 1..self.perms.len() {
             let f = self.image_fingerprint(&mut c, model, s, k);
@@ -373,16 +373,42 @@ impl Symmetry {
             return *h;
         }
         let role_key = (node.cached_role_hash(), k as u16);
+        // With `--dead on`, a prunable acceptor's image is hashed by its
+        // live part (`crate::dead`): the memo of roles then holds live
+        // hashes (the mode is fixed for the model's life).
+        let pruned = match &node.role {
+            Role::Acceptor(a) => model.dead && a.prunable(),
+            _ => false,
+        };
         let role_hash = match c.roles.get(&role_key) {
             Some(h) => *h,
             None => {
-                let h = Node::role_hash_of(&self.replay(model, i, node, k));
+                let img = self.replay(model, i, node, k);
+                let h = match &img {
+                    Role::Acceptor(a) if pruned => crate::dead::live_role_hash(a),
+                    _ => Node::role_hash_of(&img),
+                };
                 c.roles.insert(role_key, h);
                 h
             }
         };
-        let delivered = self.bits(c, model, &node.delivered, k);
-        let h = Node::hash_of(role_hash, &delivered, &node.durable, node.restarts_left);
+        let h = match &node.role {
+            Role::Acceptor(a) if pruned => {
+                let live = crate::dead::live_delivered(model, a, &node.delivered);
+                let delivered = self.bits(c, model, &live, k);
+                crate::dead::combine(
+                    role_hash,
+                    &delivered,
+                    !node.delivered.is_empty(),
+                    &node.durable,
+                    node.restarts_left,
+                )
+            }
+            _ => {
+                let delivered = self.bits(c, model, &node.delivered, k);
+                Node::hash_of(role_hash, &delivered, &node.durable, node.restarts_left)
+            }
+        };
         if c.nodes.len() >= MAX_MEMO {
             c.nodes.clear();
         }

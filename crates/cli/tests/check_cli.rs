@@ -139,6 +139,8 @@ fn symmetry_reduces_the_classic_cluster_and_reports_its_group() {
             "--no-deepening",
             "--symmetry",
             sym,
+            "--dead",
+            "off",
             "--json",
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -170,6 +172,43 @@ fn symmetry_reduces_the_classic_cluster_and_reports_its_group() {
         "on",
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `--dead` (issue 12, the dead-message reduction, on by default): on the
+/// CI line `one-safe.toml --fake a2 --restart a1` (safety only) the run
+/// completes clean both ways, with the key classes of the full search's
+/// 154656 states (21576, `crates/check/tests/dead.rs`) and the JSON
+/// saying which; with `--dead off` every state.
+#[test]
+fn dead_reduction_is_the_default_and_merges_dead_states() {
+    let f = data("one-safe.toml");
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "check",
+            &f,
+            "--fake",
+            "a2",
+            "--restart",
+            "a1",
+            "--no-deepening",
+            "--require-complete",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = hpaxos(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        serde_json::from_str(&stdout(&o)).expect("one JSON object")
+    };
+    let (on, off) = (run(&[]), run(&["--dead", "off"]));
+    for r in [&on, &off] {
+        assert_eq!(r["complete"], true);
+        assert_eq!(r["violations"], 0);
+        assert_eq!(r["decided"], true);
+    }
+    assert_eq!(on["dead"], true);
+    assert_eq!(off["dead"], false);
+    assert_eq!(off["states"], 154656);
+    assert_eq!(on["states"], 21576);
 }
 
 /// `--no-fake-2av --no-fake-2b` take the fake's 2av and 2b out of its

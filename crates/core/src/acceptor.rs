@@ -12,6 +12,7 @@
 //! 1a/1b (Phase 1 for every slot from some slot on) are in [`range`], with
 //! the argument that they refine the per-slot spec actions.
 
+mod live;
 pub mod range;
 
 use crate::accset::AccSet;
@@ -121,6 +122,17 @@ struct SlotIndex {
 
 /// How many 1a of a learner a lone vote of this acceptor's own defers.
 const OWN_VOTE_DEFERRALS: u32 = 4;
+
+/// What an acceptor received in one slot ([`Acceptor::received`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotReceived {
+    /// `(l, b, senders of the 1b held, KnowsSafeAt1)`.
+    pub one_b: Vec<(LearnerId, Ballot, AccSet, bool)>,
+    /// `(l, b, digest, senders of 2av)`.
+    pub two_av: Vec<(LearnerId, Ballot, Digest, AccSet)>,
+    /// Ballots some 1c announced.
+    pub announced: Vec<Ballot>,
+}
 
 /// One slot: durable state plus the index of what was received.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -292,6 +304,30 @@ impl Acceptor {
         self.slots.get(&slot).map(|s| &s.d)
     }
 
+    /// What this acceptor received in `slot`, for diagnostics (`/v1/status`
+    /// shows it for the first slot a learner has not applied): per
+    /// `(l, b)` the senders of the 1b it holds and whether
+    /// `KnowsSafeAt1` holds there; per `(l, b, v)` the senders of 2av; the
+    /// ballots announced by a 1c.
+    pub fn received(&self, slot: Slot) -> Option<SlotReceived> {
+        let st = self.slots.get(&slot)?;
+        Some(SlotReceived {
+            one_b: st
+                .idx
+                .one_b
+                .iter()
+                .map(|((l, b), k)| (*l, *b, k.senders(), k.knows_safe_at1(&self.trust)))
+                .collect(),
+            two_av: st
+                .idx
+                .two_av
+                .iter()
+                .map(|((l, b, d), s)| (*l, *b, *d, *s))
+                .collect(),
+            announced: st.idx.announced.keys().copied().collect(),
+        })
+    }
+
     /// `maxBal[l, a]` in `slot`: the slot's own, or what the range promises
     /// give a slot this acceptor has no state for yet.
     pub fn max_bal(&self, slot: Slot, l: LearnerId) -> Ballot {
@@ -414,6 +450,8 @@ impl Acceptor {
         if !deferred {
             // With `late`, also below `maxBal[l, a]` (`Phase1bLate`).
             self.phase_1b(m.slot, m.lr, m.bal, fx);
+        } else {
+            self.resend_own_proposals(m.slot, m.lr, m.bal, fx);
         }
         let cur = self.slot(m.slot).max_bal(m.lr);
         let late_1b = self.opts.late && !deferred && cur > m.bal;
@@ -605,33 +643,69 @@ impl Acceptor {
     }
 
     /// A repeated 1c is a proposer's retry: send again the 2av and 2b this
-    /// acceptor already sent for it (messages already in `msgs`: no state
-    /// change, a stutter of the spec).
+    /// acceptor already sent at its ballot for its value, for every learner
+    /// (a 1c announces the value to every learner's ballot `m.bal`, see
+    /// `AnnouncedValue`). Messages already in `msgs`: no state change, a
+    /// stutter of the spec. The network of the spec loses nothing; a real
+    /// one does (a sender drops frames queued too long for a peer that was
+    /// paused), and a 2av lost on its way to one acceptor can keep that
+    /// acceptor from the 2av quorum it votes on for good unless it is sent
+    /// again.
     fn retransmit(&mut self, m: &Msg1c, fx: &mut Effects) {
         let Some(st) = self.slots.get(&m.slot) else {
             return;
         };
-        let probe = Vote {
-            lr: m.lr,
-            bal: m.bal,
-            val: m.val.clone(),
-        };
-        if st.d.two_av_sent.contains(&probe) {
+        let d = m.val.digest();
+        for p in
+            st.d.two_av_sent
+                .iter()
+                .filter(|p| p.bal == m.bal && p.val.digest() == d)
+        {
             fx.send.push(Message::M2av(Msg2av {
                 slot: m.slot,
-                lr: m.lr,
+                lr: p.lr,
                 acc: self.id,
-                bal: m.bal,
-                val: m.val.clone(),
+                bal: p.bal,
+                val: p.val.clone(),
             }));
         }
-        if st.d.votes_sent.contains(&probe) {
+        for v in
+            st.d.votes_sent
+                .iter()
+                .filter(|v| v.bal == m.bal && v.val.digest() == d)
+        {
             fx.send.push(Message::M2b(Msg2b {
                 slot: m.slot,
-                lr: m.lr,
+                lr: v.lr,
                 acc: self.id,
-                bal: m.bal,
-                val: m.val.clone(),
+                bal: v.bal,
+                val: v.val.clone(),
+            }));
+        }
+    }
+
+    /// A 1b of `l` at `b` deferred ([`Acceptor::defers_1b`]) waits for `l`'s
+    /// proposals at a vote ballot `c < b`: this acceptor sends its own
+    /// proposals of `l` from `maxBal[l, a]` up to `b` again, so that the
+    /// acceptors that lost them (see [`Acceptor::retransmit`]) can complete
+    /// the 2av quorum they wait for too. A stutter: every message sent is
+    /// already in `msgs`.
+    fn resend_own_proposals(&mut self, slot: Slot, l: LearnerId, b: Ballot, fx: &mut Effects) {
+        let Some(st) = self.slots.get(&slot) else {
+            return;
+        };
+        let floor = st.max_bal(l);
+        for p in
+            st.d.two_av_sent
+                .iter()
+                .filter(|p| p.lr == l && p.bal >= floor && p.bal < b)
+        {
+            fx.send.push(Message::M2av(Msg2av {
+                slot,
+                lr: l,
+                acc: self.id,
+                bal: p.bal,
+                val: p.val.clone(),
             }));
         }
     }

@@ -438,6 +438,19 @@ impl Driver {
                 state,
                 atts: atts.into_iter().map(|(_, f)| f.to_vec()).collect(),
             },
+            Control::SnapshotPart {
+                lr,
+                slot,
+                total,
+                offset,
+                bytes,
+            } => Payload::SnapshotPart {
+                lr,
+                slot,
+                total,
+                offset,
+                bytes,
+            },
         }
     }
 
@@ -541,7 +554,8 @@ impl Driver {
         let mut snapshots = Vec::new();
         for (to, c) in ready.send.drain(..) {
             let to = NodeIdx(to.0);
-            if matches!(c, Control::Snapshot { .. }) {
+            // State transfer goes in frames of its own, parts first.
+            if matches!(c, Control::Snapshot { .. } | Control::SnapshotPart { .. }) {
                 snapshots.push((to, c));
             } else {
                 outbox.to(to, &Self::payload(c, self.cfg.max_frame));
@@ -880,6 +894,7 @@ impl Driver {
     /// What this node's acceptor holds for `slot` (why a learner waits
     /// there): `maxBal` per learner, votes and proposals sent.
     fn acceptor_view(&self, slot: hpaxos_core::Slot) -> serde_json::Value {
+        let hex12 = |d: &hpaxos_core::Digest| crate::keys::to_hex(&d.0[..6]);
         let t = &self.cfg.trust;
         let Some(d) = self.core.acceptor().and_then(|a| a.slot_durable(slot)) else {
             return serde_json::Value::Null;
@@ -895,11 +910,33 @@ impl Driver {
                 })
                 .collect()
         };
+        let names = |s: &hpaxos_core::AccSet| -> Vec<String> {
+            s.iter().map(|a| t.acceptor_name(a).to_string()).collect()
+        };
+        let rx = self.core.acceptor().and_then(|a| a.received(slot));
+        let one_b_from: Vec<serde_json::Value> = rx
+            .iter()
+            .flat_map(|r| &r.one_b)
+            .map(|(l, b, from, ksa1)| {
+                serde_json::json!([t.learner_name(*l), b.0, names(from), ksa1])
+            })
+            .collect();
+        let two_av_from: Vec<serde_json::Value> = rx
+            .iter()
+            .flat_map(|r| &r.two_av)
+            .map(|(l, b, dg, from)| {
+                serde_json::json!([t.learner_name(*l), b.0, hex12(dg), names(from)])
+            })
+            .collect();
+        let announced: Vec<u64> = rx.iter().flat_map(|r| &r.announced).map(|b| b.0).collect();
         serde_json::json!({
             "slot": slot.0,
             "max_bal": d.max_bal.iter().map(|(l, b)| (t.learner_name(*l).to_string(), b.0)).collect::<std::collections::BTreeMap<_, _>>(),
             "votes_sent": votes(&d.votes_sent),
             "two_av_sent": votes(&d.two_av_sent),
+            "one_b_from": one_b_from,
+            "two_av_from": two_av_from,
+            "announced": announced,
         })
     }
 

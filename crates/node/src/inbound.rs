@@ -426,6 +426,22 @@ fn admit(
                 },
             })
         }
+        Payload::SnapshotPart {
+            lr,
+            slot,
+            total,
+            offset,
+            bytes,
+        } => Ok(Event::Control {
+            from,
+            msg: Control::SnapshotPart {
+                lr,
+                slot,
+                total,
+                offset,
+                bytes,
+            },
+        }),
         Payload::SyncResponse { lr, certs } => {
             let mut msgs = Vec::new();
             let frames: Vec<Vec<u8>> = certs.into_iter().flatten().collect();

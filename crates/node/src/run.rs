@@ -509,7 +509,7 @@ fn build_core(
         forward_timeout: 3 * t,
         fetch_timeout: (t / 4).clamp(5, 250),
     };
-    Ok(NodeCore::new(NodeSetup {
+    let mut core = NodeCore::new(NodeSetup {
         me: NodeId(spec.idx.0),
         trust,
         acceptor,
@@ -527,5 +527,9 @@ fn build_core(
         record_actions: false,
         values: logged_values(records),
         range_phase1: cfg.range_phase1,
-    }))
+    });
+    // Snapshot states go in parts that fit a frame with room for the
+    // envelope and signature.
+    core.set_snapshot_part_bytes((cfg.max_frame / 2).max(1024));
+    Ok(core)
 }

@@ -142,6 +142,17 @@ pub enum Payload {
         #[serde(with = "byte_strings")]
         items: Vec<Vec<u8>>,
     },
+    /// Part of a snapshot state too large for one frame, sent ahead of its
+    /// [`Payload::Snapshot`] (`hpaxos_core::node::Control::SnapshotPart`);
+    /// the receiver checks the whole state against the attested digest.
+    SnapshotPart {
+        lr: LearnerId,
+        slot: Slot,
+        total: u64,
+        offset: u64,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
 }
 
 /// The signed frame body.

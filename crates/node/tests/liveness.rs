@@ -325,18 +325,30 @@ async fn alice_decides_again_when_her_quorum_returns() {
     let t = Instant::now();
     let mut acked = false;
     while t.elapsed() < Duration::from_secs(90) {
-        if put_for(n1, "alice", "after", "return", Duration::from_secs(3))
+        if put_for(n1, "alice", "after", "return", Duration::from_secs(1))
             .await
             .is_some()
         {
             acked = true;
             break;
         }
-        println!(
-            "  {:>5.1} s: alice applied {:?}",
-            t.elapsed().as_secs_f64(),
-            applied(n1, "alice").await
-        );
+        let mut line = String::new();
+        for n in ["n1", "n2", "n3", "n4", "n5"] {
+            let st = get_json(c.http(n).unwrap(), "/v1/status")
+                .await
+                .unwrap_or_default();
+            line += &format!(
+                " {n}:a{}/b{} v{} L{} ",
+                st["learners"][0]["applied_slots"],
+                st["learners"][1]["applied_slots"],
+                st["view"],
+                st["leader"]
+            );
+            if n == "n1" {
+                line += &format!("P{} ", st["proposer"]);
+            }
+        }
+        println!("  {:>5.1} s:{line}", t.elapsed().as_secs_f64());
     }
     let (a, b) = (applied(n1, "alice").await, applied(n1, "bob").await);
     println!(
@@ -354,7 +366,10 @@ async fn alice_decides_again_when_her_quorum_returns() {
             let st = get_json(c.http(n).unwrap(), "/v1/status")
                 .await
                 .unwrap_or_default();
-            println!("{n}: {}  proposer {}", st["learners"][0], st["proposer"]);
+            println!(
+                "{n}: {}  proposer {} view {}",
+                st["learners"][0], st["proposer"], st["view"]
+            );
         }
     }
     assert!(

@@ -134,6 +134,17 @@ impl Names<'_> {
                     self.lr(*lr),
                     atts.len()
                 ),
+                Control::SnapshotPart {
+                    lr,
+                    slot,
+                    total,
+                    offset,
+                    bytes,
+                } => format!(
+                    "snapshot part {} at {slot}: {offset}+{} of {total}",
+                    self.lr(*lr),
+                    bytes.len()
+                ),
                 Control::Fetch { digests } => format!("fetch {digests:?}"),
                 Control::Relay { msgs } => format!(
                     "relay {}",

@@ -713,7 +713,9 @@ impl<'a> World<'a> {
             Packet::Ctl(Control::Votes { .. }) => 10,
             // State transfer counts with the certificates (catch-up); the
             // simulator's acceptor nodes run no learner, so none attests.
-            Packet::Ctl(Control::Attest { .. } | Control::Snapshot { .. }) => 8,
+            Packet::Ctl(
+                Control::Attest { .. } | Control::Snapshot { .. } | Control::SnapshotPart { .. },
+            ) => 8,
             Packet::Ctl(Control::Fetch { .. }) => 11,
             Packet::Ctl(Control::Batches { .. }) => 12,
             Packet::Ctl(Control::Relay { .. }) => 13,

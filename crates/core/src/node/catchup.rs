@@ -107,6 +107,13 @@ impl<P: Clone> NodeCore<P> {
                 state,
                 atts,
             } => self.on_snapshot(from, lr, slot, state, atts, out),
+            Control::SnapshotPart {
+                lr,
+                slot,
+                total,
+                offset,
+                bytes,
+            } => self.on_snapshot_part(from, lr, slot, (total, offset, bytes)),
             Control::Fetch { digests } => self.serve_values(from, digests, out),
             Control::Batches { batches } => self.on_values(now, batches, out),
         }

@@ -158,6 +158,10 @@ pub(crate) struct SnapStore<P> {
     atts: BTreeMap<(LearnerId, Slot), Signers<P>>,
     /// Own states of local learners at their latest checkpoints.
     states: BTreeMap<(LearnerId, Slot), (Digest, Vec<u8>)>,
+    /// States being received in parts.
+    parts: parts::Parts,
+    /// A state longer than this is sent in parts of this size.
+    part_bytes: usize,
 }
 
 impl<P: Clone> SnapStore<P> {
@@ -166,6 +170,8 @@ impl<P: Clone> SnapStore<P> {
             every: every.max(1),
             atts: BTreeMap::new(),
             states: BTreeMap::new(),
+            parts: parts::Parts::default(),
+            part_bytes: parts::DEFAULT_PART_BYTES,
         }
     }
 
@@ -350,6 +356,15 @@ impl<P: Clone> NodeCore<P> {
             return;
         };
         self.stats.snapshots_served += 1;
+        let state = match state {
+            Some(st) if st.len() > self.snaps.part_bytes => {
+                for part in parts::split(lr, slot, &st, self.snaps.part_bytes) {
+                    out.send.push((to, part));
+                }
+                None
+            }
+            st => st,
+        };
         out.send.push((
             to,
             Control::Snapshot {
@@ -374,6 +389,8 @@ impl<P: Clone> NodeCore<P> {
         let Some(i) = self.learners.iter().position(|f| f.core.id() == lr) else {
             return;
         };
+        // A state too large for one frame came ahead in parts.
+        let state = state.or_else(|| self.snaps.parts.take(peer, lr, slot));
         if slot <= self.learners[i].next {
             return; // nothing new
         }
@@ -443,6 +460,10 @@ impl<P: Clone> NodeCore<P> {
         f.core.compact(slot, &mut fx);
         f.jump(slot);
         let (lr, local) = (f.core.id(), f.local);
+        // Decisions below the snapshot that were waiting for their bytes
+        // are covered by the snapshot's state: waiting on would hold
+        // `low_water` (and so compaction) below the slot for good.
+        self.awaiting.retain(|&(l, s), _| l != lr || s >= slot);
         if let Some(state) = state {
             out.install.push(super::Install { lr, slot, state });
         }
@@ -459,6 +480,41 @@ impl<P: Clone> NodeCore<P> {
     }
 }
 
+impl<P: Clone> NodeCore<P> {
+    /// A state longer than `bytes` is served in parts of `bytes` (the
+    /// driver sets it within its largest frame; default
+    /// [`parts::DEFAULT_PART_BYTES`]).
+    pub fn set_snapshot_part_bytes(&mut self, bytes: usize) {
+        self.snaps.part_bytes = bytes.max(1);
+    }
+
+    /// One part of a snapshot state (see [`parts`]): kept for a local
+    /// learner this node is behind in, until its `Snapshot` arrives.
+    pub(crate) fn on_snapshot_part(
+        &mut self,
+        peer: NodeId,
+        lr: LearnerId,
+        slot: Slot,
+        part: (u64, u64, Vec<u8>),
+    ) {
+        let Some(f) = self.learners.iter().find(|f| f.core.id() == lr) else {
+            return;
+        };
+        let (local, next) = (f.local, f.next);
+        self.snaps.parts.passed(lr, next);
+        if !local || slot <= next {
+            return;
+        }
+        let (total, offset, bytes) = part;
+        self.snaps.parts.add(peer, lr, slot, total, offset, bytes);
+    }
+
+    /// Bytes of snapshot states being received in parts.
+    pub fn snapshot_bytes_receiving(&self) -> usize {
+        self.snaps.parts.held()
+    }
+}
+
 /// Routes the snapshot inputs (called from [`NodeCore::step`]).
 impl<P: Clone> NodeCore<P> {
     pub(crate) fn snapshot_input(&mut self, input: Input<P>, out: &mut Ready<P>) {
@@ -467,6 +523,8 @@ impl<P: Clone> NodeCore<P> {
         }
     }
 }
+
+pub mod parts;
 
 #[cfg(test)]
 mod tests;

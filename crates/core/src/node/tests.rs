@@ -27,7 +27,13 @@ struct Cluster {
     up: Vec<bool>,
     /// Paused (SIGSTOP): no ticks, messages to it held until it resumes.
     paused: Vec<bool>,
-    held: Vec<(NodeId, NodeId, Pkt)>,
+    held: Vec<(u64, NodeId, NodeId, Pkt)>,
+    /// Held messages older than this many ticks are lost at the resume, as
+    /// the node's transport drops frames older than `transport::STALE`.
+    stale: Option<u64>,
+    /// Until tick `.0`, every `.1`-th protocol message is lost (an
+    /// overloaded network dropping frames), counted in `.2`.
+    lossy: Option<(u64, u64, u64)>,
     now: u64,
     net: VecDeque<(u64, NodeId, NodeId, Pkt)>,
     /// Decisions per node per learner: slot -> value.
@@ -131,6 +137,8 @@ impl Cluster {
             up: vec![true; n as usize],
             paused: vec![false; n as usize],
             held: Vec::new(),
+            stale: None,
+            lossy: None,
             now: 0,
             net: VecDeque::new(),
             decided: vec![BTreeMap::new(); n as usize],
@@ -226,11 +234,19 @@ impl Cluster {
                 if !self.tamper(to.index(), &mut p) {
                     continue;
                 }
+                if let (Some((until, k, n)), Pkt::Proto(_)) = (&mut self.lossy, &p) {
+                    if self.now < *until {
+                        *n += 1;
+                        if n.is_multiple_of(*k) {
+                            continue;
+                        }
+                    }
+                }
                 if !self.up[from.index()] || !self.up[to.index()] {
                     continue;
                 }
                 if self.paused[to.index()] {
-                    self.held.push((from, to, p));
+                    self.held.push((self.now, from, to, p));
                     continue;
                 }
                 let input = match p {
@@ -253,13 +269,17 @@ impl Cluster {
         self.paused[i] = paused;
         if !paused {
             let held = std::mem::take(&mut self.held);
-            for (from, to, p) in held {
-                if to.index() == i {
-                    self.net.push_back((self.now, from, to, p));
-                } else {
-                    self.held.push((from, to, p));
+            let now = self.now;
+            let fresh = |at: u64| self.stale.is_none_or(|s| now.saturating_sub(at) <= s);
+            let mut keep = Vec::new();
+            for (at, from, to, p) in held {
+                if to.index() != i {
+                    keep.push((at, from, to, p));
+                } else if fresh(at) {
+                    self.net.push_back((now, from, to, p));
                 }
             }
+            self.held = keep;
         }
     }
 
@@ -611,6 +631,57 @@ fn alice_decides_again_after_her_quorum_was_paused_away() {
     assert!(
         a >= bob_then && c.has(0, ALICE, "after"),
         "alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"
+    );
+    c.assert_agreement();
+}
+
+/// The same with real pauses: what was sent to a paused node more than
+/// `stale` ticks before its resume is lost (the transport drops frames
+/// older than `STALE`), and for 300 ticks after the resume every
+/// `lossy`-th protocol message is lost (a saturated network), so the 2av
+/// and 1b sent at the ballots the paused nodes missed reach them only when
+/// sent again (a repeated 1a or 1c: `Acceptor::retransmit`). Twelve
+/// combinations; each must let alice decide every slot bob decided.
+#[test]
+fn alice_decides_again_after_a_lossy_pause_of_her_quorum() {
+    let mut bad = Vec::new();
+    for stale in [0, 5, 20, 200] {
+        for lossy in [2, 3, 7] {
+            if let Err(e) = std::panic::catch_unwind(|| lossy_pause_case(stale, lossy)) {
+                bad.push(format!("{stale}/{lossy}: {:?}", e.downcast_ref::<String>()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{} cases stalled: {bad:#?}", bad.len());
+}
+
+fn lossy_pause_case(stale: u64, lossy: u64) {
+    let mut c = Cluster::new(3);
+    c.stale = Some(stale);
+    c.run(5);
+    c.submit(0, "warm");
+    c.run(60);
+    assert!(c.has(0, ALICE, "warm"));
+    c.pause(1, true);
+    c.pause(3, true);
+    for i in 0..40 {
+        c.submit([0, 2, 4][i % 3], &format!("p{i}"));
+        c.run(25);
+    }
+    let bob_then = c.prefix(0, BOB);
+    assert!(
+        bob_then > 5,
+        "bob made no progress with 3 of 5 up: {bob_then}"
+    );
+    c.pause(1, false);
+    c.pause(3, false);
+    c.lossy = Some((c.now + 300, lossy, 0));
+    c.submit(0, "after");
+    c.run(3000);
+    let (a, b) = (c.prefix(0, ALICE), c.prefix(0, BOB));
+    assert!(
+        a >= bob_then && c.has(0, ALICE, "after"),
+        "stale {stale} lossy {lossy}: alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"
     );
     c.assert_agreement();
 }

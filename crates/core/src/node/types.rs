@@ -91,6 +91,16 @@ pub enum Control<P> {
         state: Option<Vec<u8>>,
         atts: Vec<(Attestation, P)>,
     },
+    /// `bytes` of a snapshot state of `total` bytes at `offset`, sent
+    /// ahead of its [`Control::Snapshot`] when the state is too large for
+    /// one frame (see `snapshot::parts`).
+    SnapshotPart {
+        lr: LearnerId,
+        slot: Slot,
+        total: u64,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
     /// Asks for the bytes of these values (see [`super::store`]).
     Fetch { digests: Vec<Digest> },
     /// Value bytes, each with the digest it was asked for: the answer to

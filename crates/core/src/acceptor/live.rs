@@ -101,6 +101,8 @@ impl Acceptor {
     }
 
     /// The ballot below which `announced` is dead (`None`: none is).
+    // Without the `mutations` feature both mutants are `false`.
+    #[allow(clippy::nonminimal_bool)]
     fn announced_floor(&self, st: &SlotState) -> Option<Ballot> {
         if mutant!(Phase2avIgnoreMaxBal) || mutant!(Phase2avAnnouncedAnyBallot) {
             return None;

@@ -607,32 +607,7 @@ fn a_returning_learner_catches_up_a_long_backlog() {
 /// decide every slot bob decided and her own new commands.
 #[test]
 fn alice_decides_again_after_her_quorum_was_paused_away() {
-    let mut c = Cluster::new(3);
-    c.run(5);
-    c.submit(0, "warm");
-    c.run(60);
-    assert!(c.has(0, ALICE, "warm"));
-    c.pause(1, true);
-    c.pause(3, true);
-    for i in 0..40 {
-        c.submit([0, 2, 4][i % 3], &format!("p{i}"));
-        c.run(25);
-    }
-    let bob_then = c.prefix(0, BOB);
-    assert!(
-        bob_then > 5,
-        "bob made no progress with 3 of 5 up: {bob_then}"
-    );
-    c.pause(1, false);
-    c.pause(3, false);
-    c.submit(0, "after");
-    c.run(3000);
-    let (a, b) = (c.prefix(0, ALICE), c.prefix(0, BOB));
-    assert!(
-        a >= bob_then && c.has(0, ALICE, "after"),
-        "alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"
-    );
-    c.assert_agreement();
+    paused_away_case(None, None);
 }
 
 /// The same with real pauses: what was sent to a paused node more than
@@ -656,8 +631,16 @@ fn alice_decides_again_after_a_lossy_pause_of_her_quorum() {
 }
 
 fn lossy_pause_case(stale: u64, lossy: u64) {
+    paused_away_case(Some(stale), Some(lossy));
+}
+
+/// n2 and n4 paused while commands arrive for both learners, then resumed
+/// (held messages older than `stale` ticks lost, then every `lossy`-th
+/// protocol message for 300 ticks): alice must decide every slot bob
+/// decided and her own new command.
+fn paused_away_case(stale: Option<u64>, lossy: Option<u64>) {
     let mut c = Cluster::new(3);
-    c.stale = Some(stale);
+    c.stale = stale;
     c.run(5);
     c.submit(0, "warm");
     c.run(60);
@@ -675,13 +658,13 @@ fn lossy_pause_case(stale: u64, lossy: u64) {
     );
     c.pause(1, false);
     c.pause(3, false);
-    c.lossy = Some((c.now + 300, lossy, 0));
+    c.lossy = lossy.map(|k| (c.now + 300, k, 0));
     c.submit(0, "after");
     c.run(3000);
     let (a, b) = (c.prefix(0, ALICE), c.prefix(0, BOB));
     assert!(
         a >= bob_then && c.has(0, ALICE, "after"),
-        "stale {stale} lossy {lossy}: alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"
+        "stale {stale:?} lossy {lossy:?}: alice stalled: alice {a} bob {b} (bob had {bob_then} at the resume)"
     );
     c.assert_agreement();
 }

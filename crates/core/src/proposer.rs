@@ -143,11 +143,6 @@ impl Proposer {
         pinned: bool,
         fx: &mut Effects,
     ) {
-        let learners: Vec<LearnerId> = learners
-            .iter()
-            .copied()
-            .filter(|l| l.index() < self.trust.n_learners())
-            .collect();
         let earlier = self.rounds.get(&slot).and_then(|r| {
             r.announced
                 .values()
@@ -155,20 +150,7 @@ impl Proposer {
                 .map(|m| m.val.clone())
                 .or_else(|| r.earlier.clone())
         });
-        self.rounds.insert(
-            slot,
-            Round {
-                bal,
-                learners: learners.clone(),
-                own: own.clone(),
-                pinned,
-                earlier,
-                one_b: BTreeMap::new(),
-                one_b_own: BTreeMap::new(),
-                announced: BTreeMap::new(),
-                ranged: false,
-            },
-        );
+        let learners = self.open_round(slot, learners, bal, &own, pinned, earlier, false);
         for &l in &learners {
             self.phase_1a(slot, l, bal, fx);
         }
@@ -202,6 +184,25 @@ impl Proposer {
         own: Value,
         fx: &mut Effects,
     ) {
+        let learners = self.open_round(slot, learners, bal, &own, false, None, true);
+        for &l in &learners {
+            self.phase_1c(slot, l, bal, own.clone(), fx);
+        }
+    }
+
+    /// Replaces `slot`'s round by a new one at `bal` for the configured
+    /// ones among `learners`, which it returns.
+    #[allow(clippy::too_many_arguments)]
+    fn open_round(
+        &mut self,
+        slot: Slot,
+        learners: &[LearnerId],
+        bal: Ballot,
+        own: &Value,
+        pinned: bool,
+        earlier: Option<Value>,
+        ranged: bool,
+    ) -> Vec<LearnerId> {
         let learners: Vec<LearnerId> = learners
             .iter()
             .copied()
@@ -213,17 +214,15 @@ impl Proposer {
                 bal,
                 learners: learners.clone(),
                 own: own.clone(),
-                pinned: false,
-                earlier: None,
+                pinned,
+                earlier,
                 one_b: BTreeMap::new(),
                 one_b_own: BTreeMap::new(),
                 announced: BTreeMap::new(),
-                ranged: true,
+                ranged,
             },
         );
-        for &l in &learners {
-            self.phase_1c(slot, l, bal, own.clone(), fx);
-        }
+        learners
     }
 
     /// Sends again the current ballot's 1a and 1c messages (after loss),

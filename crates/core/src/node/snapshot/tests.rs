@@ -247,8 +247,11 @@ impl Net {
 /// are kept); back, it cannot get certificates from slot 0 and installs
 /// the peers' snapshot instead, both learners' replicas then equal node
 /// 0's, and its acceptor is compacted below the checkpoint.
-fn lagging_node_case(mut tamper: Option<Tamper>) -> Net {
-    let mut c = Net::new();
+fn lagging_node_case(tamper: Option<Tamper>) -> Net {
+    lagging_case(Net::new(), tamper)
+}
+
+fn lagging_case(mut c: Net, mut tamper: Option<Tamper>) -> Net {
     c.run(5);
     c.load(2);
     c.up[3] = false;
@@ -399,15 +402,7 @@ fn lagging_in_parts(tamper: Option<Tamper>) -> Net {
     for n in &mut c.nodes {
         n.set_snapshot_part_bytes(5);
     }
-    c.tamper = tamper;
-    c.run(5);
-    c.load(2);
-    c.up[3] = false;
-    c.load(260);
-    c.up[3] = true;
-    c.load(10);
-    c.run(200);
-    c
+    lagging_case(c, tamper)
 }
 
 /// A state longer than a part (16 bytes here, parts of 5) goes as four
